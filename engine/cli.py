@@ -1,0 +1,338 @@
+"""`carmask`: the headless command line, thin over the engine.
+
+carmask predict INPUTS... --out DIR [--model FILE]... [--ensemble] [--device auto|cpu|cuda]
+                [--tta] [--vote majority|mean] [--format png|mask|jpg]...
+carmask evaluate --images DIR --masks DIR [--model FILE]... [--ensemble]
+carmask models list [--dir DIR]
+carmask train --data DIR --out FILE [--preset NAME] ...
+carmask finetune --model FILE --data DIR --out FILE [--freeze-encoder] ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from engine import __version__
+from engine.checkpoint import ModelFileError, list_models
+from engine.ensemble import VOTE_METHODS
+from engine.export import EXPORT_FORMATS, ExportOptions, export_photo
+from engine.io import ImageReadError, OutputWriteError, find_images, read_mask, read_rgb
+from engine.library import default_model_paths, ensemble_model_paths, library_dirs
+from engine.metrics import dice
+from engine.predict import DEVICE_CHOICES, DeviceError, Predictor
+
+log = logging.getLogger("carmask")
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="model file (repeat for an ensemble); default: the shipped default model",
+    )
+    p.add_argument("--ensemble", action="store_true", help="use the shipped ensemble")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument("--tta", action="store_true", help="also predict the mirrored photo")
+    p.add_argument(
+        "--vote",
+        choices=VOTE_METHODS,
+        default="majority",
+        help="how an ensemble combines its models (default: majority)",
+    )
+
+
+def _predictor(args) -> Predictor:
+    paths = list(args.model)
+    if args.ensemble:
+        paths += ensemble_model_paths()
+    if not paths:
+        paths = default_model_paths()
+    return Predictor(paths, device=args.device, tta=args.tta, vote=args.vote)
+
+
+def _say(msg: str) -> None:
+    tqdm.write(msg, file=sys.stderr)
+
+
+def cmd_predict(args) -> int:
+    files, skipped = find_images(args.inputs)
+    predictor = _predictor(args)
+    _say(f"device: {predictor.device_label}; model: {predictor.label}")
+    options = ExportOptions(
+        formats=tuple(args.format or ["png"]), background=_parse_colour(args.background)
+    )
+    failed: list[tuple[Path, str]] = list(skipped)
+    done, times = 0, []
+    for path in tqdm(files, desc="photos", unit="photo", disable=args.quiet, file=sys.stderr):
+        t0 = time.perf_counter()
+        try:
+            rgb = read_rgb(path)
+            mask = predictor.predict(rgb)
+            export_photo(rgb, mask, path, args.out, options)
+        except (ImageReadError, OutputWriteError) as exc:
+            failed.append((exc.path, exc.reason))
+            _say(f"failed: {exc}")
+            continue
+        times.append(time.perf_counter() - t0)
+        done += 1
+    per = f", {np.median(times):.2f} s per photo (median)" if times else ""
+    print(f"done: {done}, failed: {len(failed)}{per}; device: {predictor.device_label}")
+    for path, reason in failed:
+        print(f"  failed: {path}: {reason}")
+    return 1 if failed or not files else 0
+
+
+def _parse_colour(text: str) -> tuple[int, int, int]:
+    text = text.strip().lstrip("#")
+    if len(text) != 6:
+        raise argparse.ArgumentTypeError(f"colour must be #RRGGBB, not {text!r}")
+    return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().replace("×", "x").split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 512x768, not {text!r}") from None
+    if h < 32 or w < 32:
+        raise argparse.ArgumentTypeError("size must be at least 32x32")
+    return h, w
+
+
+def find_mask_for(image: Path, masks_dir: Path) -> Path | None:
+    """`X.jpg` ↔ `X_mask.gif` / `X_mask.png` / `X.png` (and other image suffixes) in masks_dir."""
+    for name in (f"{image.stem}_mask", image.stem):
+        for ext in (".gif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jpg"):
+            candidate = masks_dir / f"{name}{ext}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def cmd_evaluate(args) -> int:
+    images, _ = find_images([args.images])
+    masks_dir = Path(args.masks)
+    paths = list(args.model) + (ensemble_model_paths() if args.ensemble else [])
+    if not paths:
+        paths = default_model_paths()
+    members = [Predictor([p], device=args.device, tta=args.tta) for p in paths]
+    _say(f"device: {members[0].device_label}")
+    scores: dict[str, list[float]] = {str(p): [] for p in paths}
+    ens: list[float] = []
+    problems = []
+    for path in tqdm(images, desc="evaluate", unit="photo", disable=args.quiet, file=sys.stderr):
+        mask_path = find_mask_for(path, masks_dir)
+        if mask_path is None:
+            problems.append((path, "no mask found"))
+            continue
+        try:
+            rgb, truth = read_rgb(path), read_mask(mask_path)
+        except ImageReadError as exc:
+            problems.append((exc.path, exc.reason))
+            continue
+        probs = []
+        for p, m in zip(paths, members, strict=True):
+            prob = m.probabilities(rgb)[0]
+            probs.append(prob)
+            scores[str(p)].append(dice(prob > m.models[0].header.threshold, truth))
+        if len(paths) > 1:
+            from engine.ensemble import combine
+
+            thresholds = [m.models[0].header.threshold for m in members]
+            ens.append(dice(combine(probs, thresholds, args.vote), truth))
+    if not any(scores.values()):
+        print("no photo could be evaluated")
+        for path, reason in problems:
+            print(f"  {path}: {reason}")
+        return 1
+    for p, s in scores.items():
+        print(f"{Path(p).name}: mean Dice {np.mean(s):.5f} over {len(s)} photos")
+    if ens:
+        print(f"ensemble ({args.vote} vote): mean Dice {np.mean(ens):.5f} over {len(ens)} photos")
+    for path, reason in problems:
+        print(f"  skipped: {path}: {reason}")
+    return 0
+
+
+def cmd_models_list(args) -> int:
+    dirs = [Path(args.dir)] if args.dir else library_dirs()
+    any_found = False
+    for d in dirs:
+        found, errors = list_models(d)
+        for path, header in found:
+            any_found = True
+            print(f"{path}\n    {header.label}; created {header.created}")
+        for err in errors:
+            print(f"unreadable: {err}")
+    if not any_found:
+        print("no model files found in " + ", ".join(str(d) for d in dirs))
+    return 0
+
+
+def cmd_train(args, finetune: bool = False) -> int:
+    from engine.events import JsonLinesSink
+    from engine.train import TrainConfig, Trainer
+
+    fields = dict(
+        data=args.data,
+        out=args.out,
+        name=args.name or "",
+        epochs=args.epochs,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        schedule=args.schedule,
+        seed=args.seed,
+        device=args.device,
+        workers=args.workers,
+        max_steps=args.max_steps,
+        val_data=args.val_data or "",
+        cache_dir=args.cache_dir or "",
+        cancel_file=args.cancel_file or "",
+    )
+    if args.batch_size:
+        fields["batch_size"] = args.batch_size
+    if args.size:
+        fields["input_size"] = args.size
+    if finetune:
+        fields.update(init_from=args.model, freeze_encoder=args.freeze_encoder, pretrained=None)
+    else:
+        fields.update(preset=args.preset, pretrained=None if args.no_pretrained else "imagenet")
+        if not args.batch_size:
+            from engine.train import PRESETS
+
+            fields["batch_size"] = PRESETS[args.preset].batch_size
+    cfg = TrainConfig(**fields)
+    if finetune and Path(args.out).resolve() == Path(args.model).resolve():
+        print("error: --out must differ from --model (the original model is kept)")
+        return 2
+    sink = JsonLinesSink(sys.stdout) if args.events else _TqdmSink()
+    result = Trainer(cfg, sink).run()
+    print(
+        f"{'cancelled' if result.cancelled else 'finished'}: best val Dice "
+        f"{result.best_val_dice:.5f}; model: {result.model_path}"
+    )
+    return 0 if not result.cancelled else 3
+
+
+class _TqdmSink:
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, e: dict) -> None:
+        kind = e["event"]
+        if kind == "start":
+            _say(
+                f"training on {e['device']}: {e['train_photos']} photos, "
+                f"{e['val_photos']} validation photos"
+            )
+            self.bar = tqdm(total=e["total_steps"], unit="step", file=sys.stderr)
+        elif kind == "step" and self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{e['loss']['total']:.4f}", epoch=e["epoch"])
+        elif kind == "epoch":
+            _say(
+                f"epoch {e['epoch']}/{e['epochs']}: val Dice {e['val_dice']:.5f} "
+                f"(best {e['best_val_dice']:.5f})"
+            )
+        elif kind in ("done", "cancelled") and self.bar is not None:
+            self.bar.close()
+        elif kind in ("log", "error"):
+            _say(e.get("message", ""))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carmask", description="Car photo background removal")
+    parser.add_argument("--version", action="version", version=f"carmask {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="cut out the cars in photos")
+    p.add_argument("inputs", nargs="+", help="photos and folders (searched recursively)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--format",
+        action="append",
+        choices=EXPORT_FORMATS,
+        help="png: transparent cutout (default), mask: mask PNG, jpg: on a colour",
+    )
+    p.add_argument("--background", default="#FFFFFF", help="colour for --format jpg")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _model_args(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="mean Dice against ground-truth masks")
+    p.add_argument("--images", required=True)
+    p.add_argument("--masks", required=True)
+    p.add_argument("-q", "--quiet", action="store_true")
+    _model_args(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("models", help="the model library")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    pl = msub.add_parser("list", help="list model files")
+    pl.add_argument("--dir", help="folder to list (default: shipped models and the user library)")
+    pl.set_defaults(func=cmd_models_list)
+
+    for name in ("train", "finetune"):
+        p = sub.add_parser(name, help=f"{name} a model on photos with masks")
+        p.add_argument("--data", required=True, help="folder of photos with masks")
+        p.add_argument("--out", required=True, help="model file to write (best epoch)")
+        p.add_argument("--val-data", help="separate validation folder (else split by car)")
+        p.add_argument("--name")
+        p.add_argument("--size", type=_parse_size, help="training input size HxW, e.g. 512x768")
+        p.add_argument("--epochs", type=int, default=10)
+        p.add_argument("--batch-size", type=int, default=0)
+        p.add_argument("--lr", type=float, default=0.01)
+        p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="sgd")
+        p.add_argument("--schedule", choices=("cosine", "constant", "step"), default="cosine")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+        p.add_argument("--workers", type=int, default=0)
+        p.add_argument("--max-steps", type=int, default=0)
+        p.add_argument("--cache-dir")
+        p.add_argument("--cancel-file", help="stop cleanly when this file appears")
+        p.add_argument("--events", action="store_true", help="JSON-lines events on stdout")
+        if name == "train":
+            from engine.train import PRESETS
+
+            p.add_argument("--preset", choices=sorted(PRESETS), default="cpu-lite0-512x768")
+            p.add_argument(
+                "--no-pretrained",
+                action="store_true",
+                help="start from random weights instead of ImageNet",
+            )
+            p.set_defaults(func=cmd_train)
+        else:
+            p.add_argument("--model", required=True, help="model file to start from (kept)")
+            p.add_argument("--freeze-encoder", action="store_true")
+            p.set_defaults(func=lambda a: cmd_train(a, finetune=True))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except (DeviceError, ModelFileError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

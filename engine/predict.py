@@ -1,0 +1,136 @@
+"""Prediction: photo → per-model probability at full size → (ensemble) mask.
+
+Each model sees the photo resized to its own input size; its logits are brought back to the
+photo's full size with bilinear interpolation (smooth edges, not a blocky upscaled mask), then
+turned into probabilities. Several models are combined by `engine.ensemble.combine`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.checkpoint import ModelHeader, load_model
+from engine.ensemble import combine
+from engine.models.unet import UNet
+
+log = logging.getLogger(__name__)
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+class DeviceError(RuntimeError):
+    """The requested device cannot be used (never silently replaced by another)."""
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """`auto`: CUDA when present, else CPU. `cuda`/`cuda:N` without such a device is an error."""
+    name = (name or "auto").lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                "CUDA was requested but no CUDA GPU is available (no NVIDIA driver or a CPU-only "
+                "PyTorch build). Use --device cpu or --device auto."
+            )
+        dev = torch.device(name)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"{name} requested but only {torch.cuda.device_count()} GPU(s) exist")
+        return dev
+    if name == "cpu":
+        return torch.device("cpu")
+    raise DeviceError(f"unknown device '{name}'; use one of {', '.join(DEVICE_CHOICES)}")
+
+
+def describe_device(device: torch.device) -> str:
+    """Human label for logs, CLI and status bar: 'CUDA 0: NVIDIA H100' or 'CPU (2 threads)'."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"CUDA {index}: {torch.cuda.get_device_name(index)}"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+@dataclass
+class LoadedModel:
+    model: UNet
+    header: ModelHeader
+    path: Path | None = None
+
+
+def to_input_tensor(rgb: np.ndarray, size: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """H×W×3 uint8 → 1×3×h×w float in [0, 1] at the model's (h, w)."""
+    h, w = size
+    if rgb.shape[:2] != (h, w):
+        shrink = h < rgb.shape[0] and w < rgb.shape[1]
+        rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    t = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None]
+    return t.float().div_(255.0)
+
+
+class Predictor:
+    """One model or an ensemble of models, each at its own resolution, on one device."""
+
+    def __init__(
+        self,
+        models: Sequence[str | os.PathLike | LoadedModel],
+        device: str = "auto",
+        tta: bool = False,
+        vote: str = "majority",
+    ):
+        if not models:
+            raise ValueError("at least one model is needed")
+        self.device = resolve_device(device)
+        self.device_label = describe_device(self.device)
+        self.tta, self.vote = tta, vote
+        self.models: list[LoadedModel] = []
+        for m in models:
+            if isinstance(m, LoadedModel):
+                m.model.to(self.device).eval()
+                self.models.append(m)
+            else:
+                model, header = load_model(m, self.device)
+                self.models.append(LoadedModel(model, header, Path(m)))
+        names = ", ".join(m.header.name for m in self.models)
+        log.info("predicting on %s with %s", self.device_label, names)
+
+    @property
+    def label(self) -> str:
+        if len(self.models) == 1:
+            return self.models[0].header.label
+        return f"ensemble of {len(self.models)} ({self.vote} vote)"
+
+    @torch.inference_mode()
+    def _full_size_logits(self, lm: LoadedModel, rgb: np.ndarray) -> torch.Tensor:
+        x = lm.model.normalize(to_input_tensor(rgb, lm.header.input_size, self.device))
+        with torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda"):
+            logits = lm.model(x)
+            if self.tta:
+                logits = 0.5 * (logits + lm.model(x.flip(-1)).flip(-1))
+        logits = logits.float()
+        full = rgb.shape[:2]
+        if logits.shape[-2:] != full:
+            logits = F.interpolate(logits, size=full, mode="bilinear", align_corners=False)
+        return logits[0, 0]
+
+    def probabilities(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """One full-size float32 probability map per model."""
+        return [torch.sigmoid(self._full_size_logits(lm, rgb)).cpu().numpy() for lm in self.models]
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        """H×W×3 uint8 photo → H×W boolean mask (True = car)."""
+        if len(self.models) == 1:
+            lm = self.models[0]
+            t = lm.header.threshold
+            logit_t = float(np.log(t / (1 - t)))
+            return (self._full_size_logits(lm, rgb) > logit_t).cpu().numpy()
+        thresholds = [m.header.threshold for m in self.models]
+        return combine(self.probabilities(rgb), thresholds, self.vote)

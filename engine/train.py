@@ -1,0 +1,439 @@
+"""Training: the paper's recipe with validation Dice at full size, best-model keeping, resume,
+clean cancel (signal or file) and JSON progress events.
+
+Run as a child process by the GUI: `python -m engine.train --config run.json` streams events on
+stdout, one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from engine.checkpoint import ModelHeader, load_model, save_model
+from engine.data import Augment, Pair, PairDataset, find_pairs, load_pair, split_by_car
+from engine.events import EventSink, JsonLinesSink, make_event
+from engine.losses import WEIGHT_DECAY, CombinedLoss
+from engine.metrics import dice
+from engine.models.unet import UNet, UNetConfig
+from engine.predict import LoadedModel, Predictor, describe_device, resolve_device
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("cosine", "constant", "step")
+
+
+@dataclass(frozen=True)
+class Preset:
+    arch: UNetConfig
+    input_size: tuple[int, int]
+    batch_size: int
+    description: str
+
+
+PRESETS: dict[str, Preset] = {
+    "paper-vgg16-concat-1024": Preset(
+        UNetConfig("vgg16", "concat"), (1024, 1024), 16, "paper: VGG-16 concat 1024²"
+    ),
+    "paper-resnet50-concat-1280": Preset(
+        UNetConfig("resnet50", "concat"), (1280, 1280), 16, "paper: ResNet-50 concat 1280²"
+    ),
+    "paper-resnet50-concat-1280x1536": Preset(
+        UNetConfig("resnet50", "concat"), (1280, 1536), 8, "paper: ResNet-50 concat 1280×1536"
+    ),
+    "paper-resnet50-concat-1280x1920": Preset(
+        UNetConfig("resnet50", "concat"), (1280, 1920), 8, "paper: ResNet-50 concat 1280×1920"
+    ),
+    "paper-resnet50-add-1024": Preset(
+        UNetConfig("resnet50", "add"), (1024, 1024), 16, "paper: ResNet-50 add 1024²"
+    ),
+    "cpu-lite0-512x768": Preset(
+        UNetConfig("efficientnet_lite0", "add", (128, 64, 32, 24, 16), 256),
+        (512, 768),
+        8,
+        "light CPU model: EfficientNet-Lite0 add 512×768",
+    ),
+    "cpu-resnet18-512x768": Preset(
+        UNetConfig("resnet18", "add", (128, 64, 32, 24, 16), 256),
+        (512, 768),
+        8,
+        "light CPU model: ResNet-18 add 512×768",
+    ),
+}
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""  # folder of photos with masks (any layout `find_pairs` understands)
+    out: str = "model.safetensors"  # best model is written here
+    name: str = ""
+    preset: str = ""
+    arch: UNetConfig = field(default_factory=UNetConfig)
+    input_size: tuple[int, int] = (1024, 1024)
+    epochs: int = 10
+    batch_size: int = 8
+    lr: float = 0.01
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = WEIGHT_DECAY
+    schedule: str = "cosine"
+    focal_gamma: float = 2.0
+    val_fraction: float = 0.15
+    val_data: str = ""  # a separate validation folder; else a split by car of `data`
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    workers: int = 0
+    pretrained: str | None = "imagenet"
+    init_from: str = ""  # fine-tune: start from this model file (it is never modified)
+    freeze_encoder: bool = False
+    max_steps: int = 0  # stop after this many steps in all (0: no limit); for short runs
+    max_val_photos: int = 0  # 0: all
+    cache_dir: str = ""
+    cancel_file: str = ""  # training stops cleanly when this file appears
+    resume: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.arch, dict):
+            self.arch = UNetConfig.from_dict(self.arch)
+        self.input_size = tuple(self.input_size)
+        if self.preset:
+            p = PRESETS[self.preset]
+            self.arch = p.arch
+            if self.input_size == (1024, 1024):  # not set explicitly: the preset's size
+                self.input_size = p.input_size
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}")
+
+    @property
+    def resume_path(self) -> Path:
+        return Path(self.out).with_suffix(".resume.pt")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    model_path: Path | None
+    best_val_dice: float
+    epochs_done: int
+    steps_done: int
+    cancelled: bool
+    seconds: float
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: TrainConfig,
+        sink: EventSink | None = None,
+        train_pairs: list[Pair] | None = None,
+        val_pairs: list[Pair] | None = None,
+    ):
+        self.cfg = config
+        self.emit = sink or (lambda e: None)
+        self.device = resolve_device(config.device)
+        self._cancel = False
+        if train_pairs is None:
+            train_pairs, val_pairs = self._discover()
+        self.train_pairs, self.val_pairs = train_pairs, val_pairs or []
+        if config.max_val_photos:
+            self.val_pairs = self.val_pairs[: config.max_val_photos]
+
+    def _discover(self) -> tuple[list[Pair], list[Pair]]:
+        report = find_pairs(self.cfg.data)
+        for path, reason in report.problems:
+            self.emit(make_event("log", level="warning", message=f"{path}: {reason}"))
+        if not report.pairs:
+            raise ValueError(f"no usable photo/mask pairs in {self.cfg.data}")
+        if self.cfg.val_data:
+            val = find_pairs(self.cfg.val_data)
+            return report.pairs, val.pairs
+        return split_by_car(report.pairs, self.cfg.val_fraction, self.cfg.seed)
+
+    def cancel(self) -> None:
+        """Ask the loop to stop at the next step (thread- and signal-safe)."""
+        self._cancel = True
+
+    def _cancelled(self) -> bool:
+        if self.cfg.cancel_file and Path(self.cfg.cancel_file).exists():
+            self._cancel = True
+        return self._cancel
+
+    # -- building blocks -------------------------------------------------------------------
+    def _build_model(self) -> tuple[UNet, ModelHeader | None]:
+        if self.cfg.init_from:
+            model, base = load_model(self.cfg.init_from, "cpu")
+            self.cfg.arch, self.cfg.input_size = base.arch, tuple(base.input_size)
+            return model, base
+        return UNet(self.cfg.arch, pretrained=self.cfg.pretrained), None
+
+    def _optimizer(self, model: UNet) -> torch.optim.Optimizer:
+        if self.cfg.freeze_encoder:
+            for p in model.encoder.parameters():
+                p.requires_grad_(False)
+        params = [p for p in model.parameters() if p.requires_grad]
+        c = self.cfg
+        if c.optimizer == "sgd":
+            return torch.optim.SGD(params, c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+        cls = torch.optim.Adam if c.optimizer == "adam" else torch.optim.AdamW
+        return cls(params, c.lr, weight_decay=c.weight_decay)
+
+    def _lr_at(self, step: int, total: int) -> float:
+        if self.cfg.schedule == "constant":
+            return self.cfg.lr
+        if self.cfg.schedule == "step":
+            return self.cfg.lr * (0.1 ** int(3 * step / max(total, 1)))
+        return 0.5 * self.cfg.lr * (1 + math.cos(math.pi * step / max(total, 1)))
+
+    def evaluate(self, model: UNet) -> float:
+        """Mean Dice over the validation photos at their full size (the competition's metric)."""
+        if not self.val_pairs:
+            return float("nan")
+        header = ModelHeader("validation", model.config, self.cfg.input_size)
+        predictor = Predictor([LoadedModel(model, header)], device=str(self.device))
+        scores = []
+        for pair in self.val_pairs:
+            rgb, truth = load_pair(pair)
+            scores.append(dice(predictor.predict(rgb), truth))
+        model.train()
+        if self.cfg.freeze_encoder:
+            model.encoder.eval()
+        return float(np.mean(scores))
+
+    def _save_resume(self, model, opt, scaler, epoch, step_in_epoch, global_step, best) -> None:
+        state = {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scaler": scaler.state_dict(),
+            "epoch": epoch,
+            "step_in_epoch": step_in_epoch,
+            "global_step": global_step,
+            "best": best,
+            "config": json.dumps(self.cfg.to_dict(), default=list),
+        }
+        tmp = self.cfg.resume_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.cfg.resume_path)
+
+    def _header(self, best: float, epoch: int, base: ModelHeader | None) -> ModelHeader:
+        c = self.cfg
+        cars = sorted({p.car for p in self.train_pairs})
+        training = {
+            "data": str(c.data),
+            "train_photos": len(self.train_pairs),
+            "train_cars": len(cars),
+            "val_photos": len(self.val_pairs),
+            "recipe": {
+                k: getattr(c, k)
+                for k in (
+                    "epochs",
+                    "batch_size",
+                    "lr",
+                    "optimizer",
+                    "schedule",
+                    "weight_decay",
+                    "focal_gamma",
+                    "seed",
+                    "pretrained",
+                    "freeze_encoder",
+                    "preset",
+                )
+            },
+            "epochs_done": epoch,
+            "device": describe_device(self.device),
+        }
+        if base is not None:
+            training["finetuned_from"] = {"name": base.name, "metrics": base.metrics}
+        name = c.name or Path(c.out).stem
+        return ModelHeader(
+            name,
+            c.arch,
+            tuple(c.input_size),
+            training=training,
+            metrics={"val_dice": best, "val_photos": len(self.val_pairs)},
+        )
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        c, t0 = self.cfg, time.time()
+        torch.manual_seed(c.seed)
+        model, base = self._build_model()
+        model.to(self.device).train()
+        opt = self._optimizer(model)
+        use_amp = c.amp and self.device.type == "cuda"
+        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        loss_fn = CombinedLoss(c.focal_gamma)
+        dataset = PairDataset(
+            self.train_pairs, c.input_size, Augment(), c.cache_dir or None, c.seed
+        )
+        bs = min(c.batch_size, len(dataset))
+        steps_per_epoch = max(1, len(dataset) // bs)
+        total = c.epochs * steps_per_epoch
+        if c.max_steps:
+            total = min(total, c.max_steps)
+        epoch, start_step, global_step, best = 0, 0, 0, -1.0
+        if c.resume and c.resume_path.exists():
+            state = torch.load(c.resume_path, map_location=self.device, weights_only=True)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            scaler.load_state_dict(state["scaler"])
+            epoch, start_step = state["epoch"], state["step_in_epoch"]
+            global_step, best = state["global_step"], state["best"]
+            self.emit(make_event("log", level="info", message=f"resumed at step {global_step}"))
+        self.emit(
+            make_event(
+                "start",
+                device=describe_device(self.device),
+                train_photos=len(self.train_pairs),
+                val_photos=len(self.val_pairs),
+                epochs=c.epochs,
+                steps_per_epoch=steps_per_epoch,
+                total_steps=total,
+                input_size=list(c.input_size),
+                encoder=c.arch.encoder,
+            )
+        )
+        handlers = self._install_signal_handlers()
+        cancelled = False
+        step_times: list[float] = []
+        try:
+            while epoch < c.epochs and global_step < total and not cancelled:
+                dataset.epoch = epoch
+                order = torch.randperm(
+                    len(dataset), generator=torch.Generator().manual_seed(c.seed * 1009 + epoch)
+                )
+                batches = [order[i * bs : (i + 1) * bs].tolist() for i in range(steps_per_epoch)]
+                loader = DataLoader(
+                    dataset,
+                    batch_sampler=batches[start_step:],
+                    num_workers=c.workers,
+                    pin_memory=self.device.type == "cuda",
+                )
+                step = start_step
+                for images, targets in loader:
+                    if self._cancelled():
+                        cancelled = True
+                        break
+                    ts = time.time()
+                    for g in opt.param_groups:
+                        g["lr"] = self._lr_at(global_step, total)
+                    images = model.normalize(images.to(self.device, non_blocking=True))
+                    targets = targets.to(self.device, non_blocking=True)
+                    with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+                        logits = model(images)
+                    parts = loss_fn.parts(logits, targets)
+                    opt.zero_grad(set_to_none=True)
+                    scaler.scale(parts.total).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                    step += 1
+                    global_step += 1
+                    step_times.append(time.time() - ts)
+                    eta = float(np.median(step_times[-20:])) * (total - global_step)
+                    self.emit(
+                        make_event(
+                            "step",
+                            epoch=epoch + 1,
+                            step=step,
+                            steps_per_epoch=steps_per_epoch,
+                            global_step=global_step,
+                            total_steps=total,
+                            lr=opt.param_groups[0]["lr"],
+                            loss=parts.as_floats(),
+                            eta_s=round(eta, 1),
+                        )
+                    )
+                    if global_step >= total:
+                        break
+                if cancelled:
+                    self._save_resume(model, opt, scaler, epoch, step, global_step, best)
+                    break
+                epoch, start_step = epoch + 1, 0
+                val = self.evaluate(model)
+                improved = math.isnan(val) or val > best
+                if improved:
+                    best = val if not math.isnan(val) else best
+                    save_model(c.out, model, self._header(best, epoch, base))
+                    self.emit(make_event("checkpoint", path=str(c.out), val_dice=val))
+                self._save_resume(model, opt, scaler, epoch, 0, global_step, best)
+                self.emit(
+                    make_event(
+                        "epoch",
+                        epoch=epoch,
+                        epochs=c.epochs,
+                        val_dice=val,
+                        best_val_dice=best,
+                        global_step=global_step,
+                        eta_s=round(
+                            float(np.median(step_times[-20:] or [0])) * (total - global_step), 1
+                        ),
+                    )
+                )
+        except Exception as exc:
+            self.emit(make_event("error", message=f"{type(exc).__name__}: {exc}"))
+            raise
+        finally:
+            self._restore_signal_handlers(handlers)
+        finished = not cancelled
+        if finished and c.resume_path.exists():
+            c.resume_path.unlink()
+        out = Path(c.out) if Path(c.out).exists() else None
+        result = TrainResult(out, best, epoch, global_step, cancelled, time.time() - t0)
+        kind = "cancelled" if cancelled else "done"
+        self.emit(
+            make_event(
+                kind,
+                model_path=str(out) if out else None,
+                best_val_dice=best,
+                epochs_done=epoch,
+                steps_done=global_step,
+                seconds=round(result.seconds, 1),
+            )
+        )
+        return result
+
+    def _install_signal_handlers(self):
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, lambda *_: self.cancel())
+        return old
+
+    @staticmethod
+    def _restore_signal_handlers(old) -> None:
+        for sig, handler in (old or {}).items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Child-process entry: `python -m engine.train --config run.json` → JSON events on stdout."""
+    parser = argparse.ArgumentParser(prog="python -m engine.train")
+    parser.add_argument("--config", required=True, help="JSON file with TrainConfig fields")
+    args = parser.parse_args(argv)
+    cfg = TrainConfig(**json.loads(Path(args.config).read_text()))
+    sink = JsonLinesSink(sys.stdout)
+    try:
+        result = Trainer(cfg, sink).run()
+    except Exception:
+        return 1
+    return 0 if not result.cancelled else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

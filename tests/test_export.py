@@ -1,0 +1,321 @@
+"""Tests for engine.export: cutout PNG, mask PNG and JPEG-on-colour outputs (real files)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.export import (
+    EXPORT_FORMATS,
+    ExportOptions,
+    composite_on,
+    cutout_rgba,
+    export_photo,
+    output_paths,
+)
+from engine.io import OutputWriteError, os_error_reason, read_mask, read_rgb
+
+DATA = Path(__file__).parent / "data"
+PHOTO = DATA / "carvana" / "train" / "00087a6bd4dc_01.jpg"
+GIF_MASK = DATA / "carvana" / "train_masks" / "00087a6bd4dc_01_mask.gif"
+ALL = ExportOptions(formats=EXPORT_FORMATS)
+
+
+@pytest.fixture
+def photo() -> tuple[np.ndarray, np.ndarray]:
+    return read_rgb(PHOTO), read_mask(GIF_MASK)
+
+
+def _snapshot(path: Path) -> tuple[str, int]:
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+def _temp_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+def _erode(mask: np.ndarray, px: int) -> np.ndarray:
+    kernel = np.ones((2 * px + 1, 2 * px + 1), np.uint8)
+    return cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
+
+
+# --------------------------------------------------------------------------- naming
+
+
+def test_output_paths_follow_input_name(tmp_path: Path) -> None:
+    paths = output_paths("/photos/car_01.jpg", tmp_path, EXPORT_FORMATS)
+    assert paths == {
+        "png": tmp_path / "car_01.png",
+        "mask": tmp_path / "car_01_mask.png",
+        "jpg": tmp_path / "car_01.jpg",
+    }
+
+
+def test_output_paths_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'gif'") as info:
+        output_paths("car.jpg", tmp_path, ("png", "gif"))
+    for name in EXPORT_FORMATS:
+        assert name in str(info.value)
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def test_cutout_rgba_is_bit_exact(photo) -> None:
+    rgb, mask = photo
+    out = cutout_rgba(rgb, mask)
+    assert out.shape == (*rgb.shape[:2], 4) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[:, :, :3], rgb)
+    np.testing.assert_array_equal(out[:, :, 3], np.where(mask, 255, 0))
+
+
+def test_cutout_rgba_soft_alpha_used_as_is(photo) -> None:
+    rgb, _ = photo
+    alpha = np.random.default_rng(0).integers(0, 256, size=rgb.shape[:2], dtype=np.uint8)
+    out = cutout_rgba(rgb, alpha)
+    np.testing.assert_array_equal(out[:, :, 3], alpha)
+    np.testing.assert_array_equal(out[:, :, :3], rgb)
+
+
+def test_cutout_rgba_shape_mismatch(photo) -> None:
+    rgb, mask = photo
+    with pytest.raises(ValueError, match="shape"):
+        cutout_rgba(rgb, mask[:-1])
+    with pytest.raises(ValueError, match="shape"):
+        composite_on(rgb, mask.T, (0, 0, 0))
+
+
+def test_composite_on_hard_mask(photo) -> None:
+    rgb, mask = photo
+    out = composite_on(rgb, mask, (10, 20, 30))
+    np.testing.assert_array_equal(out[mask], rgb[mask])
+    assert (out[~mask] == (10, 20, 30)).all()
+
+
+def test_composite_on_soft_alpha_blends() -> None:
+    rgb = np.full((2, 3, 3), 200, np.uint8)
+    alpha = np.array([[0, 255, 128], [64, 192, 255]], np.uint8)
+    out = composite_on(rgb, alpha, (0, 100, 255))
+    expected = np.round(
+        rgb * (alpha[:, :, None] / 255.0)
+        + np.array([0, 100, 255]) * (1 - alpha[:, :, None] / 255.0)
+    )
+    assert np.abs(out.astype(int) - expected).max() <= 1
+    np.testing.assert_array_equal(out[0, 0], (0, 100, 255))
+    np.testing.assert_array_equal(out[0, 1], (200, 200, 200))
+
+
+# --------------------------------------------------------------------------- export_photo
+
+
+def test_export_all_formats(photo, tmp_path: Path) -> None:
+    rgb, mask = photo
+    before = _snapshot(PHOTO)
+    out_dir = tmp_path / "out" / "nested"
+    options = ExportOptions(formats=EXPORT_FORMATS, background=(0, 128, 255), jpeg_quality=92)
+    written = export_photo(rgb, mask, PHOTO, out_dir, options)
+
+    stem = PHOTO.stem
+    assert written == [
+        out_dir / f"{stem}.png",
+        out_dir / f"{stem}_mask.png",
+        out_dir / f"{stem}.jpg",
+    ]
+    assert sorted(out_dir.iterdir()) == sorted(written)  # and no temp files
+    assert _snapshot(PHOTO) == before
+
+    with Image.open(written[0]) as im:
+        assert im.format == "PNG" and im.mode == "RGBA"
+        rgba = np.array(im)
+    np.testing.assert_array_equal(rgba[:, :, 3], np.where(mask, 255, 0))
+    np.testing.assert_array_equal(rgba[:, :, :3], rgb)
+
+    with Image.open(written[1]) as im:
+        assert im.format == "PNG" and im.mode == "L"
+        saved_mask = np.array(im)
+    assert set(np.unique(saved_mask)) == {0, 255}
+    np.testing.assert_array_equal(saved_mask == 255, mask)
+
+    with Image.open(written[2]) as im:
+        assert im.format == "JPEG" and im.mode == "RGB"
+        jpg = np.array(im).astype(int)
+    background = _erode(~mask, 8)  # JPEG ringing stays within an 8x8 block of the edge
+    inside = _erode(mask, 8)
+    assert background.mean() > 0.1
+    bg_err = np.abs(jpg[background] - (0, 128, 255))
+    assert bg_err.mean() < 2 and bg_err.max() <= 12
+    assert np.abs(jpg[inside] - rgb[inside].astype(int)).mean() < 4
+
+
+def test_export_default_is_cutout_png(photo, tmp_path: Path) -> None:
+    rgb, mask = photo
+    written = export_photo(rgb, mask, PHOTO, tmp_path)
+    assert written == [tmp_path / f"{PHOTO.stem}.png"]
+    np.testing.assert_array_equal(read_mask(written[0]), mask)
+    np.testing.assert_array_equal(read_rgb(written[0]), rgb)
+
+
+def test_export_overwrites_previous_outputs(photo, tmp_path: Path) -> None:
+    rgb, mask = photo
+    export_photo(rgb, mask, PHOTO, tmp_path, ALL)
+    written = export_photo(rgb, ~mask, PHOTO, tmp_path, ALL)
+    np.testing.assert_array_equal(read_mask(written[1]), ~mask)
+    assert _temp_files(tmp_path) == []
+
+
+def test_export_refuses_to_overwrite_input_jpeg(photo, tmp_path: Path) -> None:
+    rgb, mask = photo
+    src = tmp_path / "car_01.jpg"
+    shutil.copy2(PHOTO, src)
+    before = _snapshot(src)
+    with pytest.raises(OutputWriteError) as info:
+        export_photo(rgb, mask, src, tmp_path, ALL)
+    assert info.value.path == src
+    assert "car_01.jpg" in str(info.value)
+    assert info.value.reason == "would overwrite the original photo; choose another output folder"
+    assert _snapshot(src) == before
+    assert sorted(tmp_path.iterdir()) == [src]  # nothing else written either
+
+
+def test_export_refuses_to_overwrite_input_png_via_other_spelling(photo, tmp_path: Path) -> None:
+    rgb, mask = photo
+    src = tmp_path / "car.png"
+    Image.fromarray(rgb).save(src)
+    before = _snapshot(src)
+    out_dir = tmp_path / "sub" / ".."  # same folder, spelled differently
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(OutputWriteError, match="would overwrite the original photo"):
+        export_photo(rgb, mask, src, out_dir, ExportOptions(formats=("mask", "png")))
+    assert _snapshot(src) == before
+    assert not (tmp_path / "car_mask.png").exists()
+
+
+def test_export_next_to_input_when_names_differ(photo, tmp_path: Path) -> None:
+    rgb, mask = photo
+    src = tmp_path / "car.jpg"
+    shutil.copy2(PHOTO, src)
+    before = _snapshot(src)
+    written = export_photo(rgb, mask, src, tmp_path, ExportOptions(formats=("png", "mask")))
+    assert written == [tmp_path / "car.png", tmp_path / "car_mask.png"]
+    assert _snapshot(src) == before
+
+
+def test_export_unknown_format_writes_nothing(photo, tmp_path: Path) -> None:
+    rgb, mask = photo
+    with pytest.raises(ValueError, match="tiff"):
+        export_photo(rgb, mask, PHOTO, tmp_path / "out", ExportOptions(formats=("png", "tiff")))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_out_dir_is_a_file(photo, tmp_path: Path) -> None:
+    rgb, mask = photo
+    blocker = tmp_path / "out"
+    blocker.write_bytes(b"not a folder")
+    with pytest.raises(OutputWriteError) as info:
+        export_photo(rgb, mask, PHOTO, blocker)
+    assert info.value.path == blocker / f"{PHOTO.stem}.png"
+    assert f"{PHOTO.stem}.png" in str(info.value)
+    assert blocker.read_bytes() == b"not a folder"
+
+
+def _can_write(folder: Path) -> bool:
+    """Really try to create a file in ``folder`` (os.access lies for root)."""
+    probe = folder / ".carmask-write-probe"
+    try:
+        probe.write_bytes(b"")
+    except OSError:
+        return False
+    probe.unlink()
+    return True
+
+
+def test_export_to_unwritable_folder(photo, tmp_path: Path) -> None:
+    """Read-only folder via chmod where that works; otherwise places that fail even for root."""
+    rgb, mask = photo
+    before = _snapshot(PHOTO)
+    name = f"{PHOTO.stem}.png"
+
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    readonly.chmod(0o500)
+    try:
+        chmod_works = not _can_write(readonly)
+        cases: list[tuple[Path, set[str]]] = []  # (output folder, acceptable reasons)
+        if chmod_works:
+            cases.append((readonly, {"permission denied", "read-only file system"}))
+        # Parent is a regular file: fails for every user, root included.
+        blocker = tmp_path / "blocker"
+        blocker.write_bytes(b"file")
+        cases.append((blocker / "out", {"part of the folder path is a file, not a folder"}))
+        # Kernel pseudo file systems refuse new entries even for root (checked, not assumed).
+        for special in (Path("/proc/carmask-test"), Path("/sys/carmask-test")):
+            if special.parent.is_dir() and not special.exists():
+                try:
+                    special.mkdir()
+                except OSError as exc:
+                    cases.append((special, {os_error_reason(exc)}))
+                else:  # pragma: no cover - unexpected: clean up, do not use
+                    special.rmdir()
+
+        assert cases
+        for out_dir, reasons in cases:
+            with pytest.raises(OutputWriteError) as info:
+                export_photo(rgb, mask, PHOTO, out_dir, ALL)
+            err = info.value
+            assert err.path.parent == out_dir
+            assert err.path.name in {name, f"{PHOTO.stem}_mask.png", f"{PHOTO.stem}.jpg"}
+            assert name in str(err)
+            assert any(reason in err.reason for reason in reasons), err.reason
+            if out_dir.is_dir():
+                assert list(out_dir.iterdir()) == []  # no partial or temp files
+    finally:
+        readonly.chmod(0o700)
+    assert _snapshot(PHOTO) == before
+    assert _temp_files(tmp_path) == []
+
+
+def test_export_chmod_readonly_folder_when_not_root(photo, tmp_path: Path) -> None:
+    """The classic read-only output folder; as root chmod cannot stop writes, so say so."""
+    rgb, mask = photo
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    readonly.chmod(0o500)
+    try:
+        if _can_write(readonly):
+            pytest.skip("running as root: chmod 0o500 does not stop writes (covered above)")
+        with pytest.raises(OutputWriteError) as info:
+            export_photo(rgb, mask, PHOTO, readonly)
+        assert f"{PHOTO.stem}.png" in str(info.value)
+        assert info.value.reason == "permission denied"
+        assert list(readonly.iterdir()) == []
+    finally:
+        readonly.chmod(0o700)
+
+
+def test_export_failure_midway_leaves_no_temp_files(photo, tmp_path: Path) -> None:
+    rgb, mask = photo
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / f"{PHOTO.stem}.jpg").mkdir()  # a folder squats on the JPEG's name
+    with pytest.raises(OutputWriteError) as info:
+        export_photo(rgb, mask, PHOTO, out_dir, ALL)
+    assert info.value.path == out_dir / f"{PHOTO.stem}.jpg"
+    assert info.value.reason == "is a folder, not a file"
+    assert _temp_files(tmp_path) == []
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(
+        [f"{PHOTO.stem}.png", f"{PHOTO.stem}_mask.png", f"{PHOTO.stem}.jpg"]
+    )
+
+
+def test_export_does_not_touch_fixture_files(photo, tmp_path: Path) -> None:
+    rgb, mask = photo
+    before = {p: _snapshot(p) for p in (PHOTO, GIF_MASK)}
+    export_photo(rgb, mask, PHOTO, tmp_path, ALL)
+    assert {p: _snapshot(p) for p in (PHOTO, GIF_MASK)} == before
+    assert not any((PHOTO.parent / f"{PHOTO.stem}{s}").exists() for s in (".png", "_mask.png"))
