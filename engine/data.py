@@ -99,6 +99,7 @@ def find_pairs(root, check_content: bool = True) -> PairReport:
     if not root.is_dir():
         report.problems.append((root, "folder not found"))
         return report
+    root = root.resolve()  # find_images gives resolved paths; car_id compares folders with root
     files, _ = find_images([root])
     fileset = set(files)
     used: set[Path] = set()
@@ -139,11 +140,11 @@ def find_pairs(root, check_content: bool = True) -> PairReport:
 
 
 def _check_pair(pair: Pair) -> tuple[Path, str] | None:
-    try:
-        with Image.open(pair.image) as im:
-            size = im.size
-    except OSError:
-        return pair.image, "unreadable photo"
+    try:  # decoded in full, as training will: a truncated photo only fails here, not at open
+        rgb = read_rgb(pair.image)  # EXIF orientation applied, as in load_pair
+    except ImageReadError as exc:
+        return pair.image, f"unreadable photo ({exc.reason})"
+    size = (rgb.shape[1], rgb.shape[0])
     try:
         mask = read_mask(pair.mask)
     except ImageReadError as exc:

@@ -272,6 +272,8 @@ class Trainer:
         torch.manual_seed(c.seed)
         model, base = self._build_model()
         model.to(self.device).train()
+        if c.freeze_encoder:  # frozen means BatchNorm statistics too, as in evaluate()
+            model.encoder.eval()
         opt = self._optimizer(model)
         use_amp = c.amp and self.device.type == "cuda"
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -426,11 +428,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.train")
     parser.add_argument("--config", required=True, help="JSON file with TrainConfig fields")
     args = parser.parse_args(argv)
-    cfg = TrainConfig(**json.loads(Path(args.config).read_text()))
-    sink = JsonLinesSink(sys.stdout)
+    out, errors = JsonLinesSink(sys.stdout), []
+
+    def sink(event) -> None:
+        if event["event"] == "error":
+            errors.append(event)
+        out(event)
+
     try:
+        cfg = TrainConfig(**json.loads(Path(args.config).read_text()))
         result = Trainer(cfg, sink).run()
-    except Exception:
+    except Exception as exc:  # bad config, no usable data, unreadable init model: say why
+        if not errors:  # run() reports failures inside its loop itself
+            sink(make_event("error", message=f"{type(exc).__name__}: {exc}"))
         return 1
     return 0 if not result.cancelled else 3
 
