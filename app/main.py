@@ -47,8 +47,10 @@ class MainWindow(QMainWindow):
         title = QLabel("CarMask Studio")
         title.setStyleSheet("font-size: 28px; font-weight: bold;")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        hint = QLabel("Background removal for studio car photos.\n"
-                      "Use the command line for now: carmask predict PHOTOS --out FOLDER")
+        hint = QLabel(
+            "Background removal for studio car photos.\n"
+            "Use the command line for now: carmask predict PHOTOS --out FOLDER"
+        )
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addStretch()
         layout.addWidget(title)

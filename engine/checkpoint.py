@@ -93,7 +93,7 @@ def _weights_digest(tensors: dict[str, torch.Tensor]) -> str:
 
 
 def save_model(path, model: UNet, header: ModelHeader, dtype: torch.dtype = torch.float16) -> Path:
-    """Write the model atomically. Floating tensors are stored as `dtype` (fp16 keeps files small)."""
+    """Write the model atomically; floating tensors are stored as `dtype` (fp16: small files)."""
     tensors = {}
     for key, t in model.state_dict().items():
         if key in ("mean", "std"):

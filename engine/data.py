@@ -120,9 +120,7 @@ def find_pairs(root, check_content: bool = True) -> PairReport:
         if photo in cutouts:
             pair = Pair(photo, cutouts[photo], car_id(photo, root), "cutout")
         else:
-            mask = next(
-                (c for c in _mask_candidates(photo) if c in fileset or c.is_file()), None
-            )
+            mask = next((c for c in _mask_candidates(photo) if c in fileset or c.is_file()), None)
             if mask is None:
                 report.problems.append((photo, "no mask found for this photo"))
                 continue

@@ -269,6 +269,8 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> TrainResult:
         c, t0 = self.cfg, time.time()
+        if c.cancel_file:  # a file left by an earlier run must not cancel this one
+            Path(c.cancel_file).unlink(missing_ok=True)
         torch.manual_seed(c.seed)
         model, base = self._build_model()
         model.to(self.device).train()

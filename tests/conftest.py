@@ -31,9 +31,19 @@ def trained_model(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     cfg = TrainConfig(
-        data=str(CARVANA / "train"), val_data=str(CARVANA / "val"), out=str(out), name="tiny",
-        arch=UNetConfig(**TINY_ARCH), input_size=(96, 144), epochs=16, batch_size=4,
-        lr=0.01, optimizer="adam", schedule="cosine", pretrained=None, device="cpu",
+        data=str(CARVANA / "train"),
+        val_data=str(CARVANA / "val"),
+        out=str(out),
+        name="tiny",
+        arch=UNetConfig(**TINY_ARCH),
+        input_size=(96, 144),
+        epochs=16,
+        batch_size=4,
+        lr=0.01,
+        optimizer="adam",
+        schedule="cosine",
+        pretrained=None,
+        device="cpu",
         resume=False,
     )
     Trainer(cfg).run()

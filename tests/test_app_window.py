@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.main import MainWindow  # noqa: E402
+from app.main import MainWindow
 
 
 def test_main_window_shows_device_and_model(qtbot, tmp_path, monkeypatch):

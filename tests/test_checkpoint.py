@@ -5,7 +5,14 @@ import json
 import pytest
 import torch
 
-from engine.checkpoint import ModelFileError, ModelHeader, list_models, load_model, read_header, save_model
+from engine.checkpoint import (
+    ModelFileError,
+    ModelHeader,
+    list_models,
+    load_model,
+    read_header,
+    save_model,
+)
 from engine.models.unet import UNet, UNetConfig
 
 ARCH = UNetConfig("resnet18", "concat", (32, 16, 16, 8, 8), 32)
@@ -15,8 +22,13 @@ ARCH = UNetConfig("resnet18", "concat", (32, 16, 16, 8, 8), 32)
 def model_file(tmp_path):
     torch.manual_seed(0)
     model = UNet(ARCH).eval()
-    header = ModelHeader("unit", input_size=(64, 96), threshold=0.4,
-                         training={"train_photos": 8}, metrics={"val_dice": 0.91})
+    header = ModelHeader(
+        "unit",
+        input_size=(64, 96),
+        threshold=0.4,
+        training={"train_photos": 8},
+        metrics={"val_dice": 0.91},
+    )
     path = save_model(tmp_path / "unit.safetensors", model, header)
     return path, model
 
@@ -56,7 +68,7 @@ def test_truncated_file(model_file, tmp_path):
     path, _ = model_file
     bad = tmp_path / "truncated.safetensors"
     bad.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(ModelFileError, match="truncated or corrupt") as err:
+    with pytest.raises(ModelFileError, match=r"truncated or corrupt") as err:
         load_model(bad)
     assert "truncated.safetensors" in str(err.value)
 
@@ -74,7 +86,7 @@ def test_tampered_weights_are_detected(model_file, tmp_path):
 def test_not_a_model_file(tmp_path):
     junk = tmp_path / "junk.safetensors"
     junk.write_text("hello")
-    with pytest.raises(ModelFileError, match="junk.safetensors"):
+    with pytest.raises(ModelFileError, match=r"junk\.safetensors"):
         read_header(junk)
     from safetensors.torch import save_file
 
@@ -85,7 +97,6 @@ def test_not_a_model_file(tmp_path):
 
 
 def test_library_lists_models_and_reports_bad_ones(model_file, tmp_path):
-    path, _ = model_file
     (tmp_path / "broken.safetensors").write_bytes(b"\x00" * 10)
     found, errors = list_models(tmp_path)
     assert [p.name for p, _ in found] == ["unit.safetensors"]

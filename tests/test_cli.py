@@ -22,7 +22,7 @@ def batch(tmp_path, carvana):
     for p in photos:
         shutil.copy(p, src / p.name)
     Image.open(photos[0]).convert("CMYK").save(src / "car_b" / "cmyk_01.jpg")
-    grey16 = (np.asarray(Image.open(photos[1]).convert("L"), dtype=np.uint16) * 257)
+    grey16 = np.asarray(Image.open(photos[1]).convert("L"), dtype=np.uint16) * 257
     Image.fromarray(grey16).save(src / "car_b" / "grey16_02.png")
     (src / "zero_bytes.jpg").write_bytes(b"")
     (src / "notes.jpg").write_text("this is not a photo")
@@ -38,8 +38,23 @@ def _snapshot(folder: Path) -> dict:
 def test_predict_keeps_going_past_bad_files(batch, trained_model, tmp_path, capsys):
     before = _snapshot(batch)
     out = tmp_path / "cutouts"
-    code = main(["predict", str(batch), "--out", str(out), "--model", str(trained_model),
-                 "--format", "png", "--format", "mask", "--device", "cpu", "-q"])
+    code = main(
+        [
+            "predict",
+            str(batch),
+            "--out",
+            str(out),
+            "--model",
+            str(trained_model),
+            "--format",
+            "png",
+            "--format",
+            "mask",
+            "--device",
+            "cpu",
+            "-q",
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 1  # some photos failed
     assert "done: 5, failed: 3" in text and "CPU" in text
@@ -53,17 +68,33 @@ def test_predict_keeps_going_past_bad_files(batch, trained_model, tmp_path, caps
         assert np.array_equal(rgba[..., 3] > 127, mask)
         assert 0.05 < mask.mean() < 0.95
     photo = sorted(batch.glob("0ed6904e1004_*.jpg"))[0]
-    assert np.array_equal(np.asarray(Image.open(out / f"{photo.stem}.png"))[..., :3], read_rgb(photo))
+    assert np.array_equal(
+        np.asarray(Image.open(out / f"{photo.stem}.png"))[..., :3], read_rgb(photo)
+    )
     assert _snapshot(batch) == before  # originals untouched
     assert not list(out.glob(".*tmp"))  # no temp files left
 
 
-def test_predict_all_good_exits_zero_and_writes_jpeg_on_colour(trained_model, carvana, tmp_path,
-                                                                capsys):
+def test_predict_all_good_exits_zero_and_writes_jpeg_on_colour(
+    trained_model, carvana, tmp_path, capsys
+):
     photo = carvana / "val" / "1a17a1bd648b_07.jpg"
     out = tmp_path / "o"
-    code = main(["predict", str(photo), "--out", str(out), "--model", str(trained_model),
-                 "--format", "jpg", "--background", "#00FF00", "-q"])
+    code = main(
+        [
+            "predict",
+            str(photo),
+            "--out",
+            str(out),
+            "--model",
+            str(trained_model),
+            "--format",
+            "jpg",
+            "--background",
+            "#00FF00",
+            "-q",
+        ]
+    )
     assert code == 0
     jpg = np.asarray(Image.open(out / "1a17a1bd648b_07.jpg"))
     assert jpg.shape[:2] == (320, 480)
@@ -73,8 +104,17 @@ def test_predict_all_good_exits_zero_and_writes_jpeg_on_colour(trained_model, ca
 def test_unwritable_output_folder_is_reported_per_photo(trained_model, carvana, tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    code = main(["predict", str(carvana / "val"), "--out", str(blocker / "out"),
-                 "--model", str(trained_model), "-q"])
+    code = main(
+        [
+            "predict",
+            str(carvana / "val"),
+            "--out",
+            str(blocker / "out"),
+            "--model",
+            str(trained_model),
+            "-q",
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 1
     assert "done: 0, failed: 7" in text
@@ -82,8 +122,20 @@ def test_unwritable_output_folder_is_reported_per_photo(trained_model, carvana, 
 
 
 def test_no_inputs_found_is_a_failure(trained_model, tmp_path, capsys):
-    assert main(["predict", str(tmp_path / "missing"), "--out", str(tmp_path / "o"),
-                 "--model", str(trained_model), "-q"]) == 1
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "missing"),
+                "--out",
+                str(tmp_path / "o"),
+                "--model",
+                str(trained_model),
+                "-q",
+            ]
+        )
+        == 1
+    )
     assert "not found" in capsys.readouterr().out
 
 
@@ -92,8 +144,18 @@ def test_cuda_without_gpu_fails_clearly(trained_model, carvana, tmp_path, capsys
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    code = main(["predict", str(carvana / "val"), "--out", str(tmp_path / "o"),
-                 "--model", str(trained_model), "--device", "cuda"])
+    code = main(
+        [
+            "predict",
+            str(carvana / "val"),
+            "--out",
+            str(tmp_path / "o"),
+            "--model",
+            str(trained_model),
+            "--device",
+            "cuda",
+        ]
+    )
     assert code == 2
     assert "no CUDA GPU" in capsys.readouterr().err
 
@@ -105,13 +167,15 @@ def test_missing_default_model_says_what_to_do(tmp_path, monkeypatch, capsys, ca
     assert "--model" in capsys.readouterr().err
 
 
-def test_shipped_default_is_used_without_flags(trained_model, carvana, tmp_path, monkeypatch,
-                                               capsys):
+def test_shipped_default_is_used_without_flags(
+    trained_model, carvana, tmp_path, monkeypatch, capsys
+):
     models = tmp_path / "res" / "models"
     models.mkdir(parents=True)
     shutil.copy(trained_model, models / "default.safetensors")
-    (models / "manifest.json").write_text('{"default": "default.safetensors", '
-                                          '"ensemble": ["default.safetensors"]}')
+    (models / "manifest.json").write_text(
+        '{"default": "default.safetensors", "ensemble": ["default.safetensors"]}'
+    )
     monkeypatch.setenv("CARMASK_RESOURCES", str(tmp_path / "res"))
     photo = carvana / "val" / "1a17a1bd648b_03.jpg"
     assert main(["predict", str(photo), "--out", str(tmp_path / "o"), "-q"]) == 0
@@ -123,9 +187,20 @@ def test_shipped_default_is_used_without_flags(trained_model, carvana, tmp_path,
 def test_evaluate_prints_dice_per_model_and_ensemble(trained_model, carvana, tmp_path, capsys):
     second = tmp_path / "second.safetensors"
     shutil.copy(trained_model, second)
-    code = main(["evaluate", "--images", str(carvana / "val"), "--masks",
-                 str(carvana / "val_masks"), "--model", str(trained_model), "--model",
-                 str(second), "-q"])
+    code = main(
+        [
+            "evaluate",
+            "--images",
+            str(carvana / "val"),
+            "--masks",
+            str(carvana / "val_masks"),
+            "--model",
+            str(trained_model),
+            "--model",
+            str(second),
+            "-q",
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 0
     assert "tiny.safetensors: mean Dice 0." in text and "second.safetensors" in text
@@ -136,9 +211,20 @@ def test_evaluate_prints_dice_per_model_and_ensemble(trained_model, carvana, tmp
 
 def test_entry_point_runs_as_a_real_command(trained_model, carvana, tmp_path):
     exe = Path(sys.executable).with_name("carmask")
-    r = subprocess.run([str(exe), "predict", str(carvana / "val" / "0ed6904e1004_12.jpg"),
-                        "--out", str(tmp_path), "--model", str(trained_model)],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            str(exe),
+            "predict",
+            str(carvana / "val" / "0ed6904e1004_12.jpg"),
+            "--out",
+            str(tmp_path),
+            "--model",
+            str(trained_model),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "done: 1, failed: 0" in r.stdout and "device: CPU" in r.stderr
     assert "photos" in r.stderr  # the progress bar

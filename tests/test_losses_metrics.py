@@ -25,17 +25,21 @@ def _xy():
 
 def test_bce_by_hand():
     x, y = _xy()
-    want = -np.mean([yy * math.log(p) + (1 - yy) * math.log(1 - p) for p, yy in zip(P, Y)])
+    want = -np.mean(
+        [yy * math.log(p) + (1 - yy) * math.log(1 - p) for p, yy in zip(P, Y, strict=True)]
+    )
     assert bce_loss(x, y).item() == pytest.approx(want, rel=1e-5)
 
 
 @pytest.mark.parametrize("gamma", [0.0, 1.0, 2.0])
 def test_focal_by_hand(gamma):
     x, y = _xy()
-    want = -np.mean([
-        yy * (1 - p) ** gamma * math.log(p) + (1 - yy) * p**gamma * math.log(1 - p)
-        for p, yy in zip(P, Y)
-    ])
+    want = -np.mean(
+        [
+            yy * (1 - p) ** gamma * math.log(p) + (1 - yy) * p**gamma * math.log(1 - p)
+            for p, yy in zip(P, Y, strict=True)
+        ]
+    )
     assert focal_loss(x, y, gamma).item() == pytest.approx(want, rel=1e-5)
 
 
@@ -46,7 +50,7 @@ def test_focal_with_gamma_zero_is_bce():
 
 def test_soft_dice_by_hand():
     x, y = _xy()
-    inter = sum(p * yy for p, yy in zip(P, Y))
+    inter = sum(p * yy for p, yy in zip(P, Y, strict=True))
     want = 1 - (2 * inter + 1) / (sum(P) + sum(Y) + 1)
     assert soft_dice_loss(x, y).item() == pytest.approx(want, rel=1e-5)
 
@@ -55,7 +59,8 @@ def test_combined_is_the_sum_and_gradients_point_the_right_way():
     x, y = _xy()
     parts = CombinedLoss(gamma=2.0).parts(x, y)
     assert parts.total.item() == pytest.approx(
-        parts.bce.item() + parts.focal.item() + parts.dice.item(), rel=1e-6)
+        parts.bce.item() + parts.focal.item() + parts.dice.item(), rel=1e-6
+    )
     parts.total.backward()
     g = x.grad.flatten().tolist()
     # car pixels (y=1): raising the logit lowers the loss; background pixels: the opposite

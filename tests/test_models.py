@@ -47,8 +47,10 @@ def test_one_decoder_step_per_downsampling_step_and_residual_units():
 
 
 def test_add_join_has_fewer_parameters_than_concat():
-    n = {j: sum(p.numel() for p in UNet(UNetConfig("resnet50", j)).parameters())
-         for j in ("add", "concat")}
+    n = {
+        j: sum(p.numel() for p in UNet(UNetConfig("resnet50", j)).parameters())
+        for j in ("add", "concat")
+    }
     assert n["add"] < n["concat"]
 
 

@@ -75,11 +75,22 @@ def test_ensemble_of_models_at_different_resolutions(trained_model, carvana):
     model, header = load_model(trained_model)
     other, h2 = load_model(trained_model)
     h2.input_size = (128, 192)  # same weights seen at another resolution
-    ens = Predictor([LoadedModel(model, header), LoadedModel(other, h2), trained_model],
-                    device="cpu")
+    ens = Predictor(
+        [LoadedModel(model, header), LoadedModel(other, h2), trained_model], device="cpu"
+    )
     rgb = read_rgb(carvana / "val" / "0ed6904e1004_08.jpg")
     mask = ens.predict(rgb)
     single = Predictor([trained_model], device="cpu").predict(rgb)
     assert mask.shape == rgb.shape[:2]
     assert dice(mask, single) > 0.9
     assert "ensemble of 3" in ens.label
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fp16_prediction_matches_cpu(trained_model, carvana):
+    rgb = read_rgb(carvana / "val" / "0ed6904e1004_01.jpg")
+    gpu = Predictor([trained_model], device="cuda")
+    assert gpu.device_label.startswith("CUDA")
+    cpu_mask = Predictor([trained_model], device="cpu").predict(rgb)
+    assert dice(gpu.predict(rgb), cpu_mask) > 0.99
