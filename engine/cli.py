@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from engine import __version__
 from engine.checkpoint import ModelFileError, list_models
-from engine.ensemble import VOTE_METHODS
+from engine.ensemble import VOTE_METHODS, combine
 from engine.export import EXPORT_FORMATS, ExportOptions, export_photo
 from engine.io import ImageReadError, OutputWriteError, find_images, read_mask, read_rgb
 from engine.library import default_model_paths, ensemble_model_paths, library_dirs
@@ -145,8 +145,6 @@ def cmd_evaluate(args) -> int:
             probs.append(prob)
             scores[str(p)].append(dice(prob > m.models[0].header.threshold, truth))
         if len(paths) > 1:
-            from engine.ensemble import combine
-
             thresholds = [m.models[0].header.threshold for m in members]
             ens.append(dice(combine(probs, thresholds, args.vote), truth))
     if not any(scores.values()):

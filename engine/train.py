@@ -208,10 +208,14 @@ class Trainer:
         for pair in self.val_pairs:
             rgb, truth = load_pair(pair)
             scores.append(dice(predictor.predict(rgb), truth))
+        self._train_mode(model)
+        return float(np.mean(scores))
+
+    def _train_mode(self, model: UNet) -> None:
+        """Training mode; a frozen encoder stays in eval mode so its BatchNorm stats stay too."""
         model.train()
         if self.cfg.freeze_encoder:
             model.encoder.eval()
-        return float(np.mean(scores))
 
     def _save_resume(self, model, opt, scaler, epoch, step_in_epoch, global_step, best) -> None:
         state = {
@@ -273,9 +277,8 @@ class Trainer:
             Path(c.cancel_file).unlink(missing_ok=True)
         torch.manual_seed(c.seed)
         model, base = self._build_model()
-        model.to(self.device).train()
-        if c.freeze_encoder:  # frozen means BatchNorm statistics too, as in evaluate()
-            model.encoder.eval()
+        model.to(self.device)
+        self._train_mode(model)
         opt = self._optimizer(model)
         use_amp = c.amp and self.device.type == "cuda"
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
