@@ -195,22 +195,32 @@ class ResizedCache:
         path = self._key(pair)
         if path.exists():
             arr = np.load(path)
-            return arr[..., :3], arr[..., 3] > 127
+            return arr[..., :3], arr[..., 3]
         rgb, mask = resize_pair(*load_pair(pair), self.size)
-        arr = np.concatenate([rgb, (mask * 255).astype(np.uint8)[..., None]], axis=-1)
+        arr = np.concatenate([rgb, mask[..., None]], axis=-1)
         tmp = path.with_suffix(".tmp.npy")
         np.save(tmp, arr)
         tmp.replace(path)
         return rgb, mask
 
 
+def coverage(mask: np.ndarray) -> np.ndarray:
+    """A mask as uint8 car coverage 0..255 (a bool mask becomes 0/255)."""
+    return mask.astype(np.uint8) * 255 if mask.dtype == bool else mask
+
+
 def resize_pair(rgb: np.ndarray, mask: np.ndarray, size: tuple[int, int]):
+    """Photo and mask at (h, w). The mask comes back as uint8 coverage (0..255): a pixel on the
+    car's edge keeps the fraction of it that was car, so a model trained at low resolution learns
+    where the edge lies inside the pixel (soft targets), which the full-size mask needs."""
     h, w = size
+    mask = coverage(mask)
     if rgb.shape[:2] == (h, w):
         return rgb, mask
-    rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-    m = cv2.resize(mask.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_AREA)
-    return rgb, m > 127
+    shrink = h * w < rgb.shape[0] * rgb.shape[1]
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    rgb = cv2.resize(rgb, (w, h), interpolation=interp)
+    return rgb, cv2.resize(mask, (w, h), interpolation=interp)
 
 
 @dataclass(frozen=True)
@@ -247,7 +257,8 @@ class Augment:
 
 
 class PairDataset(Dataset):
-    """Pairs at a fixed (h, w) as tensors: image 3×h×w float in [0, 1], mask 1×h×w float."""
+    """Pairs at a fixed (h, w) as tensors: image 3×h×w float in [0, 1], mask 1×h×w float car
+    coverage in [0, 1] (0 or 1 inside and outside the car, in between on its edge)."""
 
     def __init__(
         self,
@@ -274,7 +285,7 @@ class PairDataset(Dataset):
             rng = np.random.default_rng([self.seed, self.epoch, i])
             rgb, mask = self.augment(rgb, mask, rng)
         image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 255.0
-        target = torch.from_numpy(np.ascontiguousarray(mask)).float()[None]
+        target = torch.from_numpy(np.ascontiguousarray(mask)).float()[None] / 255.0
         return image, target
 
 

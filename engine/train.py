@@ -62,6 +62,12 @@ PRESETS: dict[str, Preset] = {
         8,
         "light CPU model: EfficientNet-Lite0 add 512×768",
     ),
+    "cpu-lite0-256x384": Preset(
+        UNetConfig("efficientnet_lite0", "add", (128, 64, 32, 24, 16), 256),
+        (256, 384),
+        8,
+        "CPU default: EfficientNet-Lite0 add 256×384 (soft edge targets, logits upsampled)",
+    ),
     "cpu-resnet18-512x768": Preset(
         UNetConfig("resnet18", "add", (128, 64, 32, 24, 16), 256),
         (512, 768),
@@ -97,7 +103,8 @@ class TrainConfig:
     init_from: str = ""  # fine-tune: start from this model file (it is never modified)
     freeze_encoder: bool = False
     max_steps: int = 0  # stop after this many steps in all (0: no limit); for short runs
-    max_val_photos: int = 0  # 0: all
+    max_val_photos: int = 0  # 0: all; else this many spread evenly over the validation set
+    threads: int = 0  # CPU threads for torch (0: torch's default)
     cache_dir: str = ""
     cancel_file: str = ""  # training stops cleanly when this file appears
     resume: bool = True
@@ -149,8 +156,9 @@ class Trainer:
         if train_pairs is None:
             train_pairs, val_pairs = self._discover()
         self.train_pairs, self.val_pairs = train_pairs, val_pairs or []
-        if config.max_val_photos:
-            self.val_pairs = self.val_pairs[: config.max_val_photos]
+        n = config.max_val_photos
+        if n and len(self.val_pairs) > n:  # spread over the cars and angles, not the first few
+            self.val_pairs = [self.val_pairs[i * len(self.val_pairs) // n] for i in range(n)]
 
     def _discover(self) -> tuple[list[Pair], list[Pair]]:
         report = find_pairs(self.cfg.data)
@@ -273,6 +281,8 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> TrainResult:
         c, t0 = self.cfg, time.time()
+        if c.threads:
+            torch.set_num_threads(c.threads)
         if c.cancel_file:  # a file left by an earlier run must not cancel this one
             Path(c.cancel_file).unlink(missing_ok=True)
         torch.manual_seed(c.seed)

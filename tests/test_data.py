@@ -385,12 +385,24 @@ def test_dataset_tensors(real_pair):
     assert image.shape == (3, *SIZE) and image.dtype == torch.float32
     assert mask.shape == (1, *SIZE) and mask.dtype == torch.float32
     assert 0.0 <= image.min() < image.max() <= 1.0
-    assert set(mask.unique().tolist()) == {0.0, 1.0}
+    assert mask.min() == 0.0 and mask.max() == 1.0
     full = _mask(real_pair.image.stem)
     assert float(mask.mean()) == pytest.approx(full.mean(), abs=0.01)
     rgb, small = resize_pair(*load_pair(real_pair), SIZE)
     assert torch.equal(image, torch.from_numpy(rgb).permute(2, 0, 1).float() / 255)
-    assert torch.equal(mask[0].bool(), torch.from_numpy(small))
+    assert torch.equal(mask[0], torch.from_numpy(small).float() / 255)
+
+
+def test_downscaled_mask_keeps_edge_coverage(real_pair):
+    """Soft targets: an edge pixel of the small mask holds the fraction of it that is car."""
+    rgb, truth = load_pair(real_pair)
+    h, w = truth.shape
+    _, small = resize_pair(rgb, truth, (h // 4, w // 4))
+    assert small.dtype == np.uint8
+    blocks = truth[: h // 4 * 4, : w // 4 * 4].reshape(h // 4, 4, w // 4, 4).mean((1, 3))
+    np.testing.assert_allclose(small / 255, blocks, atol=1 / 255 + 1e-6)
+    edge = (small > 0) & (small < 255)
+    assert 0 < edge.mean() < 0.05  # only the car's outline is partial
 
 
 def test_augmentation_keeps_photo_and_mask_aligned(encoded_pair):
@@ -465,7 +477,7 @@ def test_resized_cache_writes_once_and_reads_back_the_same(tmp_path, real_pair, 
     rgb2, mask2 = ResizedCache(folder, SIZE).get(real_pair)  # a new run, same folder
     assert list(folder.iterdir()) == files and files[0].stat().st_mtime_ns == stamp
     assert rgb2.shape == (*SIZE, 3) and rgb2.dtype == np.uint8
-    assert mask2.shape == SIZE and mask2.dtype == bool
+    assert mask2.shape == SIZE and mask2.dtype == np.uint8
     assert np.array_equal(rgb1, rgb2) and np.array_equal(mask1, mask2)
     monkeypatch.undo()
 
