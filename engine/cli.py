@@ -22,7 +22,7 @@ from tqdm import tqdm
 from engine import __version__
 from engine.checkpoint import ModelFileError, list_models
 from engine.ensemble import VOTE_METHODS, combine
-from engine.export import EXPORT_FORMATS, ExportOptions, export_photo
+from engine.export import EXPORT_FORMATS, ExportOptions, export_photo, output_stems
 from engine.io import ImageReadError, OutputWriteError, find_images, read_mask, read_rgb
 from engine.library import default_model_paths, ensemble_model_paths, library_dirs
 from engine.metrics import dice
@@ -71,13 +71,14 @@ def cmd_predict(args) -> int:
         formats=tuple(args.format or ["png"]), background=_parse_colour(args.background)
     )
     failed: list[tuple[Path, str]] = list(skipped)
+    stems = output_stems((f, args.out) for f in files)
     done, times = 0, []
     for path in tqdm(files, desc="photos", unit="photo", disable=args.quiet, file=sys.stderr):
         t0 = time.perf_counter()
         try:
             rgb = read_rgb(path)
             mask = predictor.predict(rgb)
-            export_photo(rgb, mask, path, args.out, options)
+            export_photo(rgb, mask, path, args.out, options, stems[path])
         except (ImageReadError, OutputWriteError) as exc:
             failed.append((exc.path, exc.reason))
             _say(f"failed: {exc}")

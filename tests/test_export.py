@@ -18,6 +18,7 @@ from engine.export import (
     cutout_rgba,
     export_photo,
     output_paths,
+    output_stems,
 )
 from engine.io import OutputWriteError, os_error_reason, read_mask, read_rgb
 
@@ -319,3 +320,29 @@ def test_export_does_not_touch_fixture_files(photo, tmp_path: Path) -> None:
     export_photo(rgb, mask, PHOTO, tmp_path, ALL)
     assert {p: _snapshot(p) for p in (PHOTO, GIF_MASK)} == before
     assert not any((PHOTO.parent / f"{PHOTO.stem}{s}").exists() for s in (".png", "_mask.png"))
+
+
+def test_output_stems_never_let_two_photos_share_an_output_name(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    out = tmp_path / "out"
+    items = [
+        (a / "car_01.jpg", out),
+        (a / "car_01.png", out),  # same stem, same folder
+        (b / "car_01.jpg", out),  # same name from another folder into the same output
+        (b / "car_02.jpg", b / "cutouts"),
+        (a / "car_02.jpg", a / "cutouts"),  # same name, but other output folders: kept
+    ]
+    stems = output_stems(items)
+    assert stems[a / "car_01.jpg"] == "car_01"
+    assert stems[a / "car_01.png"] == "car_01_png"
+    assert stems[b / "car_01.jpg"] == "car_01_jpg"
+    assert stems[b / "car_02.jpg"] == stems[a / "car_02.jpg"] == "car_02"
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    mask = np.ones((8, 8), bool)
+    for inp, folder in items[:3]:
+        export_photo(rgb, mask, inp, folder, ExportOptions(("png",)), stems[inp])
+    assert sorted(p.name for p in out.iterdir()) == [
+        "car_01.png",
+        "car_01_jpg.png",
+        "car_01_png.png",
+    ]
