@@ -1,20 +1,224 @@
-"""The minimal main window opens and shows the device and model, found off the UI thread."""
+"""The studio window end to end on real photos: drop a folder, run the batch on a real model,
+touch up a mask, export, and reopen — offscreen with pytest-qt."""
 
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
 
-from app.main import MainWindow
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent
+
+from app.session import DONE, FAILED, TOUCHED
+from app.settings import Settings
+from app.window import MainWindow
+
+CARVANA = Path(__file__).parent / "data" / "carvana"
 
 
-def test_main_window_shows_device_and_model(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("CARMASK_RESOURCES", str(tmp_path))  # nothing shipped there
-    window = MainWindow()
+@pytest.fixture
+def studio(tmp_path, monkeypatch, trained_model):
+    """A shoot folder with real photos and junk, a model library with a real trained model."""
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copy(trained_model, library / "tiny.safetensors")
+    monkeypatch.setenv("CARMASK_LIBRARY", str(library))
+    monkeypatch.setenv("CARMASK_RESOURCES", str(tmp_path / "no-resources"))  # nothing shipped
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    for f in sorted((CARVANA / "val").glob("0ed6904e1004_*.jpg")):
+        shutil.copy(f, shoot / f.name)
+    data = (CARVANA / "val" / "1a17a1bd648b_03.jpg").read_bytes()
+    (shoot / "1a17a1bd648b_03.jpg").write_bytes(data[: len(data) // 3])  # truncated: fails later
+    (shoot / "notes.jpg").write_text("not a photo")
+    return shoot
+
+
+def _digests(folder: Path) -> dict[str, tuple[str, int]]:
+    return {
+        f.name: (hashlib.sha256(f.read_bytes()).hexdigest(), f.stat().st_mtime_ns)
+        for f in folder.iterdir()
+        if f.is_file()
+    }
+
+
+def _window(qtbot, tmp_path) -> MainWindow:
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(session_dir=tmp_path / "session", settings=settings)
     qtbot.addWidget(window)
     window.show()
-    assert "CarMask Studio" in window.windowTitle()
-    qtbot.waitUntil(lambda: "…" not in window.device_label.text(), timeout=30000)
+    return window
+
+
+def _drop(window: MainWindow, paths: list[Path]) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(
+        QPointF(200, 200),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+
+
+def _run_batch(qtbot, window: MainWindow) -> list[float]:
+    """Start the batch and return the gaps between ticks of a 20 ms UI timer while it ran."""
+    ticks: list[float] = []
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    window.start_action.trigger()
+    assert window.busy
+    qtbot.waitUntil(lambda: not window.busy, timeout=120000)
+    timer.stop()
+    return list(np.diff(ticks))
+
+
+def _stroke(qtbot, window: MainWindow, photo_xy: tuple[int, int]) -> None:
+    view = window.pane.original_view
+    pos = view.mapFromScene(QPointF(*photo_xy))
+    viewport = view.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.mouseMove(viewport, pos + QPoint(12, 0))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=pos + QPoint(12, 0))
+
+
+def test_drop_run_touch_up_export_and_reopen(qtbot, tmp_path, studio):
+    before = _digests(studio)
+    window = _window(qtbot, tmp_path)
+    qtbot.waitUntil(lambda: window.device_label.text() != "device: …", timeout=30000)
     assert window.device_label.text().startswith(("device: CPU", "device: CUDA"))
-    assert "no default model" in window.model_label.text()
-    window.grab().save(str(tmp_path / "window.png"))
-    assert (tmp_path / "window.png").stat().st_size > 1000
+    assert "tiny" in window.model_combo.currentText()
+
+    _drop(window, [studio])
+    qtbot.waitUntil(lambda: len(window.session.photos) == 5, timeout=10000)
+    assert set(window.queue.cars) == {"0ed6904e1004", "1a17a1bd648b"}
+    problems = [window.problems.item(i).text() for i in range(window.problems.count())]
+    assert problems == ["notes.jpg: not an image file (unrecognised content)"]
+
+    gaps = _run_batch(qtbot, window)
+    statuses = {p.name: p.status for p in window.session.photos.values()}
+    assert [statuses[n] for n in sorted(statuses)][:4] == [DONE] * 4
+    bad = window.session.photos[str((studio / "1a17a1bd648b_03.jpg").resolve())]
+    assert bad.status == FAILED and "truncated" in bad.error
+    assert "failed: " in window.queue.items[bad.key].text(1)
+    assert window.device_label.text().startswith(("device: CPU", "device: CUDA"))
+    assert max(gaps) < 0.5, "the window stopped answering while the batch ran"
+
+    # touch up the first photo: a brush stroke in the sky (no car there), then undo / redo
+    key = str((studio / "0ed6904e1004_01.jpg").resolve())
+    window.queue.select(key)
+    qtbot.waitUntil(lambda: window.current_key == key, timeout=10000)
+    window.pane.zoom_fit()
+    model_mask = window.document.mask.copy()
+    window.set_tool("brush")
+    window.pane.set_brush_size(10)
+    _stroke(qtbot, window, (60, 20))
+    changed = window.document.mask != model_mask
+    ys, xs = np.nonzero(changed)
+    assert changed.any() and window.document.mask[changed].all()  # only added car
+    assert ys.min() >= 20 - 12 and ys.max() <= 20 + 12 and xs.min() >= 60 - 12
+    window.undo_action.trigger()
+    assert np.array_equal(window.document.mask, model_mask)
+    window.redo_action.trigger()
+    touched = window.document.mask.copy()
+    assert changed.sum() == (touched != model_mask).sum()
+    window.save_touchup()
+    assert window.session.photos[key].status == TOUCHED
+    assert window.queue.items[key].text(1) == "touched up"
+    window.grab().save(str(tmp_path / "main-window.png"))
+
+    # export: the PNG's alpha is the touched-up mask, the photo's own pixels, originals untouched
+    dialog = window.open_export()
+    out = tmp_path / "export"
+    dialog.folder.setText(str(out))
+    dialog.mask.setChecked(True)
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=30000)
+    report = dialog.report
+    assert len(report.written) == 8  # 4 photos × (cutout + mask)
+    assert [(p.name, r) for p, r in report.skipped] == [
+        ("1a17a1bd648b_03.jpg", f"failed: {bad.error}")
+    ]
+    assert report.failed == []
+    rgba = np.asarray(Image.open(out / "0ed6904e1004_01.png"))
+    assert rgba.shape == (320, 480, 4)
+    assert np.array_equal(rgba[..., 3] > 127, touched)
+    from engine.io import read_rgb
+
+    assert np.array_equal(rgba[..., :3], read_rgb(studio / "0ed6904e1004_01.jpg"))
+    assert dialog.open_button.isEnabled()
+    dialog.close()
+    assert _digests(studio) == before
+
+    # close and reopen: the queue, statuses and the touch-up are back
+    window.close()
+    again = _window(qtbot, tmp_path)
+    assert {p.name: p.status for p in again.session.photos.values()} == {
+        **statuses,
+        "0ed6904e1004_01.jpg": TOUCHED,
+    }
+    assert len(again.queue.items) == 5
+    assert again.problems.count() == 1
+    again.queue.select(key)
+    qtbot.waitUntil(lambda: again.current_key == key, timeout=10000)
+    assert np.array_equal(again.document.mask, touched)
+    again.reset_action.trigger()
+    assert np.array_equal(again.document.mask, model_mask)
+
+
+def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(qtbot, tmp_path, studio):
+    window = _window(qtbot, tmp_path)
+    window.add_paths([str(studio)])
+    qtbot.waitUntil(lambda: len(window.session.photos) == 5, timeout=10000)
+    window.start_action.trigger()
+    window.worker.photo_done.connect(lambda *_: window.cancel_action.trigger())
+    qtbot.waitUntil(lambda: not window.busy, timeout=120000)
+    counts = [p.status for p in window.session.photos.values()]
+    # the photo being segmented when Cancel arrived may finish; no other photo starts
+    assert counts.count(DONE) in (1, 2) and counts.count("queued") == 5 - counts.count(DONE)
+    assert "Cancelled" in window.rate_label.text()
+
+
+def test_rerun_keeps_a_touch_up_unless_the_operator_discards_it(
+    qtbot, tmp_path, studio, monkeypatch
+):
+    from PySide6.QtWidgets import QMessageBox
+
+    window = _window(qtbot, tmp_path)
+    window.add_paths([str(studio / "0ed6904e1004_01.jpg")])
+    qtbot.waitUntil(lambda: len(window.session.photos) == 1, timeout=10000)
+    _run_batch(qtbot, window)
+    (photo,) = window.session.photos.values()
+    edit = ~window.session.mask(photo)
+    window.session.save_touchup(photo, edit)
+
+    window.queue.select(photo.key)
+    qtbot.waitUntil(lambda: window.current_key == photo.key, timeout=10000)
+    for answer, expected in (
+        (QMessageBox.StandardButton.No, TOUCHED),
+        (QMessageBox.StandardButton.Yes, DONE),
+    ):
+        asked = []
+
+        def reply(*args, answer=answer, asked=asked):
+            asked.append(args[2])
+            return answer
+
+        monkeypatch.setattr(QMessageBox, "question", reply)
+        window.queue.items[photo.key].setSelected(True)
+        window.rerun_action.trigger()
+        qtbot.waitUntil(lambda: not window.busy, timeout=60000)
+        assert asked and "touch-ups" in asked[0]
+        assert photo.status == expected
+    assert not np.array_equal(window.session.mask(photo), edit)

@@ -1,0 +1,242 @@
+"""One-click export: every finished photo as a transparent PNG (original pixels, alpha = mask),
+optionally a mask PNG and a JPEG on a colour; atomic writes, originals never touched, a report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QUrl, Signal, Slot
+from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from app.settings import Settings
+from app.worker import call_in_pool
+
+BESIDE = "cutouts"  # default: a folder of this name beside each photo
+
+
+@dataclass
+class ExportReport:
+    written: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)
+
+    def text(self) -> str:
+        lines = [
+            f"written: {len(self.written)} file(s); skipped: {len(self.skipped)}; "
+            f"failed: {len(self.failed)}"
+        ]
+        lines += [f"skipped {p.name}: {r}" for p, r in self.skipped]
+        lines += [f"FAILED {p}: {r}" for p, r in self.failed]
+        lines += [f"→ {f}" for f in self.folders]
+        return "\n".join(lines)
+
+
+def out_dir_for(photo_path: Path, chosen: str) -> Path:
+    return Path(chosen) if chosen else photo_path.parent / BESIDE
+
+
+def export_session(session, out_dir: str, options, progress=None) -> ExportReport:
+    """Export every photo of the session that has a mask (the touched-up one where there is one).
+    Runs on a worker; `progress(done, total)` is called after each photo."""
+    from engine.export import export_photo, output_stems
+    from engine.io import ImageReadError, OutputWriteError, read_rgb
+
+    report = ExportReport()
+    photos = list(session.photos.values())
+    ready = [p for p in photos if p.has_mask]
+    for p in photos:
+        if not p.has_mask:
+            why = f"failed: {p.error}" if p.error else f"not segmented yet ({p.status})"
+            report.skipped.append((p.path, why))
+    stems = output_stems((p.path, out_dir_for(p.path, out_dir)) for p in ready)
+    for i, photo in enumerate(ready):
+        folder = out_dir_for(photo.path, out_dir)
+        try:
+            mask = session.mask(photo)
+            if mask is None:
+                raise ValueError("its mask file is missing; run the photo again")
+            rgb = read_rgb(photo.path)
+            if rgb.shape[:2] != mask.shape:
+                raise ValueError("the photo changed size since it was segmented; run it again")
+            report.written += export_photo(
+                rgb, mask, photo.path, folder, options, stems[photo.path]
+            )
+            if folder not in report.folders:
+                report.folders.append(folder)
+        except ImageReadError as exc:
+            report.failed.append((photo.path, exc.reason))
+        except OutputWriteError as exc:
+            report.failed.append((photo.path, f"{exc.path}: {exc.reason}"))
+        except ValueError as exc:
+            report.failed.append((photo.path, str(exc)))
+        if progress:
+            progress(i + 1, len(ready))
+    return report
+
+
+class _Progress(QObject):
+    changed = Signal(int, int)
+
+
+class ExportDialog(QDialog):
+    finished_export = Signal(object)  # ExportReport
+
+    def __init__(self, session, settings: Settings, parent=None):
+        super().__init__(parent)
+        self.session, self.settings = session, settings
+        self.report: ExportReport | None = None
+        self.setWindowTitle("Export cutouts")
+        self.setMinimumWidth(560)
+        ready = sum(p.has_mask for p in session.photos.values())
+        self.summary = QLabel(
+            f"{ready} of {len(session.photos)} photo(s) are ready to export "
+            "(touched-up masks are used where there are any)."
+        )
+        self.folder = QLineEdit(settings.get("output_dir"))
+        self.folder.setPlaceholderText(f"beside each photo, in a '{BESIDE}' folder")
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._choose_folder)
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        formats = settings.formats
+        self.png = QCheckBox("Transparent PNG (original pixels, alpha = mask)")
+        self.png.setChecked("png" in formats)
+        self.mask = QCheckBox("Mask PNG (white = car)")
+        self.mask.setChecked("mask" in formats)
+        self.jpg = QCheckBox("JPEG on a colour")
+        self.jpg.setChecked("jpg" in formats)
+        self.colour = QColor(settings.get("background"))
+        self.colour_button = QPushButton()
+        self.colour_button.clicked.connect(self._choose_colour)
+        self._show_colour()
+        jrow = QHBoxLayout()
+        jrow.addWidget(self.jpg)
+        jrow.addWidget(self.colour_button)
+        jrow.addStretch()
+
+        form = QFormLayout()
+        form.addRow("Output folder", row)
+        form.addRow("Write", self.png)
+        form.addRow("", self.mask)
+        form.addRow("", jrow)
+        self.bar = QProgressBar()
+        self.bar.setVisible(False)
+        self.result = QPlainTextEdit(readOnly=True)
+        self.result.setPlaceholderText("The report appears here after the export.")
+        self.result.setMaximumHeight(160)
+        self.buttons = QDialogButtonBox()
+        self.export_button = self.buttons.addButton(
+            "Export", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.open_button = self.buttons.addButton(
+            "Open folder", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.open_button.setEnabled(False)
+        close = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.export_button.clicked.connect(self.start)
+        self.open_button.clicked.connect(self.open_folder)
+        close.clicked.connect(self.reject)
+        self.export_button.setDefault(True)
+        self.export_button.setEnabled(ready > 0)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(form)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.result)
+        layout.addWidget(self.buttons)
+        self._progress = _Progress()
+        self._progress.changed.connect(self._on_progress)
+
+    def _choose_folder(self) -> None:
+        start = self.folder.text() or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Export into", start)
+        if folder:
+            self.folder.setText(folder)
+
+    def _choose_colour(self) -> None:
+        colour = QColorDialog.getColor(self.colour, self, "Background for JPEG")
+        if colour.isValid():
+            self.colour = colour
+            self._show_colour()
+
+    def _show_colour(self) -> None:
+        name = self.colour.name()
+        self.colour_button.setText(name)
+        self.colour_button.setStyleSheet(
+            f"background: {name}; color: {'black' if self.colour.lightness() > 128 else 'white'}"
+        )
+
+    def options(self):
+        from engine.export import ExportOptions
+
+        formats = tuple(
+            f
+            for f, box in (("png", self.png), ("mask", self.mask), ("jpg", self.jpg))
+            if box.isChecked()
+        )
+        c = self.colour
+        return ExportOptions(formats=formats, background=(c.red(), c.green(), c.blue()))
+
+    @Slot()
+    def start(self) -> None:
+        options = self.options()
+        if not options.formats:
+            self.result.setPlainText("Choose at least one thing to write.")
+            return
+        out_dir = self.folder.text().strip()
+        self.settings.set("output_dir", out_dir)
+        self.settings.set("formats", ",".join(options.formats))
+        self.settings.set("background", self.colour.name())
+        self.export_button.setEnabled(False)
+        self.bar.setVisible(True)
+        self.bar.setRange(0, 0)
+        self.result.setPlainText("Exporting…")
+        signal = self._progress.changed
+        call_in_pool(
+            lambda: export_session(self.session, out_dir, options, signal.emit),
+            self._done,
+            self._error,
+        )
+
+    @Slot(int, int)
+    def _on_progress(self, done: int, total: int) -> None:
+        self.bar.setRange(0, total)
+        self.bar.setValue(done)
+
+    def _done(self, report: ExportReport) -> None:
+        self.report = report
+        self.bar.setVisible(False)
+        self.export_button.setEnabled(True)
+        self.result.setPlainText(report.text())
+        self.open_button.setEnabled(bool(report.folders))
+        self.finished_export.emit(report)
+
+    def _error(self, message: str) -> None:
+        self.bar.setVisible(False)
+        self.export_button.setEnabled(True)
+        self.result.setPlainText(f"Export stopped: {message}")
+
+    @Slot()
+    def open_folder(self) -> None:
+        if self.report and self.report.folders:
+            folder = self.report.folders[0]
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))

@@ -1,0 +1,421 @@
+"""Side-by-side preview (original | cutout) with brush touch-up; zoom and pan stay in sync.
+
+Both scenes are in photo pixel coordinates. The cutout and the mask overlay are QImages that wrap
+numpy buffers; on `MaskDocument.changed(x, y, w, h)` only that box of the buffers is recomputed
+and only that part of the items is repainted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QTransform
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QStackedLayout,
+    QWidget,
+)
+
+from app.touchup import MaskDocument
+
+TOOLS = ("brush", "eraser", "pan")
+BRUSH_MIN, BRUSH_MAX = 1, 500  # brush diameter in photo pixels
+ZOOM_MIN, ZOOM_MAX, ZOOM_STEP = 0.02, 32.0, 1.25
+OVERLAY_RGBA = (0, 170, 255, 96)  # the car tint on the original
+VIEW_BACKGROUND = QColor(40, 40, 44)
+CHECKER_SQUARE = 10  # screen pixels
+PLACEHOLDER = "Select a photo in the queue"
+
+
+def _bgra(rgba) -> np.ndarray:
+    """One premultiplied ARGB32 pixel as bytes in memory (B, G, R, A on little-endian hosts)."""
+    r, g, b, a = rgba
+    return np.array([b * a // 255, g * a // 255, r * a // 255, a], np.uint8)
+
+
+def _checker_brush() -> QBrush:
+    n = CHECKER_SQUARE
+    tile = QPixmap(2 * n, 2 * n)
+    tile.fill(QColor(204, 204, 204))
+    painter = QPainter(tile)
+    painter.fillRect(0, 0, n, n, QColor(255, 255, 255))
+    painter.fillRect(n, n, n, n, QColor(255, 255, 255))
+    painter.end()
+    return QBrush(tile)
+
+
+class _ImageItem(QGraphicsItem):
+    """Paints a QImage wrapping an H×W×4 premultiplied ARGB32 numpy buffer, kept alive here."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+        self.buffer = np.zeros((0, 0, 4), np.uint8)
+        self.image = QImage()
+        self.smooth = False
+
+    def set_size(self, width: int, height: int) -> None:
+        self.prepareGeometryChange()
+        self.buffer = np.zeros((height, width, 4), np.uint8)
+        fmt = QImage.Format.Format_ARGB32_Premultiplied
+        self.image = QImage(self.buffer.data, width, height, 4 * width, fmt)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, self.image.width(), self.image.height())
+
+    def paint(self, painter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
+        painter.drawImage(option.exposedRect, self.image, option.exposedRect)
+
+
+class _PhotoView(QGraphicsView):
+    """A view of one scene; `backdrop` ("checker" or a QColor) is drawn under the photo."""
+
+    def __init__(self, parent: QWidget):
+        super().__init__(QGraphicsScene(parent), parent)
+        self.backdrop: str | QColor | None = None
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setBackgroundBrush(VIEW_BACKGROUND)
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        self.viewport().setMouseTracking(True)
+        self._checker = _checker_brush()
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        super().drawBackground(painter, rect)
+        if self.backdrop is None:
+            return
+        if isinstance(self.backdrop, QColor):
+            painter.fillRect(self.sceneRect(), self.backdrop)
+            return
+        brush = QBrush(self._checker)  # squares of a fixed screen size at any zoom
+        brush.setTransform(painter.worldTransform().inverted()[0])
+        painter.fillRect(self.sceneRect(), brush)
+
+    def to_scene(self, pos: QPointF) -> QPointF:
+        """The photo point at the centre of the screen pixel at `pos` (not rounded)."""
+        return self.viewportTransform().inverted()[0].map(QPointF(pos) + QPointF(0.5, 0.5))
+
+
+class PreviewPane(QWidget):
+    """Original | cutout of `document`, with brush/eraser touch-up on either side.
+
+    Wheel zooms around the pointer; middle-drag, space+drag or the "pan" tool pans; `[` and `]`
+    shrink and grow the brush."""
+
+    brush_size_changed = Signal(int)
+    tool_changed = Signal(str)
+    zoom_changed = Signal(float)
+
+    def __init__(self, document: MaskDocument | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.document: MaskDocument | None = None
+        self._tool = "brush"
+        self._brush_size = 40
+        self._zoom = 1.0
+        self._fit = True  # zoom follows the pane size until the user zooms
+        self._space = False
+        self._pan_from: QPointF | None = None
+        self._painting = False
+
+        self.original_view, self.cutout_view = _PhotoView(self), _PhotoView(self)
+        self.views = (self.original_view, self.cutout_view)
+        self.cutout_view.backdrop = "checker"
+        self._photo_item = QGraphicsPixmapItem()
+        self._overlay_item = _ImageItem()
+        self._cutout_item = _ImageItem()
+        self.original_view.scene().addItem(self._photo_item)
+        self.original_view.scene().addItem(self._overlay_item)
+        self.cutout_view.scene().addItem(self._cutout_item)
+        self._cursors = [self._add_brush_cursor(v.scene()) for v in self.views]
+        for view in self.views:
+            view.viewport().installEventFilter(self)
+        for a, b in (self.views, self.views[::-1]):
+            a.horizontalScrollBar().valueChanged.connect(b.horizontalScrollBar().setValue)
+            a.verticalScrollBar().valueChanged.connect(b.verticalScrollBar().setValue)
+
+        self.placeholder = QLabel(PLACEHOLDER)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: gray; font-size: 16px;")
+        sides = QWidget()
+        row = QHBoxLayout(sides)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(2)
+        row.addWidget(self.original_view, 1)
+        row.addWidget(self.cutout_view, 1)
+        self._stack = QStackedLayout(self)
+        self._stack.addWidget(self.placeholder)
+        self._stack.addWidget(sides)
+        self._update_cursor_shape()
+        self.set_document(document if document is not None else MaskDocument(self))
+
+    # ---- document ------------------------------------------------------------------------------
+    def set_document(self, document: MaskDocument) -> None:
+        """Show `document` (e.g. one per photo in the queue, each with its own undo history)."""
+        if self.document is not None:
+            self.document.end_stroke()
+            self.document.changed.disconnect(self._refresh)
+            self.document.loaded.disconnect(self._rebuild)
+        self._painting = False
+        self.document = document
+        document.changed.connect(self._refresh)
+        document.loaded.connect(self._rebuild)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        doc = self.document
+        if doc.is_empty:
+            self._stack.setCurrentIndex(0)
+            self._photo_item.setPixmap(QPixmap())
+            for item in (self._overlay_item, self._cutout_item):
+                item.set_size(0, 0)
+            return
+        h, w = doc.mask.shape
+        rgb = QImage(doc.rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+        self._photo_item.setPixmap(QPixmap.fromImage(rgb))  # a copy: doc.rgb may go away
+        self._overlay_item.set_size(w, h)
+        self._cutout_item.set_size(w, h)
+        for view in self.views:
+            view.setSceneRect(0, 0, w, h)
+        self._refresh(0, 0, w, h)
+        self._stack.setCurrentIndex(1)
+        self.zoom_fit()
+
+    def _refresh(self, x: int, y: int, w: int, h: int) -> None:
+        """Recompute the cutout and overlay pixels of one box and repaint just that box."""
+        box = np.s_[y : y + h, x : x + w]
+        car = self.document.mask[box][..., None]
+        cutout = self._cutout_item.buffer[box]
+        cutout[..., :3] = np.where(car, self.document.rgb[box][..., ::-1], 0)
+        cutout[..., 3] = car[..., 0] * np.uint8(255)
+        self._overlay_item.buffer[box] = np.where(car, _bgra(OVERLAY_RGBA), 0)
+        rect = QRectF(x, y, w, h)
+        self._cutout_item.update(rect)
+        self._overlay_item.update(rect)
+
+    def cutout_image(self) -> QImage:
+        """The cutout at photo resolution with a transparent background (a copy)."""
+        return self._cutout_item.image.copy()
+
+    # ---- appearance ----------------------------------------------------------------------------
+    def set_background(self, background: str | QColor) -> None:
+        """What shows through the cutout: "checker" (transparency), "white" or a QColor."""
+        if isinstance(background, str) and background != "checker":
+            background = QColor(background)
+        self.cutout_view.backdrop = background
+        self.cutout_view.resetCachedContent()
+        self.cutout_view.viewport().update()
+
+    @property
+    def background(self) -> str | QColor:
+        return self.cutout_view.backdrop
+
+    def set_overlay(self, visible: bool) -> None:
+        """Tint the car on the original side."""
+        self._overlay_item.setVisible(visible)
+
+    # ---- tools ---------------------------------------------------------------------------------
+    @property
+    def tool(self) -> str:
+        return self._tool
+
+    def set_tool(self, tool: str) -> None:
+        if tool not in TOOLS:
+            raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
+        if tool != self._tool:
+            self._tool = tool
+            self._update_cursor_shape()
+            self.tool_changed.emit(tool)
+
+    @property
+    def brush_size(self) -> int:
+        """Brush diameter in photo pixels."""
+        return self._brush_size
+
+    def set_brush_size(self, size: float) -> None:
+        """Brush diameter in photo pixels, rounded and clamped to 1..500."""
+        size = min(max(round(size), BRUSH_MIN), BRUSH_MAX)
+        if size != self._brush_size:
+            self._brush_size = size
+            self._update_cursor_shape()
+            self.brush_size_changed.emit(size)
+
+    def _add_brush_cursor(self, scene: QGraphicsScene) -> QGraphicsEllipseItem:
+        """A circle of the brush size: a white ring inside a dark one, visible on any photo."""
+        outer = QGraphicsEllipseItem()
+        inner = QGraphicsEllipseItem(outer)
+        for item, color, width in ((outer, QColor(0, 0, 0, 170), 3), (inner, QColor("white"), 1)):
+            pen = QPen(color, width)
+            pen.setCosmetic(True)  # the same width in screen pixels at any zoom
+            item.setPen(pen)
+        outer.setZValue(10)
+        outer.hide()
+        scene.addItem(outer)
+        return outer
+
+    def _update_cursor_shape(self) -> None:
+        r = self._brush_size / 2
+        for ring in self._cursors:
+            ring.setRect(-r, -r, 2 * r, 2 * r)
+            ring.childItems()[0].setRect(-r, -r, 2 * r, 2 * r)
+        panning = self._tool == "pan" or self._space
+        shape = Qt.CursorShape.OpenHandCursor if panning else Qt.CursorShape.CrossCursor
+        for view in self.views:
+            view.viewport().setCursor(shape)
+        if panning:
+            self._show_brush_cursor(None)
+
+    def _show_brush_cursor(self, pos: QPointF | None) -> None:
+        for ring in self._cursors:
+            ring.setVisible(pos is not None)
+            if pos is not None:
+                ring.setPos(pos)
+
+    # ---- zoom ----------------------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        """Screen pixels per photo pixel (1.0 = 100 %)."""
+        return self._zoom
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self._zoom * ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self._zoom / ZOOM_STEP)
+
+    def zoom_100(self) -> None:
+        self.set_zoom(1.0)
+
+    def zoom_fit(self) -> None:
+        """Show the whole photo; it keeps fitting as the pane resizes until the next zoom."""
+        if self.document.is_empty:
+            return
+        h, w = self.document.mask.shape
+        port = self.original_view.maximumViewportSize()
+        self.set_zoom(0.98 * min(port.width() / w, port.height() / h))
+        self._fit = True
+
+    def set_zoom(self, zoom: float, view: _PhotoView | None = None, at: QPointF | None = None):
+        """Zoom both sides, keeping the photo point under `at` (viewport position in `view`;
+        default: the centre) in place."""
+        zoom = min(max(zoom, ZOOM_MIN), ZOOM_MAX)
+        view = view or self.original_view
+        at = QPointF(view.viewport().rect().center()) if at is None else QPointF(at)
+        fixed = view.viewportTransform().inverted()[0].map(at)
+        for v in self.views:
+            v.setTransform(QTransform.fromScale(zoom, zoom))
+        drift = view.viewportTransform().map(fixed) - at
+        h, v = view.horizontalScrollBar(), view.verticalScrollBar()
+        h.setValue(h.value() + round(drift.x()))
+        v.setValue(v.value() + round(drift.y()))
+        self._sync_scroll(view)
+        self._fit = False
+        self._photo_item.setTransformationMode(
+            Qt.TransformationMode.SmoothTransformation
+            if zoom < 1
+            else Qt.TransformationMode.FastTransformation
+        )
+        for item in (self._overlay_item, self._cutout_item):
+            item.smooth = zoom < 1
+        if zoom != self._zoom:
+            self._zoom = zoom
+            self.zoom_changed.emit(zoom)
+
+    def _sync_scroll(self, source: _PhotoView) -> None:
+        for other in self.views:
+            if other is not source:
+                other.horizontalScrollBar().setValue(source.horizontalScrollBar().value())
+                other.verticalScrollBar().setValue(source.verticalScrollBar().value())
+
+    def _pan(self, view: _PhotoView, delta: QPointF) -> None:
+        h, v = view.horizontalScrollBar(), view.verticalScrollBar()
+        h.setValue(h.value() - round(delta.x()))
+        v.setValue(v.value() - round(delta.y()))
+
+    # ---- input ---------------------------------------------------------------------------------
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        view = next((v for v in self.views if v.viewport() is obj), None)
+        if view is None or self.document is None or self.document.is_empty:
+            return False
+        kind = event.type()
+        if kind == QEvent.Type.Resize and self._fit:
+            self.zoom_fit()
+        elif kind == QEvent.Type.Wheel:
+            steps = event.angleDelta().y() / 120
+            self.set_zoom(self._zoom * ZOOM_STEP**steps, view, event.position())
+            return True
+        elif kind == QEvent.Type.MouseButtonPress:
+            return self._press(view, event)
+        elif kind == QEvent.Type.MouseMove:
+            return self._move(view, event)
+        elif kind == QEvent.Type.MouseButtonRelease:
+            return self._release(event)
+        elif kind == QEvent.Type.Leave:
+            self._show_brush_cursor(None)
+        return False
+
+    def _press(self, view: _PhotoView, event) -> bool:
+        view.setFocus()
+        button = event.button()
+        left = button == Qt.MouseButton.LeftButton
+        if button == Qt.MouseButton.MiddleButton or (left and (self._tool == "pan" or self._space)):
+            self._pan_from = event.position()
+            view.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return True
+        if left and not self._painting:
+            self._painting = True
+            self.document.begin_stroke(self._brush_size / 2, add=self._tool == "brush")
+            p = view.to_scene(event.position())
+            self.document.stroke_to(p.x(), p.y())
+            return True
+        return False
+
+    def _move(self, view: _PhotoView, event) -> bool:
+        if self._pan_from is not None:
+            self._pan(view, event.position() - self._pan_from)
+            self._pan_from = event.position()
+            return True
+        p = view.to_scene(event.position())
+        if self._tool != "pan" and not self._space:
+            self._show_brush_cursor(p)
+        if self._painting:
+            self.document.stroke_to(p.x(), p.y())
+            return True
+        return False
+
+    def _release(self, event) -> bool:
+        if self._pan_from is not None and event.buttons() == Qt.MouseButton.NoButton:
+            self._pan_from = None
+            self._update_cursor_shape()
+            return True
+        if self._painting and event.button() == Qt.MouseButton.LeftButton:
+            self._painting = False
+            self.document.end_stroke()
+            return True
+        return False
+
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_BracketLeft:
+            self.set_brush_size(min(self._brush_size - 1, self._brush_size * 0.8))
+        elif key == Qt.Key.Key_BracketRight:
+            self.set_brush_size(max(self._brush_size + 1, self._brush_size * 1.25))
+        elif key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self._update_cursor_shape()
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self._update_cursor_shape()
+        else:
+            super().keyReleaseEvent(event)

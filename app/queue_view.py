@@ -1,0 +1,145 @@
+"""The batch queue as a tree: car → its angles, each with a thumbnail and its status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem
+
+from app.session import DONE, FAILED, PROCESSING, QUEUED, TOUCHED, Session
+
+THUMB = QSize(72, 48)
+KEY_ROLE = Qt.ItemDataRole.UserRole
+STATUS_TEXT = {
+    QUEUED: "queued",
+    PROCESSING: "processing…",
+    DONE: "done",
+    FAILED: "failed",
+    TOUCHED: "touched up",
+}
+STATUS_COLOUR = {
+    QUEUED: "#9aa5b1",
+    PROCESSING: "#4aa3ff",
+    DONE: "#3ec46d",
+    FAILED: "#ff5c5c",
+    TOUCHED: "#f5b942",
+}
+
+
+def make_thumbnail(path: Path) -> QImage | None:
+    """A small QImage of a photo (safe off the UI thread; JPEGs decode at reduced size)."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (THUMB.width() * 2, THUMB.height() * 2))
+            im = ImageOps.exif_transpose(im).convert("RGB")
+            im.thumbnail((THUMB.width(), THUMB.height()))
+            arr = np.ascontiguousarray(np.asarray(im))
+    except (OSError, ValueError):
+        return None
+    h, w = arr.shape[:2]
+    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class QueueTree(QTreeWidget):
+    photo_selected = Signal(str)  # key of the current photo ("" when a car or nothing)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setColumnCount(2)
+        self.setHeaderLabels(["Photo", "Status"])
+        self.header().setStretchLastSection(False)
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.setIconSize(THUMB)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setUniformRowHeights(False)
+        self.items: dict[str, QTreeWidgetItem] = {}
+        self.cars: dict[str, QTreeWidgetItem] = {}
+        self.thumbnails: dict[str, QIcon] = {}
+        self.currentItemChanged.connect(self._current_changed)
+
+    def rebuild(self, session: Session) -> None:
+        """Show the session's photos grouped by car (keeps the current photo selected)."""
+        current = self.current_key()
+        self.clear()
+        self.items, self.cars = {}, {}
+        for car, photos in session.cars().items():
+            top = QTreeWidgetItem([car, ""])
+            top.setFirstColumnSpanned(False)
+            self.addTopLevelItem(top)
+            self.cars[car] = top
+            for photo in photos:
+                item = QTreeWidgetItem([photo.name, ""])
+                item.setData(0, KEY_ROLE, photo.key)
+                if photo.key in self.thumbnails:
+                    item.setIcon(0, self.thumbnails[photo.key])
+                top.addChild(item)
+                self.items[photo.key] = item
+                self.show_status(photo)
+            top.setExpanded(True)
+            self._car_summary(car, session)
+        if current in self.items:
+            self.setCurrentItem(self.items[current])
+
+    def set_thumbnail(self, key: str, image: QImage | None) -> None:
+        if image is None:
+            return
+        icon = QIcon(QPixmap.fromImage(image))
+        self.thumbnails[key] = icon
+        if key in self.items:
+            self.items[key].setIcon(0, icon)
+
+    def show_status(self, photo, session: Session | None = None) -> None:
+        item = self.items.get(photo.key)
+        if item is None:
+            return
+        text = STATUS_TEXT.get(photo.status, photo.status)
+        if photo.status == FAILED and photo.error:
+            text = f"failed: {photo.error}"
+        item.setText(1, text)
+        item.setForeground(1, QBrush(QColor(STATUS_COLOUR.get(photo.status, "#cccccc"))))
+        tip = f"{photo.path}\n{photo.size[0]}×{photo.size[1]}"
+        if photo.seconds:
+            tip += f"\n{photo.seconds:.2f} s with {photo.model}"
+        if photo.error:
+            tip += f"\n{photo.error}"
+        item.setToolTip(0, tip)
+        item.setToolTip(1, text)
+        if session is not None:
+            self._car_summary(photo.car, session)
+
+    def _car_summary(self, car: str, session: Session) -> None:
+        top = self.cars.get(car)
+        if top is None:
+            return
+        photos = session.cars().get(car, [])
+        ready = sum(p.has_mask for p in photos)
+        failed = sum(p.status == FAILED for p in photos)
+        text = f"{ready}/{len(photos)} done" + (f", {failed} failed" if failed else "")
+        top.setText(1, text)
+
+    def current_key(self) -> str:
+        item = self.currentItem()
+        return item.data(0, KEY_ROLE) or "" if item else ""
+
+    def selected_keys(self) -> list[str]:
+        keys: list[str] = []
+        for item in self.selectedItems():
+            key = item.data(0, KEY_ROLE)
+            if key:
+                keys.append(key)
+            else:  # a car: all its photos
+                keys += [item.child(i).data(0, KEY_ROLE) for i in range(item.childCount())]
+        return list(dict.fromkeys(keys))
+
+    def select(self, key: str) -> None:
+        if key in self.items:
+            self.setCurrentItem(self.items[key])
+
+    def _current_changed(self, current, _previous) -> None:
+        self.photo_selected.emit(current.data(0, KEY_ROLE) or "" if current else "")

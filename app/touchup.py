@@ -1,0 +1,186 @@
+"""The mask being touched up: the photo, the model's mask, the edited mask and its undo history.
+
+Every edit is one `MaskEdit` on `MaskDocument.undo_stack` that keeps the before/after of the
+changed box only, so a long session of brush strokes on a 1918×1280 photo stays small.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+MIN_RADIUS = math.sqrt(0.5)  # the smallest dab still covers the pixel under the pointer
+
+Box = tuple[int, int, int, int]  # x, y, w, h in photo pixels
+
+
+def changed_box(diff: np.ndarray) -> Box | None:
+    """The bounding box (x, y, w, h) of the True pixels of `diff`, None when there are none."""
+    rows = np.flatnonzero(diff.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(diff.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
+class MaskEdit(QUndoCommand):
+    """One undoable change of the mask: the before and after of its changed box only."""
+
+    def __init__(self, doc: MaskDocument, x: int, y: int, before, after, text: str):
+        super().__init__(text)
+        self.doc, self.x, self.y = doc, x, y
+        self.before, self.after = before, after
+
+    def redo(self) -> None:
+        self.doc._put(self.x, self.y, self.after)
+
+    def undo(self) -> None:
+        self.doc._put(self.x, self.y, self.before)
+
+
+class _Stroke:
+    def __init__(self, radius: float, add: bool, before: np.ndarray):
+        self.radius, self.add, self.before = radius, add, before
+        self.last: tuple[float, float] | None = None
+        self.box: list[int] | None = None  # x0, y0, x1, y1 painted so far
+
+
+class MaskDocument(QObject):
+    """A photo with its model mask and the editable mask (H×W bool), with undo/redo.
+
+    Points are photo coordinates: pixel (col, row) covers [col, col+1) × [row, row+1), which is
+    also the scene coordinate system of the preview."""
+
+    changed = Signal(int, int, int, int)  # x, y, w, h of the changed region
+    loaded = Signal()  # a new photo (or none) replaced everything
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.rgb: np.ndarray | None = None
+        self.model_mask: np.ndarray | None = None
+        self.mask: np.ndarray | None = None
+        self._stroke: _Stroke | None = None
+
+    # ---- loading -------------------------------------------------------------------------------
+    @property
+    def is_empty(self) -> bool:
+        return self.rgb is None
+
+    def load(self, rgb: np.ndarray, model_mask: np.ndarray, mask: np.ndarray | None = None):
+        """Show a new photo; `mask` (default: the model mask) becomes the editable one. No undo."""
+        rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"photo must be H×W×3, got {rgb.shape}")
+        mask = model_mask if mask is None else mask
+        for m in (model_mask, mask):
+            if m.shape != rgb.shape[:2]:
+                raise ValueError(f"mask {m.shape} does not match photo {rgb.shape[:2]}")
+        self._stroke = None
+        self.undo_stack.clear()
+        self.rgb = rgb
+        self.model_mask = np.array(model_mask, dtype=bool)
+        self.mask = np.array(mask, dtype=bool)
+        self.loaded.emit()
+
+    def clear(self) -> None:
+        """No photo."""
+        self._stroke = None
+        self.undo_stack.clear()
+        self.rgb = self.model_mask = self.mask = None
+        self.loaded.emit()
+
+    def set_mask(self, mask: np.ndarray) -> None:
+        """Replace the editable mask without undo (the history no longer applies, so it is
+        cleared)."""
+        if mask.shape != self.mask.shape:
+            raise ValueError(f"mask {mask.shape} does not match photo {self.mask.shape}")
+        self._stroke = None
+        self.undo_stack.clear()
+        self.mask = np.array(mask, dtype=bool)
+        h, w = self.mask.shape
+        self.changed.emit(0, 0, w, h)
+
+    @property
+    def touched(self) -> bool:
+        """The mask differs from the model's."""
+        return self.mask is not None and not np.array_equal(self.mask, self.model_mask)
+
+    # ---- edits ---------------------------------------------------------------------------------
+    def paint_stroke(self, points: list[tuple[float, float]], radius: float, add: bool) -> None:
+        """Round dabs of `radius` along the polyline: add to the car (brush) or remove (eraser).
+        One undo step."""
+        self.begin_stroke(radius, add)
+        for x, y in points:
+            self.stroke_to(x, y)
+        self.end_stroke()
+
+    def begin_stroke(self, radius: float, add: bool) -> None:
+        """Start a live stroke (mouse press); `stroke_to` paints as the mouse moves."""
+        self._stroke = _Stroke(max(float(radius), MIN_RADIUS), bool(add), self.mask.copy())
+
+    def stroke_to(self, x: float, y: float) -> None:
+        s = self._stroke
+        if s is None:
+            return
+        start, s.last = s.last or (x, y), (x, y)
+        box = self._paint_segment(start, (x, y), s.radius, s.add)
+        if box is None:
+            return
+        x0, y0, x1, y1 = box
+        if s.box is not None:
+            box = [min(s.box[0], x0), min(s.box[1], y0), max(s.box[2], x1), max(s.box[3], y1)]
+        s.box = box
+        self.changed.emit(x0, y0, x1 - x0, y1 - y0)
+
+    def end_stroke(self) -> None:
+        """Finish the stroke (mouse release): push it as one undo step if it changed anything."""
+        s, self._stroke = self._stroke, None
+        if s is None or s.box is None:
+            return
+        x0, y0, x1, y1 = s.box
+        before, after = s.before[y0:y1, x0:x1], self.mask[y0:y1, x0:x1]
+        self._push(x0, y0, before, after, "Brush stroke" if s.add else "Eraser stroke")
+
+    def reset_to_model(self) -> None:
+        """Undoably go back to the model's mask."""
+        if self.mask is not None:
+            self._push(0, 0, self.mask, self.model_mask, "Reset to model mask")
+
+    def _push(self, x: int, y: int, before: np.ndarray, after: np.ndarray, text: str) -> None:
+        box = changed_box(before != after)
+        if box is None:
+            return
+        bx, by, w, h = box
+        crop = (slice(by, by + h), slice(bx, bx + w))
+        cmd = MaskEdit(self, x + bx, y + by, before[crop].copy(), after[crop].copy(), text)
+        self.undo_stack.push(cmd)  # push runs redo(): writes `after`, already in place for strokes
+
+    def _put(self, x: int, y: int, region: np.ndarray) -> None:
+        h, w = region.shape
+        self.mask[y : y + h, x : x + w] = region
+        if self._stroke is not None:  # undo/redo during a drag: the stroke starts from it
+            self._stroke.before[y : y + h, x : x + w] = region
+        self.changed.emit(x, y, w, h)
+
+    def _paint_segment(self, p0, p1, radius: float, add: bool) -> list[int] | None:
+        """Set the pixels whose centre lies within `radius` of the segment p0-p1 (a round-capped
+        line, exact at any size); returns the box [x0, y0, x1, y1) it covers, or None."""
+        height, width = self.mask.shape
+        x0 = max(math.floor(min(p0[0], p1[0]) - radius), 0)
+        y0 = max(math.floor(min(p0[1], p1[1]) - radius), 0)
+        x1 = min(math.ceil(max(p0[0], p1[0]) + radius), width)
+        y1 = min(math.ceil(max(p0[1], p1[1]) + radius), height)
+        if x0 >= x1 or y0 >= y1:
+            return None
+        px = np.arange(x0, x1, dtype=np.float32)[None, :] + (0.5 - p0[0])  # centre - p0
+        py = np.arange(y0, y1, dtype=np.float32)[:, None] + (0.5 - p0[1])
+        dx, dy = p1[0] - p0[0], p1[1] - p0[1]
+        length2 = dx * dx + dy * dy
+        t = np.clip((px * dx + py * dy) / length2, 0, 1) if length2 else 0.0
+        inside = (px - t * dx) ** 2 + (py - t * dy) ** 2 <= radius * radius
+        self.mask[y0:y1, x0:x1][inside] = add
+        return [x0, y0, x1, y1]

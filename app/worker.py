@@ -1,0 +1,176 @@
+"""Workers: everything slow runs off the UI thread and reports through Qt signals.
+
+- `BatchWorker` (in its own QThread) loads the model(s) once, segments the queued photos one by
+  one, writes each model mask into the session folder and reports progress. Pause waits between
+  photos; cancel stops at the next photo.
+- `call_in_pool` runs a function on the global QThreadPool (intake scans, export, loading a photo
+  for the preview) and delivers its result or error on the UI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+_predictors: dict[tuple, object] = {}  # (model files, device) → Predictor, reused across batches
+_predictor_lock = threading.Lock()
+
+
+def get_predictor(models: list[Path], device: str):
+    from engine.predict import Predictor
+
+    key = (tuple(str(m) for m in models), device)
+    with _predictor_lock:
+        if key not in _predictors:
+            _predictors.clear()  # one set of models in memory at a time
+            _predictors[key] = Predictor(list(models), device=device)
+        return _predictors[key]
+
+
+class BatchWorker(QObject):
+    engine_ready = Signal(str, str)  # device label, model label
+    engine_failed = Signal(str)  # why no model could run (the batch does not start)
+    photo_started = Signal(str)
+    photo_done = Signal(str, float, str)  # key, seconds, model label
+    photo_failed = Signal(str, str)  # key, reason
+    progress = Signal(int, int, float, float)  # done, total, photos/s, seconds left
+    finished = Signal(bool)  # True when cancelled
+
+    def __init__(self, session, keys: list[str], models: list[Path], device: str):
+        super().__init__()
+        self.session, self.keys, self.models, self.device = session, list(keys), models, device
+        self._cancel = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    # thread-safe controls (called from the UI thread)
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @Slot()
+    def run(self) -> None:
+        from engine.io import ImageReadError, read_rgb
+
+        try:
+            predictor = get_predictor(self.models, self.device)
+        except Exception as exc:  # no model file, bad file, CUDA requested without a GPU, ...
+            log.exception("cannot start the batch")
+            self.engine_failed.emit(str(exc))
+            self.finished.emit(False)
+            return
+        log.info("batch on %s with %s", predictor.device_label, predictor.label)
+        self.engine_ready.emit(predictor.device_label, predictor.label)
+        total, done, t0 = len(self.keys), 0, time.perf_counter()
+        busy = 0.0  # seconds spent working (pauses do not count towards the rate)
+        for key in self.keys:
+            self._running.wait()
+            if self._cancel.is_set():
+                break
+            photo = self.session.photos.get(key)
+            if photo is None:  # removed from the queue meanwhile
+                total -= 1
+                continue
+            self.photo_started.emit(key)
+            t = time.perf_counter()
+            try:
+                rgb = read_rgb(photo.path)
+                mask = predictor.predict(rgb)
+                self.session.write_model_mask(photo, mask)
+            except ImageReadError as exc:
+                self.photo_failed.emit(key, exc.reason)
+            except Exception as exc:  # out of memory, a disk error, ...: this photo only
+                log.error("%s failed:\n%s", photo.path, traceback.format_exc())
+                self.photo_failed.emit(key, f"{type(exc).__name__}: {exc}")
+            else:
+                self.photo_done.emit(key, time.perf_counter() - t, predictor.label)
+            busy += time.perf_counter() - t
+            done += 1
+            rate = done / busy if busy > 0 else 0.0
+            left = (total - done) / rate if rate > 0 else 0.0
+            self.progress.emit(done, total, rate, left)
+        log.info("batch ended: %d photo(s) in %.1f s", done, time.perf_counter() - t0)
+        self.finished.emit(self._cancel.is_set())
+
+
+def start_batch(worker: BatchWorker) -> QThread:
+    """Run the worker in a new QThread that ends (and is cleaned up) with the batch."""
+    thread = QThread()
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    # quit() is thread-safe; a queued call would wait for the UI thread, which may be waiting
+    # for this thread to end
+    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+    thread.finished.connect(worker.deleteLater)
+    thread.start()
+    return thread
+
+
+class _Relay(QObject):
+    """Lives on the UI thread; its own slots receive the pool thread's signals (queued), so the
+    callbacks run on the UI thread."""
+
+    result = Signal(object)
+    error = Signal(str)
+
+    def __init__(self, on_result: Callable, on_error: Callable[[str], None] | None):
+        super().__init__()
+        self.on_result, self.on_error = on_result, on_error
+        self.result.connect(self._deliver)
+        self.error.connect(self._fail)
+
+    @Slot(object)
+    def _deliver(self, value) -> None:
+        _live.discard(self)
+        self.on_result(value)
+
+    @Slot(str)
+    def _fail(self, message: str) -> None:
+        _live.discard(self)
+        if self.on_error:
+            self.on_error(message)
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable, relay: _Relay):
+        super().__init__()
+        self.fn, self.relay = fn, relay
+
+    def run(self) -> None:
+        try:
+            value = self.fn()
+        except Exception as exc:
+            log.error("background task failed:\n%s", traceback.format_exc())
+            self.relay.error.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self.relay.result.emit(value)
+
+
+_live: set[_Relay] = set()  # relays waiting to deliver (kept alive until they have)
+
+
+def call_in_pool(
+    fn: Callable, on_result: Callable, on_error: Callable[[str], None] | None = None
+) -> None:
+    """Run `fn()` on the thread pool; `on_result(value)` / `on_error(message)` on the UI thread."""
+    relay = _Relay(on_result, on_error)
+    _live.add(relay)
+    QThreadPool.globalInstance().start(_Task(fn, relay))
