@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
         self.add_folder_action = self._action(
             "Add &folder…", self.add_folder_dialog, "Ctrl+Shift+O", menu=f, bar=tb
         )
+        self._action("Open &samples", self.open_samples, menu=f, tip="Queue the sample car")
         f.addSeparator()
         self.export_action = self._action(
             "&Export cutouts…", self.open_export, "Ctrl+E", menu=f, bar=tb, short="Export"
@@ -415,6 +416,11 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
         if folder:
             self.add_paths([folder])
+
+    def open_samples(self) -> None:
+        from engine.library import resources_dir
+
+        self.add_paths([str(resources_dir() / "samples")])
 
     def add_paths(self, paths: list[str]) -> None:
         """Scan files/folders on a worker, then queue the good photos and list the problems."""
