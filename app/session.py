@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from engine.io import atomic_write_bytes, find_images, os_error_reason, save_image_atomic
+from engine.io import (
+    ImageReadError,
+    atomic_write_bytes,
+    find_images,
+    os_error_reason,
+    read_mask,
+    save_image_atomic,
+)
 
 QUEUED, PROCESSING, DONE, FAILED, TOUCHED = "queued", "processing", "done", "failed", "touched"
 STATUSES = (QUEUED, PROCESSING, DONE, FAILED, TOUCHED)
@@ -102,19 +109,15 @@ def check_photo(path: Path) -> tuple[tuple[int, int] | None, str | None]:
     return (w, h), None
 
 
-def _mask_png(mask: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    Image.fromarray(mask.astype(np.uint8) * 255).convert("1").save(buf, "PNG", compress_level=1)
-    return buf.getvalue()
+def _write_mask(path: Path, mask: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image_atomic(path, mask.astype(bool), "PNG", compress_level=1)
 
 
 def read_mask_file(path: Path) -> np.ndarray | None:
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L")) > 127
-    except (OSError, UnidentifiedImageError):
+        return read_mask(path)
+    except ImageReadError:
         return None
 
 
@@ -194,9 +197,7 @@ class Session:
 
     def write_model_mask(self, photo: Photo, mask: np.ndarray) -> None:
         """Thread-safe (touches only this photo's file): called from the batch worker."""
-        path = self.mask_file(photo, "model")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, _mask_png(mask))
+        _write_mask(self.mask_file(photo, "model"), mask)
 
     def model_mask(self, photo: Photo) -> np.ndarray | None:
         return read_mask_file(self.mask_file(photo, "model"))
@@ -214,8 +215,7 @@ class Session:
             path.unlink(missing_ok=True)
             photo.status = DONE
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_image_atomic(path, mask.astype(bool), "PNG", compress_level=1)
+            _write_mask(path, mask)
             photo.status = TOUCHED
         self.save()
 
@@ -223,6 +223,12 @@ class Session:
         self.mask_file(photo, "edit").unlink(missing_ok=True)
         if photo.status == TOUCHED:
             photo.status = DONE
+        self.save()
+
+    def requeue(self, photos: Iterable[Photo]) -> None:
+        """Queue photos again (their masks and touch-ups stay on disk); one save for all."""
+        for photo in photos:
+            photo.status, photo.error = QUEUED, ""
         self.save()
 
     def set_status(self, photo: Photo, status: str, error: str = "", **fields) -> None:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from app.editor import MaskDocument, PreviewPane
 from app.export_dialog import ExportDialog
 from app.queue_view import KEY_ROLE, THUMB, QueueTree, make_thumbnail
-from app.session import DONE, FAILED, PROCESSING, QUEUED, Session
+from app.session import DONE, FAILED, PROCESSING, QUEUED, TOUCHED, Session
 from app.settings import Settings
 from app.worker import BatchWorker, call_in_pool, start_batch
 from engine import __version__
@@ -494,8 +494,8 @@ class MainWindow(QMainWindow):
                 self, "No model", "No model is installed. Add a model file to the library."
             )
             return
+        self.session.requeue(pending)
         for photo in pending:
-            self.session.set_status(photo, QUEUED)
             self.queue.show_status(photo, self.session)
         keys = [p.key for p in pending]
         self.worker = BatchWorker(self.session, keys, models, self.device_combo.currentText())
@@ -575,7 +575,7 @@ class MainWindow(QMainWindow):
             if photo.status == PROCESSING:
                 self.session.set_status(photo, QUEUED)
                 self.queue.show_status(photo, self.session)
-        done = self.session.count(DONE, "touched")
+        done = self.session.count(DONE, TOUCHED)
         failed = self.session.count(FAILED)
         verb = "Cancelled" if cancelled else "Finished"
         self.rate_label.setText(f"{verb}: {done} segmented, {failed} failed")
@@ -595,7 +595,7 @@ class MainWindow(QMainWindow):
         photos = [p for p in photos if p.status != PROCESSING]
         if not photos:
             return
-        touched = [p for p in photos if p.status == "touched"]
+        touched = [p for p in photos if p.status == TOUCHED]
         if touched:
             answer = QMessageBox.question(
                 self,
@@ -613,11 +613,7 @@ class MainWindow(QMainWindow):
             if answer == QMessageBox.StandardButton.Yes:
                 for p in touched:
                     self.session.discard_touchup(p)
-        for p in photos:
-            self.session.set_status(p, QUEUED)
-            p.status = QUEUED  # queued again even with a touch-up kept (it stays in its file)
-            self.queue.show_status(p, self.session)
-        self.session.save()
+        self.session.requeue(photos)  # a kept touch-up stays in its own file
         self.start_batch()
 
     # -- preview and touch-up ----------------------------------------------------------------
@@ -675,10 +671,11 @@ class MainWindow(QMainWindow):
         photo = self.session.photos.get(self.current_key)
         if photo is None or not photo.has_mask or self.document.mask is None:
             return
-        saved = self.session.mask(photo)
-        if saved is not None and np.array_equal(saved, self.document.mask):
+        stack = self.document.undo_stack
+        if stack.isClean():  # the mask is what was loaded or last saved
             return
         self.session.save_touchup(photo, self.document.mask.copy())
+        stack.setClean()
         self.queue.show_status(photo, self.session)
 
     def reset_mask(self) -> None:
@@ -725,10 +722,15 @@ class MainWindow(QMainWindow):
         photo = self.session.photos.get(key)
         return self.session.cars().get(photo.car, []) if photo else []
 
-    def _fill_strip(self) -> None:
+    def _strip_keys(self) -> list[str]:
+        return [self.strip.item(i).data(KEY_ROLE) for i in range(self.strip.count())]
+
+    def _fill_strip(self, key: str = "") -> None:
+        """The angles of `key`'s car (default: the photo shown or selected)."""
+        key = key or self.current_key or self.queue.current_key()
         self.strip.blockSignals(True)
         self.strip.clear()
-        for photo in self._car_photos(self.current_key or self.queue.current_key()):
+        for photo in self._car_photos(key):
             item = QListWidgetItem(photo.path.stem[-2:] if photo.path.stem[-2:].isdigit() else "")
             item.setData(KEY_ROLE, photo.key)
             item.setToolTip(photo.name)
@@ -736,23 +738,17 @@ class MainWindow(QMainWindow):
                 item.setIcon(self.queue.thumbnails[photo.key])
             self.strip.addItem(item)
         self.strip.blockSignals(False)
-        self._sync_strip(self.current_key)
+        self._sync_strip(key)
 
     def _sync_strip(self, key: str) -> None:
-        keys = [self.strip.item(i).data(KEY_ROLE) for i in range(self.strip.count())]
-        if key not in keys:
-            self._fill_strip_for(key)
-            keys = [self.strip.item(i).data(KEY_ROLE) for i in range(self.strip.count())]
+        keys = self._strip_keys()
+        if key and key not in keys and key in self.session.photos:  # another car
+            self._fill_strip(key)
+            return
         if key in keys:
             self.strip.blockSignals(True)
             self.strip.setCurrentRow(keys.index(key))
             self.strip.blockSignals(False)
-
-    def _fill_strip_for(self, key: str) -> None:
-        if key and key in self.session.photos and self.current_key != key:
-            saved, self.current_key = self.current_key, key
-            self._fill_strip()
-            self.current_key = saved
 
     def _strip_changed(self, item, _previous) -> None:
         if item is not None:
