@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from engine.data import Pair
 from engine.io import (
     ImageReadError,
     atomic_write_bytes,
@@ -224,6 +225,14 @@ class Session:
         if photo.status == TOUCHED:
             photo.status = DONE
         self.save()
+
+    def corrections(self) -> list[Pair]:
+        """The touched-up photos as training pairs (photo + the operator's mask)."""
+        return [
+            Pair(p.path, self.mask_file(p, "edit"), p.car)
+            for p in self.photos.values()
+            if p.status == TOUCHED and self.mask_file(p, "edit").is_file() and p.path.is_file()
+        ]
 
     def requeue(self, photos: Iterable[Photo]) -> None:
         """Queue photos again (their masks and touch-ups stay on disk); one save for all."""

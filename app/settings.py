@@ -12,7 +12,8 @@ DEFAULTS = {
     "background": "#ffffff",  # for JPEG export and the preview's colour background
     "preview_background": "checker",  # checker | white | color
     "theme": "dark",  # dark | light
-    "model": "default",  # default | ensemble | a model file path
+    "model": "default",  # default | ensemble | my-ensemble | a model file path
+    "ensemble": "",  # JSON list of the model files in the operator's own ensemble
     "device": "auto",  # auto | cpu | cuda
     "brush_size": 24,
     "window_geometry": b"",

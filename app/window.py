@@ -7,6 +7,7 @@ as it changes, so closing or a crash loses nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from app.worker import BatchWorker, call_in_pool, start_batch
 from engine import __version__
 
 log = logging.getLogger(__name__)
+MY_ENSEMBLE = "my-ensemble"  # the "model" setting for the ensemble the operator built
 SAVE_DELAY_MS = 800  # touch-ups are saved this long after the last stroke (and on any switch)
 
 
@@ -57,6 +59,7 @@ class MainWindow(QMainWindow):
         self.worker: BatchWorker | None = None
         self.thread = None
         self.current_key = ""
+        self.finetune_wizard = None
         self._loading_key = ""
         self.setWindowTitle(f"CarMask Studio {__version__}")
         self.setAcceptDrops(True)
@@ -194,6 +197,15 @@ class MainWindow(QMainWindow):
             menu=b,
         )
         self._action("Clear problem list", self.clear_problems, menu=b)
+
+        m = mb.addMenu("&Models")
+        self.finetune_action = self._action(
+            "&Fine-tune a model on my photos…",
+            self.open_finetune,
+            "Ctrl+Shift+T",
+            menu=m,
+            tip="Teach a model your cars, backdrops and taste from labelled photos",
+        )
 
         e = mb.addMenu("&Edit")
         tb.addSeparator()
@@ -337,6 +349,11 @@ class MainWindow(QMainWindow):
             self.model_combo.addItem(
                 f"Ensemble ({len(ensemble)} models)", ["ensemble", [str(p) for p in ensemble]]
             )
+        mine = self._user_ensemble()
+        if len(mine) > 1:
+            self.model_combo.addItem(
+                f"My ensemble ({len(mine)} models)", [MY_ENSEMBLE, [str(p) for p in mine]]
+            )
         shipped = {str(p) for p in default + ensemble}
         for folder in library_dirs():
             found, errors = list_models(folder)
@@ -366,6 +383,44 @@ class MainWindow(QMainWindow):
             except ValueError:
                 found.append([])
         return found[0], found[1]
+
+    def _user_ensemble(self) -> list[Path]:
+        try:
+            paths = [Path(p) for p in json.loads(self.settings.get("ensemble") or "[]")]
+        except ValueError:
+            return []
+        return [p for p in paths if p.is_file()]
+
+    def open_finetune(self):
+        """The fine-tuning wizard (non-modal: the queue stays usable while a model trains)."""
+        from app.finetune import FineTuneWizard
+
+        if self.finetune_wizard is not None and self.finetune_wizard.isVisible():
+            self.finetune_wizard.raise_()
+            return self.finetune_wizard
+        self.save_touchup()  # the stroke just painted is a correction too
+        current = self.model_paths()
+        wizard = FineTuneWizard(
+            self.session.corrections(), str(current[0]) if len(current) == 1 else "", self
+        )
+        wizard.installed.connect(self._model_installed)
+        wizard.finished.connect(lambda _r: setattr(self, "finetune_wizard", None))
+        self.finetune_wizard = wizard
+        wizard.show()
+        return wizard
+
+    def _model_installed(self, path: str, use: str) -> None:
+        """A model from the wizard is in the library: list it, and use it as asked."""
+        log.info("fine-tuned model saved: %s (%s)", path, use)
+        if use == "default":
+            self.settings.set("model", path)
+        elif use == "ensemble":
+            members = self._user_ensemble() or self.model_paths()
+            members = [str(p) for p in members if str(p) != path] + [path]
+            self.settings.set("ensemble", json.dumps(members))
+            self.settings.set("model", MY_ENSEMBLE)
+        self._fill_models()
+        self.statusBar().showMessage(f"Model saved in the library: {path}", 10000)
 
     def model_paths(self) -> list[Path]:
         data = self.model_combo.currentData() or ["", []]
@@ -779,6 +834,18 @@ class MainWindow(QMainWindow):
         self.device_combo.setEnabled(not busy)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        wizard = self.finetune_wizard
+        if wizard is not None and wizard.training:
+            answer = QMessageBox.question(
+                self,
+                "A model is training",
+                "Stop the training and quit? The best model so far is kept in "
+                f"{wizard.training_page.run_dir}.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            wizard.stop_and_wait()
         if self.worker is not None:
             answer = QMessageBox.question(
                 self,

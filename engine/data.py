@@ -36,6 +36,18 @@ class Pair:
     car: str
     label: str = "mask"  # "mask" (binary mask file) or "cutout" (alpha of a transparent PNG)
 
+    def to_dict(self) -> dict:
+        return {
+            "image": str(self.image),
+            "mask": str(self.mask),
+            "car": self.car,
+            "label": self.label,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Pair:
+        return cls(Path(d["image"]), Path(d["mask"]), str(d["car"]), d.get("label", "mask"))
+
 
 @dataclass
 class PairReport:
@@ -131,7 +143,8 @@ def find_pairs(root, check_content: bool = True) -> PairReport:
             report.problems.append(problem)
         else:
             report.pairs.append(pair)
-    for f in files:
+    gifs = {f.resolve() for f in root.rglob("*") if f.suffix.lower() == ".gif" and f.is_file()}
+    for f in sorted(fileset | gifs):  # GIF masks (Kaggle's) are not photos, but can be orphans
         if _is_mask_name(f) and f not in used:
             report.problems.append((f, "mask without a photo"))
     return report

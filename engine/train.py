@@ -80,6 +80,11 @@ PRESETS: dict[str, Preset] = {
 @dataclass
 class TrainConfig:
     data: str = ""  # folder of photos with masks (any layout `find_pairs` understands)
+    # or explicit pairs ({"image", "mask", "car", "label"} dicts, as `Pair.to_dict` writes): the
+    # fine-tuning wizard picks and splits them itself, so it can score the base model on the same
+    # held-out photos
+    train_pairs: list = field(default_factory=list)
+    val_pairs: list = field(default_factory=list)
     out: str = "model.safetensors"  # best model is written here
     name: str = ""
     preset: str = ""
@@ -101,6 +106,7 @@ class TrainConfig:
     workers: int = 0
     pretrained: str | None = "imagenet"
     init_from: str = ""  # fine-tune: start from this model file (it is never modified)
+    size_from_base: bool = True  # fine-tune at the base model's input size (else `input_size`)
     freeze_encoder: bool = False
     max_steps: int = 0  # stop after this many steps in all (0: no limit); for short runs
     max_val_photos: int = 0  # 0: all; else this many spread evenly over the validation set
@@ -161,6 +167,11 @@ class Trainer:
             self.val_pairs = [self.val_pairs[i * len(self.val_pairs) // n] for i in range(n)]
 
     def _discover(self) -> tuple[list[Pair], list[Pair]]:
+        if self.cfg.train_pairs:
+            train = [Pair.from_dict(d) for d in self.cfg.train_pairs]
+            if self.cfg.val_pairs:
+                return train, [Pair.from_dict(d) for d in self.cfg.val_pairs]
+            return split_by_car(train, self.cfg.val_fraction, self.cfg.seed)
         report = find_pairs(self.cfg.data)
         for path, reason in report.problems:
             self.emit(make_event("log", level="warning", message=f"{path}: {reason}"))
@@ -184,7 +195,9 @@ class Trainer:
     def _build_model(self) -> tuple[UNet, ModelHeader | None]:
         if self.cfg.init_from:
             model, base = load_model(self.cfg.init_from, "cpu")
-            self.cfg.arch, self.cfg.input_size = base.arch, tuple(base.input_size)
+            self.cfg.arch = base.arch
+            if self.cfg.size_from_base:
+                self.cfg.input_size = tuple(base.input_size)
             return model, base
         return UNet(self.cfg.arch, pretrained=self.cfg.pretrained), None
 
@@ -377,6 +390,8 @@ class Trainer:
                         break
                 if cancelled:
                     self._save_resume(model, opt, scaler, epoch, step, global_step, best)
+                    if not Path(c.out).exists() and global_step > 0:
+                        best = self._save_unfinished(model, epoch, base)
                     break
                 epoch, start_step = epoch + 1, 0
                 val = self.evaluate(model)
@@ -421,6 +436,15 @@ class Trainer:
             )
         )
         return result
+
+    def _save_unfinished(self, model: UNet, epoch: int, base: ModelHeader | None) -> float:
+        """Cancelled before the first epoch ended: keep the model as it is, scored like any
+        other, so a cancel never leaves nothing behind."""
+        val = self.evaluate(model)
+        best = val if not math.isnan(val) else -1.0
+        save_model(self.cfg.out, model, self._header(best, epoch, base))
+        self.emit(make_event("checkpoint", path=str(self.cfg.out), val_dice=val))
+        return best
 
     def _install_signal_handlers(self):
         import threading

@@ -1,7 +1,9 @@
 """Render the studio window to PNGs for the README and for review (offscreen, real model):
-the main window with a processed car, the touch-up view and the export dialog.
+the main window with a processed car, the touch-up view, the export dialog and the four pages of
+the fine-tuning wizard (a short real training on `--labelled` photos).
 
-    python scripts/screenshots.py [--photos FOLDER] [--model FILE] [--out docs/screenshots]
+    python scripts/screenshots.py [--photos FOLDER] [--model FILE] [--labelled FOLDER]
+                                  [--out docs/screenshots]
 """
 
 from __future__ import annotations
@@ -28,14 +30,31 @@ def _wait(app, condition, timeout=300.0) -> None:
         time.sleep(0.01)
 
 
+def _labelled_from_tests(folder: Path) -> Path:
+    """The test photos of 4 cars with their masks, in one Kaggle-layout folder."""
+    carvana = ROOT / "tests" / "data" / "carvana"
+    for split in ("train", "val"):
+        for kind in (split, f"{split}_masks"):
+            dest = folder / ("train" if kind == split else "train_masks")
+            dest.mkdir(parents=True, exist_ok=True)
+            for f in (carvana / kind).iterdir():
+                shutil.copy(f, dest / f.name)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=Path, default=ROOT / "tests" / "data" / "carvana" / "val")
     parser.add_argument("--model", type=Path, help="model file (default: the shipped default)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument(
+        "--labelled", type=Path, help="photos with masks for the wizard (default: tests/data)"
+    )
+    parser.add_argument("--epochs", type=int, default=3, help="the wizard's short training")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="carmask-shots-"))
+    os.environ["XDG_DATA_HOME"] = str(work / "data")  # wizard runs stay out of the user's data
     if args.model:  # a library with just this model
         (work / "library").mkdir()
         shutil.copy(args.model, work / "library" / args.model.name)
@@ -85,6 +104,27 @@ def main(argv: list[str] | None = None) -> int:
     app.processEvents()
     dialog.grab().save(str(args.out / "export-dialog.png"))
     dialog.close()
+
+    wizard = window.open_finetune()
+    labelled = args.labelled or _labelled_from_tests(work / "labelled")
+    wizard.data_page.folder_edit.setText(str(labelled))
+    wizard.data_page.scan(str(labelled))
+    _wait(app, lambda: not wizard.data_page.scanning)
+    wizard.grab().save(str(args.out / "finetune-data.png"))
+    wizard.next()
+    setup = wizard.setup_page
+    _wait(app, lambda: setup.base.count() > 0)
+    setup.epochs.setValue(args.epochs)
+    _wait(app, lambda: "steps of" in setup.estimate_label.text())
+    wizard.grab().save(str(args.out / "finetune-setup.png"))
+    wizard.next()
+    _wait(app, lambda: wizard.training_page.outcome != "", timeout=1800)
+    wizard.grab().save(str(args.out / "finetune-training.png"))
+    wizard.next()
+    _wait(app, lambda: wizard.result_page.comparison is not None, timeout=900)
+    app.processEvents()
+    wizard.grab().save(str(args.out / "finetune-result.png"))
+    wizard.reject()
     window.close()
     print(f"screenshots in {args.out}")
     shutil.rmtree(work, ignore_errors=True)

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.checkpoint import load_model
+from engine.checkpoint import load_model, read_header
+from engine.data import find_pairs
 from engine.events import read_events
 from engine.models.unet import UNetConfig
 from engine.train import TrainConfig, Trainer, TrainResult
@@ -231,6 +232,47 @@ def test_cancel_file_stops_at_the_next_step_and_resume_continues(run, tmp_path):
     load_model(out)
     # the interrupted run, resumed, trained exactly like the uninterrupted one
     assert _losses(events) + _losses(resumed) == pytest.approx(_losses(run.events)[:8], rel=1e-5)
+
+
+def test_cancel_before_the_first_epoch_still_leaves_a_scored_model(tmp_path):
+    out = tmp_path / "model.safetensors"
+    events: list[dict] = []
+    trainer = Trainer(TrainConfig(**_settings(out)), events.append)
+    trainer.emit = lambda e: (events.append(e), e["event"] == "step" and trainer.cancel())
+    result = trainer.run()
+
+    assert result.cancelled and result.steps_done == 1 and result.model_path == out
+    checkpoint = _of(events, "checkpoint")
+    assert len(checkpoint) == 1 and 0 < checkpoint[0]["val_dice"] < 1
+    _model, header = load_model(out)
+    assert header.training["epochs_done"] == 0
+    assert header.metrics["val_dice"] == pytest.approx(checkpoint[0]["val_dice"])
+
+
+def test_explicit_pairs_and_a_new_size_for_finetuning(run, tmp_path):
+    """The wizard passes its own train/validation pairs and may change the input size."""
+    train = find_pairs(CARVANA / "train").pairs
+    val = find_pairs(CARVANA / "val").pairs[:2]
+    out = tmp_path / "tuned.safetensors"
+    settings = _settings(
+        out,
+        data="",
+        val_data="",
+        train_pairs=[p.to_dict() for p in train],
+        val_pairs=[p.to_dict() for p in val],
+        init_from=str(run.out),
+        size_from_base=False,
+        input_size=[96, 128],
+        epochs=1,
+    )
+    del settings["arch"]
+    events: list[dict] = []
+    Trainer(TrainConfig(**settings), events.append).run()
+    start = _of(events, "start")[0]
+    assert start["train_photos"] == len(train) and start["val_photos"] == 2
+    assert start["input_size"] == [96, 128]
+    assert read_header(out).input_size == (96, 128)
+    assert read_header(out).arch == ARCH
 
 
 class Child:

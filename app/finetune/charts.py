@@ -1,0 +1,52 @@
+"""A small live line chart (QtCharts) for the training page: loss per step, Dice per epoch."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
+from PySide6.QtCore import QMargins, QPointF, Qt
+from PySide6.QtGui import QColor, QPainter, QPen
+
+
+class LiveChart(QChartView):
+    def __init__(self, title: str, x_label: str, y_label: str, color: str, markers=False):
+        chart = QChart()
+        chart.setTitle(title)
+        chart.legend().hide()
+        chart.setMargins(QMargins(4, 4, 4, 4))
+        chart.setBackgroundRoundness(0)
+        super().__init__(chart)
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setMinimumHeight(180)
+        self.series = QLineSeries()
+        self.series.setPen(QPen(QColor(color), 2))
+        self.series.setPointsVisible(markers)
+        chart.addSeries(self.series)
+        self.x_axis, self.y_axis = QValueAxis(), QValueAxis()
+        self.x_axis.setTitleText(x_label)
+        self.y_axis.setTitleText(y_label)
+        self.x_axis.setLabelFormat("%d")
+        chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(self.y_axis, Qt.AlignmentFlag.AlignLeft)
+        self.series.attachAxis(self.x_axis)
+        self.series.attachAxis(self.y_axis)
+        self.clear()
+
+    def clear(self) -> None:
+        self.series.clear()
+        self._lo, self._hi = math.inf, -math.inf
+        self.x_axis.setRange(0, 1)
+        self.y_axis.setRange(0, 1)
+
+    def count(self) -> int:
+        return self.series.count()
+
+    def add(self, x: float, y: float) -> None:
+        if not math.isfinite(y):
+            return
+        self.series.append(QPointF(x, y))
+        self._lo, self._hi = min(self._lo, y), max(self._hi, y)
+        self.x_axis.setRange(0, max(1.0, x))
+        pad = max((self._hi - self._lo) * 0.08, 1e-4)
+        self.y_axis.setRange(self._lo - pad, self._hi + pad)

@@ -1,0 +1,127 @@
+"""Wizard page 1: the studio's labelled photos (masks or transparent cutouts), what was found,
+every problem by file, and optionally the photos touched up in the main window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWizardPage,
+)
+
+from app.worker import call_in_pool
+from engine.data import Pair, PairReport, find_pairs
+
+MIN_CARS = 2  # some cars are held back for validation
+
+
+class DataPage(QWizardPage):
+    def __init__(self, corrections: list[Pair]):
+        super().__init__()
+        self.setTitle("Your labelled photos")
+        self.setSubTitle(
+            "Choose a folder of photos with their masks (Kaggle layout, images/ + masks/, or "
+            "X_mask.png beside X.jpg) or with transparent PNG cutouts beside the photos "
+            "(the cutout's transparency is the label)."
+        )
+        self.corrections_found = corrections
+        self.report = PairReport()
+        self.scanning = False
+        self._generation = 0
+
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("Folder of labelled photos")
+        self.folder_edit.editingFinished.connect(lambda: self.scan(self.folder_edit.text()))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.folder_edit, 1)
+        row.addWidget(browse)
+        self.status = QLabel("No folder chosen yet.")
+        self.status.setWordWrap(True)
+        self.problems = QListWidget()
+        self.problems.setToolTip("Files that cannot be used, with the reason; the rest is used")
+        self.use_corrections = QCheckBox(
+            f"Also learn from my corrections: the {len(corrections)} photo(s) touched up in the "
+            "queue"
+        )
+        self.use_corrections.setEnabled(bool(corrections))
+        self.use_corrections.setChecked(bool(corrections))
+        self.use_corrections.toggled.connect(self._update_status)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addWidget(QLabel("Problems:"))
+        layout.addWidget(self.problems, 1)
+        layout.addWidget(self.use_corrections)
+
+    # -- scanning ----------------------------------------------------------------------------
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of labelled photos")
+        if folder:
+            self.folder_edit.setText(folder)
+            self.scan(folder)
+
+    def scan(self, folder: str) -> None:
+        """Find pairs and problems on the thread pool (photos are decoded to check them)."""
+        folder = folder.strip()
+        if not folder:
+            return
+        self._generation += 1
+        generation = self._generation
+        self.scanning = True
+        self.status.setText(f"Looking for photos and masks in {folder}…")
+        self.problems.clear()
+        self.completeChanged.emit()
+        call_in_pool(
+            lambda: find_pairs(Path(folder)),
+            lambda report: self._scanned(generation, report),
+            lambda message: self._scanned(generation, PairReport([], [(Path(folder), message)])),
+        )
+
+    def _scanned(self, generation: int, report: PairReport) -> None:
+        if generation != self._generation:
+            return  # an older scan: another folder was chosen since
+        self.scanning = False
+        self.report = report
+        self.problems.clear()
+        for path, reason in report.problems:
+            item = QListWidgetItem(f"{path.name}: {reason}")
+            item.setToolTip(str(path))
+            self.problems.addItem(item)
+        self._update_status()
+
+    # -- what the next pages use -------------------------------------------------------------
+    def pairs(self) -> list[Pair]:
+        extra = self.corrections_found if self.use_corrections.isChecked() else []
+        return list(self.report.pairs) + list(extra)
+
+    def _update_status(self) -> None:
+        pairs = self.pairs()
+        cars = {p.car for p in pairs}
+        text = (
+            f"Found {len(self.report.pairs)} photo/mask pairs of {len(self.report.cars)} cars "
+            f"and {len(self.report.problems)} problem(s)."
+        )
+        if self.use_corrections.isChecked() and self.corrections_found:
+            text += f" With your {len(self.corrections_found)} corrections: {len(pairs)} photos."
+        if pairs and len(cars) < MIN_CARS:
+            text += f" Photos of at least {MIN_CARS} cars are needed: some are held back to check."
+        elif pairs:
+            text += " The photos with problems are left out; the rest are used."
+        self.status.setText(text)
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        pairs = self.pairs()
+        return not self.scanning and len({p.car for p in pairs}) >= MIN_CARS

@@ -1,0 +1,240 @@
+"""Fine-tuning support for the wizard: the training child's command line, a time estimate
+measured on the machine, base-versus-new comparison on held-out photos, and installing the
+result into the user's model library.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from engine.checkpoint import ModelHeader, load_model, save_model
+from engine.data import Pair, load_pair
+from engine.library import user_library_dir
+from engine.losses import CombinedLoss
+from engine.metrics import dice
+from engine.predict import LoadedModel, Predictor
+from engine.train import TrainConfig, Trainer
+
+STARTUP_SECONDS = 8.0  # child start: importing torch, loading the model, the first batch
+LR_ALL, LR_DECODER = 3e-4, 1e-3  # AdamW with a cosine schedule, from the base model's weights
+
+
+def finetune_config(
+    init_from: str | Path,
+    decoder_only: bool = False,
+    input_size: tuple[int, int] | None = None,
+    epochs: int = 10,
+    batch_size: int = 8,
+    device: str = "auto",
+    threads: int = 0,
+    name: str = "",
+) -> TrainConfig:
+    """The fine-tuning recipe the wizard and `benchmarks/finetune_shift.py` share: start from a
+    model file, all layers (or the decoder alone) with AdamW and a cosine schedule, at the base
+    model's input size unless another is given."""
+    return TrainConfig(
+        name=name,
+        init_from=str(init_from),
+        pretrained=None,
+        freeze_encoder=decoder_only,
+        size_from_base=input_size is None,
+        input_size=tuple(input_size) if input_size else (1024, 1024),
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer="adamw",
+        lr=LR_DECODER if decoder_only else LR_ALL,
+        schedule="cosine",
+        device=device,
+        threads=threads,
+        resume=False,
+    )
+
+
+def child_command(config_path: str | Path) -> list[str]:
+    """The command that runs `engine.train` as a child process streaming JSON events.
+
+    From a PyInstaller bundle there is no `python -m`: the frozen app answers `--engine-train`."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--engine-train", "--config", str(config_path)]
+    return [sys.executable, "-m", "engine.train", "--config", str(config_path)]
+
+
+# -- time estimate ---------------------------------------------------------------------------
+
+
+@dataclass
+class Estimate:
+    step_seconds: float
+    steps: int
+    photo_seconds: float  # one validation photo at full size
+    val_photos: int
+    epochs: int
+    device: str
+
+    @property
+    def total_seconds(self) -> float:
+        validation = self.epochs * self.val_photos * self.photo_seconds
+        return STARTUP_SECONDS + self.steps * self.step_seconds + validation
+
+
+def steps_for(cfg: TrainConfig, train_photos: int) -> int:
+    """Optimizer steps a run will make (as `Trainer.run` counts them)."""
+    bs = max(1, min(cfg.batch_size, train_photos))
+    total = cfg.epochs * max(1, train_photos // bs)
+    return min(total, cfg.max_steps) if cfg.max_steps else total
+
+
+def estimate(
+    cfg: TrainConfig, train_photos: int, val_photos: int, photo_size=(1280, 1918), repeats=2
+) -> Estimate:
+    """Time a few real training steps and one full-size prediction of this configuration on
+    this machine (random pixels: the time does not depend on them)."""
+    probe = TrainConfig(**{**cfg.to_dict(), "train_pairs": [], "val_pairs": []})
+    dummy = Pair(Path("probe.jpg"), Path("probe.png"), "probe")
+    trainer = Trainer(probe, train_pairs=[dummy], val_pairs=[])
+    model, _ = trainer._build_model()
+    model.to(trainer.device)
+    trainer._train_mode(model)
+    opt = trainer._optimizer(model)
+    loss_fn = CombinedLoss(probe.focal_gamma)
+    bs = max(1, min(probe.batch_size, train_photos))
+    h, w = probe.input_size
+    use_amp = probe.amp and trainer.device.type == "cuda"
+    x = torch.rand(bs, 3, h, w, device=trainer.device)
+    y = (torch.rand(bs, 1, h, w, device=trainer.device) > 0.5).float()
+
+    def step() -> float:
+        t0 = time.perf_counter()
+        with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+            logits = model(model.normalize(x))
+        loss = loss_fn.parts(logits, y).total
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    step()  # warm-up
+    step_s = statistics.median(step() for _ in range(repeats))
+    model.eval()
+    header = ModelHeader("probe", model.config, tuple(probe.input_size))
+    predictor = Predictor([LoadedModel(model, header)], device=str(trainer.device))
+    photo = np.zeros((*photo_size, 3), np.uint8)
+    predictor.predict(photo)
+    t0 = time.perf_counter()
+    predictor.predict(photo)
+    photo_s = time.perf_counter() - t0
+    return Estimate(
+        step_s,
+        steps_for(probe, train_photos),
+        photo_s,
+        val_photos,
+        probe.epochs,
+        predictor.device_label,
+    )
+
+
+# -- base versus new -------------------------------------------------------------------------
+
+
+@dataclass
+class Example:
+    pair: Pair
+    dice: list[float]
+    views: list[np.ndarray]  # per model: the photo with its errors marked (preview size, RGB)
+
+
+@dataclass
+class Comparison:
+    names: list[str]
+    pairs: list[Pair] = field(default_factory=list)
+    scores: list[list[float]] = field(default_factory=list)  # per photo, per model
+    examples: list[Example] = field(default_factory=list)  # where the models differ most
+
+    def mean(self, model: int) -> float:
+        return float(np.mean([s[model] for s in self.scores])) if self.scores else float("nan")
+
+
+def error_view(rgb: np.ndarray, pred: np.ndarray, truth: np.ndarray, width: int) -> np.ndarray:
+    """A preview of the photo: background dimmed, pixels the model wrongly calls car in red,
+    car it missed in blue. Errors are found at full size and kept visible when shrunk."""
+    h, w = truth.shape
+    size = (width, max(1, round(h * width / w)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    car = cv2.resize(truth.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5
+    extra = cv2.resize((pred & ~truth).astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    missed = cv2.resize((truth & ~pred).astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    out = small.copy()
+    out[~car] *= 0.35
+    out[extra] = 0.3 * small[extra] + 0.7 * np.array([255, 40, 40])
+    out[missed] = 0.3 * small[missed] + 0.7 * np.array([40, 120, 255])
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def compare(
+    models: Sequence[str | Path],
+    pairs: Sequence[Pair],
+    device: str = "auto",
+    examples: int = 3,
+    preview_width: int = 480,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Comparison:
+    """Per-photo Dice at full size of each model on the same photos, and the photos where the
+    models' scores differ most, with the errors of each marked."""
+    predictors = [Predictor([m], device=device) for m in models]
+    result = Comparison([p.models[0].header.name for p in predictors])
+    candidates = []
+    for i, pair in enumerate(pairs):
+        if cancelled and cancelled():
+            break
+        rgb, truth = load_pair(pair)
+        preds = [p.predict(rgb) for p in predictors]
+        scores = [dice(pred, truth) for pred in preds]
+        result.pairs.append(pair)
+        result.scores.append(scores)
+        spread = max(scores) - min(scores)
+        candidates.append((spread, i))
+        candidates.sort(reverse=True)
+        if (spread, i) in candidates[:examples]:  # keep previews only of the leaders so far
+            views = [error_view(rgb, pred, truth, preview_width) for pred in preds]
+            result.examples.append(Example(pair, scores, views))
+            keep = {pairs[j] for _, j in candidates[:examples]}
+            result.examples = [e for e in result.examples if e.pair in keep]
+        if progress:
+            progress(i + 1, len(pairs))
+    result.examples.sort(key=lambda e: max(e.dice) - min(e.dice), reverse=True)
+    return result
+
+
+# -- the library -----------------------------------------------------------------------------
+
+
+def safe_file_name(name: str) -> str:
+    stem = re.sub(r"[^\w.+-]+", "-", name.strip()).strip("-.") or "model"
+    return stem[:80]
+
+
+def install_model(source: str | Path, name: str, folder: str | Path | None = None) -> Path:
+    """Copy a trained model into the library under `name` (its header says so too), never
+    replacing a model already there. The source file is left as it is."""
+    folder = Path(folder) if folder else user_library_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    model, header = load_model(source, "cpu")
+    header.name = name.strip() or header.name
+    stem = safe_file_name(header.name)
+    dest, n = folder / f"{stem}.safetensors", 2
+    while dest.exists():
+        dest, n = folder / f"{stem}-{n}.safetensors", n + 1
+    return save_model(dest, model, header)
