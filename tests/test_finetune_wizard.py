@@ -15,6 +15,7 @@ pytest.importorskip("PySide6")
 
 from PIL import Image
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QMessageBox
 
 from app.session import DONE, TOUCHED
 from app.settings import Settings
@@ -146,7 +147,9 @@ def test_wizard_reports_bad_pairs_trains_and_installs(qtbot, tmp_path, studio):
     assert 0.05 < window.session.mask(photo).mean() < 0.6
 
 
-def test_stop_keeps_a_loadable_model_and_corrections_are_used(qtbot, tmp_path, studio):
+def test_stop_keeps_a_loadable_model_and_corrections_are_used(
+    qtbot, tmp_path, studio, monkeypatch
+):
     window = _window(qtbot, tmp_path)
     # a touched-up photo in the queue joins the training data as a correction
     photo_path = CARVANA / "val" / "1a17a1bd648b_14.jpg"
@@ -168,6 +171,13 @@ def test_stop_keeps_a_loadable_model_and_corrections_are_used(qtbot, tmp_path, s
     training = wizard.training_page
     qtbot.waitUntil(lambda: training.loss_chart.count() >= 2, timeout=120000)
     assert training.running
+    # quitting the app while a model trains asks first; "No" keeps both running
+    asked = []
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No
+    )
+    window.close()
+    assert asked and window.isVisible() and training.running
     training.stop_button.click()
     qtbot.waitUntil(lambda: training.outcome != "", timeout=120000)
     assert training.outcome == "cancelled", training.info.text()

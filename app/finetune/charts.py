@@ -7,11 +7,27 @@ import math
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
 from PySide6.QtCore import QMargins, QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QApplication
+
+
+def _nice_step(raw: float) -> float:
+    """The smallest of 1, 2, 5, 10, 20, 50, … at least `raw`: whole-number ticks (steps and
+    epochs are counts)."""
+    magnitude = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * magnitude >= raw:
+                return float(m * magnitude)
+        magnitude *= 10
 
 
 class LiveChart(QChartView):
     def __init__(self, title: str, x_label: str, y_label: str, color: str, markers=False):
         chart = QChart()
+        dark = QApplication.instance().property("carmask_theme") != "light"
+        chart.setTheme(
+            QChart.ChartTheme.ChartThemeDark if dark else QChart.ChartTheme.ChartThemeLight
+        )
         chart.setTitle(title)
         chart.legend().hide()
         chart.setMargins(QMargins(4, 4, 4, 4))
@@ -27,6 +43,8 @@ class LiveChart(QChartView):
         self.x_axis.setTitleText(x_label)
         self.y_axis.setTitleText(y_label)
         self.x_axis.setLabelFormat("%d")
+        self.x_axis.setTickType(QValueAxis.TickType.TicksDynamic)
+        self.x_axis.setTickAnchor(0)
         chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(self.y_axis, Qt.AlignmentFlag.AlignLeft)
         self.series.attachAxis(self.x_axis)
@@ -48,5 +66,6 @@ class LiveChart(QChartView):
         self.series.append(QPointF(x, y))
         self._lo, self._hi = min(self._lo, y), max(self._hi, y)
         self.x_axis.setRange(0, max(1.0, x))
+        self.x_axis.setTickInterval(_nice_step(max(1.0, x) / 5))
         pad = max((self._hi - self._lo) * 0.08, 1e-4)
         self.y_axis.setRange(self._lo - pad, self._hi + pad)
