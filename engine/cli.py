@@ -177,6 +177,9 @@ def cmd_models_list(args) -> int:
     return 0
 
 
+TRAIN_CHILD_FLAG = "--engine-train"  # `carmask --engine-train --config run.json`: JSON events
+
+
 def cmd_train(args, finetune: bool = False) -> int:
     from engine.events import JsonLinesSink
     from engine.train import TrainConfig, Trainer
@@ -318,6 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [TRAIN_CHILD_FLAG]:  # the wizard's training child, from a frozen bundle
+        from engine.train import main as train_main
+
+        return train_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -63,9 +63,13 @@ def finetune_config(
 def child_command(config_path: str | Path) -> list[str]:
     """The command that runs `engine.train` as a child process streaming JSON events.
 
-    From a PyInstaller bundle there is no `python -m`: the frozen app answers `--engine-train`."""
+    A PyInstaller bundle has no `python -m`: its console CLI (`carmask`, beside the GUI's
+    executable) answers `--engine-train`. The console one, since a windowed executable has no
+    standard output on Windows; QProcess starts it without a console window."""
     if getattr(sys, "frozen", False):
-        return [sys.executable, "--engine-train", "--config", str(config_path)]
+        exe = Path(sys.executable)
+        cli = exe.with_name("carmask" + exe.suffix)
+        return [str(cli if cli.is_file() else exe), "--engine-train", "--config", str(config_path)]
     return [sys.executable, "-m", "engine.train", "--config", str(config_path)]
 
 

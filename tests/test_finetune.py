@@ -50,6 +50,26 @@ def test_child_command_runs_the_engine_module():
     ]
 
 
+def test_child_command_in_a_bundle_uses_the_console_cli(tmp_path, monkeypatch):
+    gui, cli = tmp_path / "carmask-studio", tmp_path / "carmask"
+    gui.touch()
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(gui))
+    assert child_command("r.json") == [str(gui), "--engine-train", "--config", "r.json"]
+    cli.touch()
+    assert child_command("r.json") == [str(cli), "--engine-train", "--config", "r.json"]
+
+
+def test_cli_answers_the_training_child_flag(tmp_path, capsys):
+    from engine.cli import main
+
+    config = tmp_path / "run.json"
+    config.write_text('{"data": "%s", "epochs": 1}' % (tmp_path / "nothing-here"))
+    assert main(["--engine-train", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert '"event":"error"' in out and "no usable photo/mask pairs" in out
+
+
 def test_estimate_times_real_steps(trained_model):
     cfg = finetune_config(trained_model, epochs=2, batch_size=4, device="cpu")
     e = estimate(cfg, train_photos=9, val_photos=3, photo_size=(320, 480))
