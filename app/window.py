@@ -836,13 +836,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         wizard = self.finetune_wizard
         if wizard is not None and wizard.training:
-            answer = QMessageBox.question(
-                self,
-                "A model is training",
-                "Stop the training and quit? The best model so far is kept in "
-                f"{wizard.training_page.run_dir}.",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
+            if not wizard.ask_to_stop(self, "A model is training", "quit"):
                 event.ignore()
                 return
             wizard.stop_and_wait()

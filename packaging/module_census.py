@@ -53,35 +53,12 @@ def run_workloads(tmp: Path) -> None:
     if cli([*args, "--format", "mask", "--format", "png", "--format", "jpg"]) != 0:
         raise SystemExit("census: carmask predict failed")
 
+    from smoke_check import one_step_runs  # packaging/ is on sys.path when run as a script
+
     from engine.train import main as train
 
-    data = ROOT / "tests" / "data" / "carvana"
-    common = dict(
-        data=str(data / "train"),
-        val_data=str(data / "val"),
-        epochs=1,
-        max_steps=1,
-        batch_size=2,
-        max_val_photos=2,
-        device="cpu",
-        input_size=[64, 96],
-    )
     model = ROOT / "resources" / "models" / "cpu-lite0-256x384.safetensors"
-    configs = [
-        dict(
-            common,
-            out=str(tmp / "ft.safetensors"),
-            init_from=str(model),
-            pretrained=None,
-            size_from_base=False,
-        ),
-        dict(
-            common,
-            out=str(tmp / "new.safetensors"),
-            preset="cpu-lite0-256x384",
-            pretrained="imagenet",
-        ),
-    ]
+    configs = list(one_step_runs(ROOT / "tests" / "data" / "carvana", model, tmp).values())
     for i, cfg in enumerate(configs):
         path = tmp / f"train{i}.json"
         path.write_text(json.dumps(cfg))

@@ -394,18 +394,9 @@ def check_gui(report: Report, bundle: Path, tmp: Path) -> None:
     )
 
 
-def check_training(report: Report, bundle: Path, tmp: Path) -> None:
-    """One real training step through the frozen training child, twice: fine-tuning the
-    shipped model (what the wizard does) and a new Lite0 model from ImageNet weights (which
-    come from the efficientnet-lite0 package's data files). In a bundle the wizard starts the
-    console CLI with `--engine-train` (engine.finetune.child_command), so that is what runs."""
-    data = ROOT / "tests" / "data" / "carvana"
-    if not (data / "train").is_dir():
-        report.notes["training"] = "skipped: tests/data/carvana is not here"
-        return
-    cli = bundle / f"carmask{EXE_SUFFIX}"
-    env = clean_env(tmp)
-    model = bundle / "_internal" / "resources" / "models" / "cpu-lite0-256x384.safetensors"
+def one_step_runs(data: Path, model: Path, tmp: Path) -> dict[str, dict]:
+    """Training configs for one real step each: fine-tuning `model` (what the wizard does) and
+    a new Lite0 model from the ImageNet weights. Shared with module_census.py."""
     common = dict(
         data=str(data / "train"),
         val_data=str(data / "val"),
@@ -416,7 +407,7 @@ def check_training(report: Report, bundle: Path, tmp: Path) -> None:
         device="cpu",
         input_size=[64, 96],
     )
-    runs = {
+    return {
         "fine-tune the shipped model": dict(
             common,
             out=str(tmp / "ft.safetensors"),
@@ -431,6 +422,21 @@ def check_training(report: Report, bundle: Path, tmp: Path) -> None:
             pretrained="imagenet",
         ),
     }
+
+
+def check_training(report: Report, bundle: Path, tmp: Path) -> None:
+    """One real training step through the frozen training child, twice: fine-tuning the
+    shipped model (what the wizard does) and a new Lite0 model from ImageNet weights (which
+    come from the efficientnet-lite0 package's data files). In a bundle the wizard starts the
+    console CLI with `--engine-train` (engine.finetune.child_command), so that is what runs."""
+    data = ROOT / "tests" / "data" / "carvana"
+    if not (data / "train").is_dir():
+        report.notes["training"] = "skipped: tests/data/carvana is not here"
+        return
+    cli = bundle / f"carmask{EXE_SUFFIX}"
+    env = clean_env(tmp)
+    model = bundle / "_internal" / "resources" / "models" / "cpu-lite0-256x384.safetensors"
+    runs = one_step_runs(data, model, tmp)
     for i, (name, cfg) in enumerate(runs.items()):
         path = tmp / f"train{i}.json"
         path.write_text(json.dumps(cfg))

@@ -48,3 +48,22 @@ def trained_model(tmp_path_factory) -> Path:
     )
     Trainer(cfg).run()
     return out
+
+
+@pytest.fixture
+def open_window(qtbot, tmp_path):
+    """Opens the studio window on a session and settings kept in tmp_path; call it again to
+    reopen them (as after closing the app)."""
+    from PySide6.QtCore import QSettings
+
+    from app.settings import Settings
+    from app.window import MainWindow
+
+    def open_() -> MainWindow:
+        store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(session_dir=tmp_path / "session", settings=Settings(store))
+        qtbot.addWidget(window)
+        window.show()
+        return window
+
+    return open_

@@ -14,11 +14,10 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 
 from app.session import DONE, FAILED, TOUCHED
-from app.settings import Settings
 from app.window import MainWindow
 
 CARVANA = Path(__file__).parent / "data" / "carvana"
@@ -48,14 +47,6 @@ def _digests(folder: Path) -> dict[str, tuple[str, int]]:
         for f in folder.iterdir()
         if f.is_file()
     }
-
-
-def _window(qtbot, tmp_path) -> MainWindow:
-    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    window = MainWindow(session_dir=tmp_path / "session", settings=settings)
-    qtbot.addWidget(window)
-    window.show()
-    return window
 
 
 def _drop(window: MainWindow, paths: list[Path]) -> None:
@@ -93,9 +84,9 @@ def _stroke(qtbot, window: MainWindow, photo_xy: tuple[int, int]) -> None:
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=pos + QPoint(12, 0))
 
 
-def test_drop_run_touch_up_export_and_reopen(qtbot, tmp_path, studio):
+def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studio):
     before = _digests(studio)
-    window = _window(qtbot, tmp_path)
+    window = open_window()
     qtbot.waitUntil(lambda: window.device_label.text() != "device: …", timeout=30000)
     assert window.device_label.text().startswith(("device: CPU", "device: CUDA"))
     assert "tiny" in window.model_combo.currentText()
@@ -163,7 +154,7 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, tmp_path, studio):
 
     # close and reopen: the queue, statuses and the touch-up are back
     window.close()
-    again = _window(qtbot, tmp_path)
+    again = open_window()
     assert {p.name: p.status for p in again.session.photos.values()} == {
         **statuses,
         "0ed6904e1004_01.jpg": TOUCHED,
@@ -177,8 +168,10 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, tmp_path, studio):
     assert np.array_equal(again.document.mask, model_mask)
 
 
-def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(qtbot, tmp_path, studio):
-    window = _window(qtbot, tmp_path)
+def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(
+    qtbot, open_window, tmp_path, studio
+):
+    window = open_window()
     window.add_paths([str(studio)])
     qtbot.waitUntil(lambda: len(window.session.photos) == 5, timeout=10000)
     window.start_action.trigger()
@@ -191,11 +184,11 @@ def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(qtbot, tmp_pat
 
 
 def test_rerun_keeps_a_touch_up_unless_the_operator_discards_it(
-    qtbot, tmp_path, studio, monkeypatch
+    qtbot, open_window, tmp_path, studio, monkeypatch
 ):
     from PySide6.QtWidgets import QMessageBox
 
-    window = _window(qtbot, tmp_path)
+    window = open_window()
     window.add_paths([str(studio / "0ed6904e1004_01.jpg")])
     qtbot.waitUntil(lambda: len(window.session.photos) == 1, timeout=10000)
     _run_batch(qtbot, window)

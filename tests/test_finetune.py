@@ -91,9 +91,7 @@ def test_compare_scores_each_model_at_full_size(trained_model, tmp_path):
     assert result.scores[0][0] == pytest.approx(expected)
     assert result.mean(1) > result.mean(0)  # the shipped model beats the 20-second one
     spreads = [abs(s[1] - s[0]) for s in result.scores]
-    assert [e.pair for e in result.examples] == [
-        pairs[i] for i in np.argsort(spreads)[::-1][:2]
-    ]
+    assert [e.pair for e in result.examples] == [pairs[i] for i in np.argsort(spreads)[::-1][:2]]
     assert result.examples[0].views[0].shape == (80, 120, 3)
 
 

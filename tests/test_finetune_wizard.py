@@ -14,12 +14,11 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PIL import Image
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from app.session import DONE, TOUCHED
-from app.settings import Settings
-from app.window import MY_ENSEMBLE, MainWindow
+from app.window import MY_ENSEMBLE
 from engine.checkpoint import load_model, read_header
 
 CARVANA = Path(__file__).parent / "data" / "carvana"
@@ -54,14 +53,6 @@ def studio(tmp_path, monkeypatch, trained_model):
     return labelled
 
 
-def _window(qtbot, tmp_path) -> MainWindow:
-    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    window = MainWindow(session_dir=tmp_path / "session", settings=settings)
-    qtbot.addWidget(window)
-    window.show()
-    return window
-
-
 def _to_training(qtbot, window, folder: Path, epochs: int):
     wizard = window.open_finetune()
     data = wizard.data_page
@@ -83,8 +74,8 @@ def _to_training(qtbot, window, folder: Path, epochs: int):
     return wizard
 
 
-def test_wizard_reports_bad_pairs_trains_and_installs(qtbot, tmp_path, studio):
-    window = _window(qtbot, tmp_path)
+def test_wizard_reports_bad_pairs_trains_and_installs(qtbot, open_window, tmp_path, studio):
+    window = open_window()
     wizard = window.open_finetune()
     data = wizard.data_page
     data.scan(str(studio))
@@ -148,9 +139,9 @@ def test_wizard_reports_bad_pairs_trains_and_installs(qtbot, tmp_path, studio):
 
 
 def test_stop_keeps_a_loadable_model_and_corrections_are_used(
-    qtbot, tmp_path, studio, monkeypatch
+    qtbot, open_window, tmp_path, studio, monkeypatch
 ):
-    window = _window(qtbot, tmp_path)
+    window = open_window()
     # a touched-up photo in the queue joins the training data as a correction
     photo_path = CARVANA / "val" / "1a17a1bd648b_14.jpg"
     window.add_paths([str(photo_path)])
@@ -190,8 +181,8 @@ def test_stop_keeps_a_loadable_model_and_corrections_are_used(
     assert training.model_path.is_file()  # the run folder keeps the model
 
 
-def test_adding_to_the_ensemble(qtbot, tmp_path, studio, trained_model):
-    window = _window(qtbot, tmp_path)
+def test_adding_to_the_ensemble(qtbot, open_window, tmp_path, studio, trained_model):
+    window = open_window()
     library = tmp_path / "library"
     new = library / "new.safetensors"
     shutil.copy(trained_model, new)

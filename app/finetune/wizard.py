@@ -52,16 +52,20 @@ class FineTuneWizard(QWizard):
             proc.kill()
             proc.waitForFinished(5000)
 
+    def ask_to_stop(self, parent, title: str, action: str) -> bool:
+        """Ask before a close stops the training; True to go ahead."""
+        answer = QMessageBox.question(
+            parent,
+            title,
+            f"Stop the training and {action}? The best model so far is kept in "
+            f"{self.training_page.run_dir}.",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def reject(self) -> None:
         """Closing while training asks first; the child is stopped cleanly, not abandoned."""
         if self.training:
-            answer = QMessageBox.question(
-                self,
-                "Training is running",
-                "Stop the training and close? The best model so far stays in "
-                f"{self.training_page.run_dir}.",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
+            if not self.ask_to_stop(self, "Training is running", "close"):
                 return
             if not self._closing:
                 self._closing = True
