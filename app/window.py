@@ -34,19 +34,12 @@ from app.export_dialog import ExportDialog
 from app.queue_view import KEY_ROLE, THUMB, QueueTree, make_thumbnail
 from app.session import DONE, FAILED, PROCESSING, QUEUED, TOUCHED, Session
 from app.settings import Settings
-from app.worker import BatchWorker, call_in_pool, start_batch
+from app.worker import BatchWorker, call_in_pool, fmt_time, start_batch
 from engine import __version__
 
 log = logging.getLogger(__name__)
 MY_ENSEMBLE = "my-ensemble"  # the "model" setting for the ensemble the operator built
 SAVE_DELAY_MS = 800  # touch-ups are saved this long after the last stroke (and on any switch)
-
-
-def _fmt_time(seconds: float) -> str:
-    s = round(seconds)
-    return (
-        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-    )
 
 
 class MainWindow(QMainWindow):
@@ -621,7 +614,7 @@ class MainWindow(QMainWindow):
         self.progress.setValue(done)
         if not (self.worker and self.worker.paused):
             self.rate_label.setText(
-                f"{done}/{total} · {rate:.2f} photos/s · {_fmt_time(left)} left"
+                f"{done}/{total} · {rate:.2f} photos/s · {fmt_time(left)} left"
             )
 
     @Slot(bool)

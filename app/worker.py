@@ -24,6 +24,14 @@ _predictors: dict[tuple, object] = {}  # (model files, device) → Predictor, re
 _predictor_lock = threading.Lock()
 
 
+def fmt_time(seconds: float) -> str:
+    """Time left for progress labels: m:ss, or h:mm:ss from an hour on."""
+    s = max(0, round(seconds))
+    return (
+        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
+
+
 def get_predictor(models: list[Path], device: str):
     from engine.predict import Predictor
 

@@ -23,9 +23,11 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from engine.export import alpha_u8
 from engine.io import IMAGE_SUFFIXES, ImageReadError, find_images, read_mask, read_rgb
 
 _ANGLE = re.compile(r"^(?P<car>.+)_(?P<angle>\d{2})$")
+MASK_ONLY_SUFFIXES = frozenset({".gif"})  # Kaggle's masks: never a photo, but can be an orphan
 _LAYOUT_DIRS = {"images", "image", "photos", "train", "val", "valid", "test", "masks", "cutouts"}
 
 
@@ -112,10 +114,10 @@ def find_pairs(root, check_content: bool = True) -> PairReport:
         report.problems.append((root, "folder not found"))
         return report
     root = root.resolve()  # find_images gives resolved paths; car_id compares folders with root
-    files, _ = find_images([root])
+    files, _ = find_images([root], suffixes=IMAGE_SUFFIXES | MASK_ONLY_SUFFIXES)
     fileset = set(files)
     used: set[Path] = set()
-    photos = [f for f in files if not _is_mask_name(f)]
+    photos = [f for f in files if not _is_mask_name(f) and f.suffix.lower() in IMAGE_SUFFIXES]
     # a PNG with alpha beside a photo of the same stem is that photo's cutout, not a photo
     by_stem = defaultdict(list)
     for f in photos:
@@ -143,8 +145,7 @@ def find_pairs(root, check_content: bool = True) -> PairReport:
             report.problems.append(problem)
         else:
             report.pairs.append(pair)
-    gifs = {f.resolve() for f in root.rglob("*") if f.suffix.lower() == ".gif" and f.is_file()}
-    for f in sorted(fileset | gifs):  # GIF masks (Kaggle's) are not photos, but can be orphans
+    for f in files:
         if _is_mask_name(f) and f not in used:
             report.problems.append((f, "mask without a photo"))
     return report
@@ -217,17 +218,12 @@ class ResizedCache:
         return rgb, mask
 
 
-def coverage(mask: np.ndarray) -> np.ndarray:
-    """A mask as uint8 car coverage 0..255 (a bool mask becomes 0/255)."""
-    return mask.astype(np.uint8) * 255 if mask.dtype == bool else mask
-
-
 def resize_pair(rgb: np.ndarray, mask: np.ndarray, size: tuple[int, int]):
     """Photo and mask at (h, w). The mask comes back as uint8 coverage (0..255): a pixel on the
     car's edge keeps the fraction of it that was car, so a model trained at low resolution learns
     where the edge lies inside the pixel (soft targets), which the full-size mask needs."""
     h, w = size
-    mask = coverage(mask)
+    mask = alpha_u8(mask)  # uint8 car coverage 0..255 (a bool mask becomes 0/255)
     if rgb.shape[:2] == (h, w):
         return rgb, mask
     shrink = h * w < rgb.shape[0] * rgb.shape[1]

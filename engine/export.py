@@ -86,7 +86,7 @@ def _check_pair(rgb: np.ndarray, mask: np.ndarray) -> None:
         raise ValueError(f"mask shape {mask.shape} does not match image size {rgb.shape[:2]}")
 
 
-def _alpha_u8(mask: np.ndarray) -> np.ndarray:
+def alpha_u8(mask: np.ndarray) -> np.ndarray:
     """Mask as uint8 alpha: bool -> 0/255, uint8 as is, floats in 0..1 -> 0..255."""
     if mask.dtype == np.bool_:
         return mask.astype(np.uint8) * 255
@@ -103,7 +103,7 @@ def cutout_rgba(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     _check_pair(rgb, mask)
     out = np.empty((*rgb.shape[:2], 4), dtype=np.uint8)
     out[:, :, :3] = rgb
-    out[:, :, 3] = _alpha_u8(mask)
+    out[:, :, 3] = alpha_u8(mask)
     return out
 
 
@@ -118,7 +118,7 @@ def composite_on(
         raise ValueError(f"color must be three 0-255 values, got {color!r}")
     if mask.dtype == np.bool_:
         return np.where(mask[:, :, None], rgb, bg).astype(np.uint8)
-    a = _alpha_u8(mask).astype(np.uint32)[:, :, None]
+    a = alpha_u8(mask).astype(np.uint32)[:, :, None]
     blended = (rgb.astype(np.uint32) * a + bg.astype(np.uint32) * (255 - a) + 127) // 255
     return blended.astype(np.uint8)
 
@@ -173,7 +173,7 @@ def export_photo(
         if fmt == "png":
             save_image_atomic(path, cutout_rgba(rgb, mask), "PNG", compress_level=level)
         elif fmt == "mask":
-            save_image_atomic(path, _alpha_u8(mask), "PNG", compress_level=level)
+            save_image_atomic(path, alpha_u8(mask), "PNG", compress_level=level)
         else:
             image = composite_on(rgb, mask, options.background)
             save_image_atomic(path, image, "JPEG", quality=options.jpeg_quality, subsampling=0)

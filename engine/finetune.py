@@ -23,7 +23,7 @@ from engine.library import user_library_dir
 from engine.losses import CombinedLoss
 from engine.metrics import dice
 from engine.predict import LoadedModel, Predictor
-from engine.train import TrainConfig, Trainer
+from engine.train import TrainConfig, Trainer, step_plan
 
 STARTUP_SECONDS = 8.0  # child start: importing torch, loading the model, the first batch
 LR_ALL, LR_DECODER = 3e-4, 1e-3  # AdamW with a cosine schedule, from the base model's weights
@@ -92,10 +92,8 @@ class Estimate:
 
 
 def steps_for(cfg: TrainConfig, train_photos: int) -> int:
-    """Optimizer steps a run will make (as `Trainer.run` counts them)."""
-    bs = max(1, min(cfg.batch_size, train_photos))
-    total = cfg.epochs * max(1, train_photos // bs)
-    return min(total, cfg.max_steps) if cfg.max_steps else total
+    """Optimizer steps a run will make."""
+    return step_plan(cfg, train_photos)[2]
 
 
 def estimate(
@@ -111,20 +109,15 @@ def estimate(
     trainer._train_mode(model)
     opt = trainer._optimizer(model)
     loss_fn = CombinedLoss(probe.focal_gamma)
-    bs = max(1, min(probe.batch_size, train_photos))
+    bs = step_plan(probe, train_photos)[0]
     h, w = probe.input_size
-    use_amp = probe.amp and trainer.device.type == "cuda"
-    x = torch.rand(bs, 3, h, w, device=trainer.device)
-    y = (torch.rand(bs, 1, h, w, device=trainer.device) > 0.5).float()
+    scaler = torch.amp.GradScaler("cuda", enabled=probe.amp and trainer.device.type == "cuda")
+    x = torch.rand(bs, 3, h, w)
+    y = (torch.rand(bs, 1, h, w) > 0.5).float()
 
     def step() -> float:
         t0 = time.perf_counter()
-        with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-            logits = model(model.normalize(x))
-        loss = loss_fn.parts(logits, y).total
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        trainer.train_step(model, opt, scaler, loss_fn, x, y)
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - t0
@@ -186,6 +179,10 @@ def error_view(rgb: np.ndarray, pred: np.ndarray, truth: np.ndarray, width: int)
     return out.clip(0, 255).astype(np.uint8)
 
 
+def _spread(scores: Sequence[float]) -> float:
+    return max(scores) - min(scores)
+
+
 def compare(
     models: Sequence[str | Path],
     pairs: Sequence[Pair],
@@ -193,32 +190,25 @@ def compare(
     examples: int = 3,
     preview_width: int = 480,
     progress: Callable[[int, int], None] | None = None,
-    cancelled: Callable[[], bool] | None = None,
 ) -> Comparison:
     """Per-photo Dice at full size of each model on the same photos, and the photos where the
     models' scores differ most, with the errors of each marked."""
     predictors = [Predictor([m], device=device) for m in models]
     result = Comparison([p.models[0].header.name for p in predictors])
-    candidates = []
+    leaders = result.examples  # the `examples` largest spreads so far, largest first
     for i, pair in enumerate(pairs):
-        if cancelled and cancelled():
-            break
         rgb, truth = load_pair(pair)
         preds = [p.predict(rgb) for p in predictors]
         scores = [dice(pred, truth) for pred in preds]
         result.pairs.append(pair)
         result.scores.append(scores)
-        spread = max(scores) - min(scores)
-        candidates.append((spread, i))
-        candidates.sort(reverse=True)
-        if (spread, i) in candidates[:examples]:  # keep previews only of the leaders so far
+        if examples and (len(leaders) < examples or _spread(scores) > _spread(leaders[-1].dice)):
             views = [error_view(rgb, pred, truth, preview_width) for pred in preds]
-            result.examples.append(Example(pair, scores, views))
-            keep = {pairs[j] for _, j in candidates[:examples]}
-            result.examples = [e for e in result.examples if e.pair in keep]
+            leaders.append(Example(pair, scores, views))
+            leaders.sort(key=lambda e: _spread(e.dice), reverse=True)
+            del leaders[examples:]
         if progress:
             progress(i + 1, len(pairs))
-    result.examples.sort(key=lambda e: max(e.dice) - min(e.dice), reverse=True)
     return result
 
 

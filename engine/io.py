@@ -247,24 +247,26 @@ def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
 # --------------------------------------------------------------------------- finding
 
 
-def _is_image_name(name: str) -> bool:
-    return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
+def _is_image_name(name: str, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> bool:
+    return not name.startswith(".") and Path(name).suffix.lower() in suffixes
 
 
-def _images_in_folder(folder: Path, recursive: bool) -> list[Path]:
-    """Supported image files under ``folder``, hidden files/folders skipped, sorted by path."""
+def _images_in_folder(folder: Path, recursive: bool, suffixes: frozenset[str]) -> list[Path]:
+    """Files with these suffixes under ``folder``, hidden files/folders skipped, sorted by path."""
     found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
-        found.extend(Path(root, f) for f in files if _is_image_name(f))
+        found.extend(Path(root, f) for f in files if _is_image_name(f, suffixes))
     found = [f for f in found if f.is_file()]
     return sorted(found, key=lambda p: (str(p.relative_to(folder)).lower(), str(p)))
 
 
 def find_images(
-    inputs: Iterable[str | os.PathLike[str]], recursive: bool = True
+    inputs: Iterable[str | os.PathLike[str]],
+    recursive: bool = True,
+    suffixes: frozenset[str] = IMAGE_SUFFIXES,
 ) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Expand files and folders into image paths.
+    """Expand files and folders into image paths (files with these suffixes).
 
     Returns ``(images, skipped)``: unique resolved image paths in input order (folder contents
     sorted by path), and ``(path, reason)`` for every explicit input that was not used.
@@ -282,10 +284,10 @@ def find_images(
     for item in inputs:
         p = Path(item).expanduser()
         if p.is_dir():
-            for f in _images_in_folder(p, recursive):
+            for f in _images_in_folder(p, recursive, suffixes):
                 add(f)
         elif p.is_file():
-            if p.suffix.lower() in IMAGE_SUFFIXES:
+            if p.suffix.lower() in suffixes:
                 add(p)
             else:
                 skipped.append((p, f"not a supported image type ({p.suffix or 'no extension'})"))

@@ -137,6 +137,14 @@ class TrainConfig:
         return asdict(self)
 
 
+def step_plan(cfg: TrainConfig, train_photos: int) -> tuple[int, int, int]:
+    """(batch size, steps per epoch, steps in all) of a run on this many training photos."""
+    bs = max(1, min(cfg.batch_size, train_photos))
+    steps_per_epoch = max(1, train_photos // bs)
+    total = cfg.epochs * steps_per_epoch
+    return bs, steps_per_epoch, min(total, cfg.max_steps) if cfg.max_steps else total
+
+
 @dataclass
 class TrainResult:
     model_path: Path | None
@@ -218,6 +226,20 @@ class Trainer:
         if self.cfg.schedule == "step":
             return self.cfg.lr * (0.1 ** int(3 * step / max(total, 1)))
         return 0.5 * self.cfg.lr * (1 + math.cos(math.pi * step / max(total, 1)))
+
+    def train_step(self, model: UNet, opt, scaler, loss_fn: CombinedLoss, images, targets):
+        """One optimizer step on a batch (photos as 0..1 tensors, soft targets); the loss parts.
+        Mixed precision on CUDA when the scaler is enabled."""
+        images = model.normalize(images.to(self.device, non_blocking=True))
+        targets = targets.to(self.device, non_blocking=True)
+        with torch.autocast("cuda", dtype=torch.float16, enabled=scaler.is_enabled()):
+            logits = model(images)
+        parts = loss_fn.parts(logits, targets)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(parts.total).backward()
+        scaler.step(opt)
+        scaler.update()
+        return parts
 
     def evaluate(self, model: UNet) -> float:
         """Mean Dice over the validation photos at their full size (the competition's metric)."""
@@ -309,11 +331,7 @@ class Trainer:
         dataset = PairDataset(
             self.train_pairs, c.input_size, Augment(), c.cache_dir or None, c.seed
         )
-        bs = min(c.batch_size, len(dataset))
-        steps_per_epoch = max(1, len(dataset) // bs)
-        total = c.epochs * steps_per_epoch
-        if c.max_steps:
-            total = min(total, c.max_steps)
+        bs, steps_per_epoch, total = step_plan(c, len(dataset))
         epoch, start_step, global_step, best = 0, 0, 0, -1.0
         if c.resume and c.resume_path.exists():
             state = torch.load(c.resume_path, map_location=self.device, weights_only=True)
@@ -360,15 +378,7 @@ class Trainer:
                     ts = time.time()
                     for g in opt.param_groups:
                         g["lr"] = self._lr_at(global_step, total)
-                    images = model.normalize(images.to(self.device, non_blocking=True))
-                    targets = targets.to(self.device, non_blocking=True)
-                    with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-                        logits = model(images)
-                    parts = loss_fn.parts(logits, targets)
-                    opt.zero_grad(set_to_none=True)
-                    scaler.scale(parts.total).backward()
-                    scaler.step(opt)
-                    scaler.update()
+                    parts = self.train_step(model, opt, scaler, loss_fn, images, targets)
                     step += 1
                     global_step += 1
                     step_times.append(time.time() - ts)

@@ -3,7 +3,6 @@ of memory cannot take the app down), its JSON events turned into Qt signals."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 import engine
+from engine.events import read_events
 from engine.finetune import child_command
 
 log = logging.getLogger(__name__)
@@ -76,16 +76,8 @@ class TrainProcess(QObject):
     def _read_stdout(self) -> None:
         self._buffer += bytes(self.proc.readAllStandardOutput())
         *lines, self._buffer = self._buffer.split(b"\n")
-        for raw in lines:
-            line = raw.decode("utf-8", "replace").strip()
-            if not line.startswith("{"):
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and "event" in event:
-                self.event.emit(event)
+        for event in read_events(raw.decode("utf-8", "replace") for raw in lines):
+            self.event.emit(event)
 
     def _read_stderr(self) -> None:
         text = bytes(self.proc.readAllStandardError()).decode("utf-8", "replace")

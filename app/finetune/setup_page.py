@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app.session import check_photo
 from app.worker import call_in_pool
 from engine.data import Pair, split_by_car
 from engine.finetune import finetune_config
@@ -37,13 +38,9 @@ def _fmt_minutes(seconds: float) -> str:
 
 
 def _photo_size(pair: Pair) -> tuple[int, int]:
-    from PIL import Image
-
-    try:
-        with Image.open(pair.image) as im:
-            return im.size[1], im.size[0]
-    except OSError:
-        return 1280, 1918
+    """(height, width) from the photo's header; a studio shot's size if it cannot be read."""
+    size, _problem = check_photo(pair.image)
+    return (size[1], size[0]) if size else (1280, 1918)
 
 
 class SetupPage(QWizardPage):

@@ -21,14 +21,8 @@ from PySide6.QtWidgets import (
 
 from app.finetune.charts import LiveChart
 from app.finetune.process import TrainProcess
+from app.worker import fmt_time
 from engine.library import user_data_dir
-
-
-def _fmt_left(seconds: float) -> str:
-    s = max(0, round(seconds))
-    return (
-        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-    )
 
 
 def new_run_dir() -> Path:
@@ -130,13 +124,13 @@ class TrainingPage(QWizardPage):
         elif kind == "step":
             self.bar.setValue(int(e["global_step"]))
             self.loss_chart.add(e["global_step"], float(e["loss"]["total"]))
-            self.left.setText(f"epoch {e['epoch']}, {_fmt_left(e['eta_s'])} left")
+            self.left.setText(f"epoch {e['epoch']}, {fmt_time(e['eta_s'])} left")
         elif kind == "epoch":
             val = float(e["val_dice"])
             if math.isfinite(val):
                 self.dice_chart.add(e["epoch"], val)
             self.best = float(e["best_val_dice"])
-            self.left.setText(f"epoch {e['epoch']} of {e['epochs']}, {_fmt_left(e['eta_s'])} left")
+            self.left.setText(f"epoch {e['epoch']} of {e['epochs']}, {fmt_time(e['eta_s'])} left")
         elif kind == "log":
             self.log.appendPlainText(f"{e.get('level', 'info')}: {e.get('message', '')}")
         elif kind == "error":
