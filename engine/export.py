@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io import OutputWriteError, os_error_reason, save_image_atomic
+from engine.io import OutputWriteError, os_error_reason, read_icc_profile, save_image_atomic
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -168,14 +168,19 @@ def export_photo(
         raise OutputWriteError(next(iter(paths.values())), reason) from exc
 
     level = options.png_compress_level
+    # the photo's colours mean what its profile says: cutout and composite keep it (not the mask)
+    icc = read_icc_profile(input_path)
+    colour = {"icc_profile": icc} if icc else {}
     written: list[Path] = []
     for fmt, path in paths.items():
         if fmt == "png":
-            save_image_atomic(path, cutout_rgba(rgb, mask), "PNG", compress_level=level)
+            save_image_atomic(path, cutout_rgba(rgb, mask), "PNG", compress_level=level, **colour)
         elif fmt == "mask":
             save_image_atomic(path, alpha_u8(mask), "PNG", compress_level=level)
         else:
             image = composite_on(rgb, mask, options.background)
-            save_image_atomic(path, image, "JPEG", quality=options.jpeg_quality, subsampling=0)
+            save_image_atomic(
+                path, image, "JPEG", quality=options.jpeg_quality, subsampling=0, **colour
+            )
         written.append(path)
     return written

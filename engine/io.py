@@ -222,6 +222,20 @@ def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.uint8)
 
 
+def read_icc_profile(path: str | os.PathLike[str]) -> bytes | None:
+    """The ICC colour profile embedded in a photo (Adobe RGB, Display P3, ...), or None.
+
+    Only the file's header is parsed. Exports carry the profile over, so a cutout shows the same
+    colours as its original in colour-managed software.
+    """
+    try:
+        with Image.open(path) as img:
+            icc = img.info.get("icc_profile")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    return bytes(icc) if icc else None
+
+
 def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a ground-truth mask as an HxW bool array, EXIF orientation applied.
 

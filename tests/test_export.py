@@ -154,6 +154,30 @@ def test_export_all_formats(photo, tmp_path: Path) -> None:
     assert np.abs(jpg[inside] - rgb[inside].astype(int)).mean() < 4
 
 
+def test_export_keeps_the_photos_colour_profile(photo, tmp_path: Path) -> None:
+    """A studio shooting in Adobe RGB or Display P3 gets cutouts that look like the original in
+    colour-managed software: the photo's ICC profile goes into the cutout PNG and the composite
+    JPEG (a mask has no colours, so none there); a photo without one gets none."""
+    from PIL import ImageCms
+
+    rgb, mask = photo
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    tagged = tmp_path / "studio" / "car_01.jpg"
+    tagged.parent.mkdir()
+    Image.fromarray(rgb).save(tagged, quality=95, icc_profile=icc)
+    written = export_photo(rgb, mask, tagged, tmp_path / "out", ALL)
+    profiles = {}
+    for path in written:
+        with Image.open(path) as im:
+            profiles[path.name] = im.info.get("icc_profile")
+    assert profiles == {"car_01.png": icc, "car_01_mask.png": None, "car_01.jpg": icc}
+
+    plain = export_photo(rgb, mask, PHOTO, tmp_path / "plain", ALL)
+    for path in plain:
+        with Image.open(path) as im:
+            assert im.info.get("icc_profile") is None, path.name
+
+
 def test_export_default_is_cutout_png(photo, tmp_path: Path) -> None:
     rgb, mask = photo
     written = export_photo(rgb, mask, PHOTO, tmp_path)
