@@ -2,17 +2,23 @@
 
 Every edit is one `MaskEdit` on `MaskDocument.undo_stack` that keeps the before/after of the
 changed box only, so a long session of brush strokes on a 1918×1280 photo stays small.
+Each photo keeps its own history while the app runs: back on a photo, Ctrl+Z undoes its strokes
+(`undo_group` follows the photo shown). A history is dropped when the photo comes back with
+another mask than the one it ended on (re-run, touch-up discarded), since it no longer applies.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 
 MIN_RADIUS = math.sqrt(0.5)  # the smallest dab still covers the pixel under the pointer
+KEPT_HISTORIES = 32  # photos whose undo history is kept (the most recently shown)
 
 Box = tuple[int, int, int, int]  # x, y, w, h in photo pixels
 
@@ -59,19 +65,66 @@ class MaskDocument(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.undo_stack = QUndoStack(self)
+        self.undo_group = QUndoGroup(self)  # undo/redo actions follow the photo shown
+        self.undo_stack = self._new_stack()
         self.rgb: np.ndarray | None = None
         self.model_mask: np.ndarray | None = None
         self.mask: np.ndarray | None = None
         self._stroke: _Stroke | None = None
+        self.key: str | None = None  # the photo shown, when it has a history to keep
+        # key → (its stack, fingerprint of the masks it ended on), most recently left last
+        self._histories: OrderedDict[str, tuple[QUndoStack, bytes]] = OrderedDict()
+
+    def _new_stack(self) -> QUndoStack:
+        stack = QUndoStack(self)
+        self.undo_group.addStack(stack)
+        self.undo_group.setActiveStack(stack)
+        return stack
+
+    def _drop_stack(self) -> None:
+        self.undo_group.removeStack(self.undo_stack)
+        self.undo_stack.deleteLater()
+
+    @staticmethod
+    def _fingerprint(model_mask: np.ndarray, mask: np.ndarray) -> bytes:
+        h = hashlib.blake2b(digest_size=16)
+        for m in (model_mask, mask):
+            h.update(str(m.shape).encode())
+            h.update(np.packbits(m).tobytes())
+        return h.digest()
+
+    def _leave(self) -> None:
+        """Put the shown photo's history aside (or drop it) before another photo comes."""
+        self._stroke = None
+        if self.key is not None and self.undo_stack.count():
+            fp = self._fingerprint(self.model_mask, self.mask)
+            self._histories[self.key] = (self.undo_stack, fp)
+            self._histories.move_to_end(self.key)
+            while len(self._histories) > KEPT_HISTORIES:
+                _, (old, _) = self._histories.popitem(last=False)
+                self.undo_group.removeStack(old)
+                old.deleteLater()
+            self.undo_stack = self._new_stack()
+        else:
+            self.undo_stack.clear()
+        self.key = None
 
     # ---- loading -------------------------------------------------------------------------------
     @property
     def is_empty(self) -> bool:
         return self.rgb is None
 
-    def load(self, rgb: np.ndarray, model_mask: np.ndarray, mask: np.ndarray | None = None):
-        """Show a new photo; `mask` (default: the model mask) becomes the editable one. No undo."""
+    def load(
+        self,
+        rgb: np.ndarray,
+        model_mask: np.ndarray,
+        mask: np.ndarray | None = None,
+        key: str | None = None,
+    ):
+        """Show a new photo; `mask` (default: the model mask) becomes the editable one.
+
+        With a `key`, the photo's undo history from an earlier visit comes back if the masks are
+        the ones it ended on; otherwise the photo starts with no undo."""
         rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"photo must be H×W×3, got {rgb.shape}")
@@ -79,19 +132,36 @@ class MaskDocument(QObject):
         for m in (model_mask, mask):
             if m.shape != rgb.shape[:2]:
                 raise ValueError(f"mask {m.shape} does not match photo {rgb.shape[:2]}")
-        self._stroke = None
-        self.undo_stack.clear()
+        self._leave()
         self.rgb = rgb
         self.model_mask = np.array(model_mask, dtype=bool)
         self.mask = np.array(mask, dtype=bool)
+        if key is not None:
+            kept = self._histories.pop(key, None)
+            if kept is not None:
+                stack, fp = kept
+                if fp == self._fingerprint(self.model_mask, self.mask):
+                    self._drop_stack()
+                    self.undo_stack = stack
+                    self.undo_group.setActiveStack(stack)
+                else:  # the masks changed meanwhile: that history no longer applies
+                    self.undo_group.removeStack(stack)
+                    stack.deleteLater()
+            self.key = key
         self.loaded.emit()
 
     def clear(self) -> None:
         """No photo."""
-        self._stroke = None
-        self.undo_stack.clear()
+        self._leave()
         self.rgb = self.model_mask = self.mask = None
         self.loaded.emit()
+
+    def forget(self, key: str) -> None:
+        """Drop a photo's kept history (it left the queue)."""
+        kept = self._histories.pop(key, None)
+        if kept is not None:
+            self.undo_group.removeStack(kept[0])
+            kept[0].deleteLater()
 
     def set_mask(self, mask: np.ndarray) -> None:
         """Replace the editable mask without undo (the history no longer applies, so it is

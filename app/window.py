@@ -202,10 +202,10 @@ class MainWindow(QMainWindow):
 
         e = mb.addMenu("&Edit")
         tb.addSeparator()
-        stack = self.document.undo_stack
-        self.undo_action = stack.createUndoAction(self, "&Undo")
+        group = self.document.undo_group  # each photo has its own history
+        self.undo_action = group.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts(QKeySequence.StandardKey.Undo)
-        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action = group.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts(QKeySequence.StandardKey.Redo)
         for a, short in ((self.undo_action, "Undo"), (self.redo_action, "Redo")):
             a.setIconText(short)
@@ -526,6 +526,8 @@ class MainWindow(QMainWindow):
             self.current_key = ""
             self.document.clear()
         self.session.remove(keys)
+        for key in keys:
+            self.document.forget(key)
         self.refresh_queue()
 
     # -- batch -------------------------------------------------------------------------------
@@ -613,9 +615,7 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         if not (self.worker and self.worker.paused):
-            self.rate_label.setText(
-                f"{done}/{total} · {rate:.2f} photos/s · {fmt_time(left)} left"
-            )
+            self.rate_label.setText(f"{done}/{total} · {rate:.2f} photos/s · {fmt_time(left)} left")
 
     @Slot(bool)
     def _batch_finished(self, cancelled: bool) -> None:
@@ -696,7 +696,7 @@ class MainWindow(QMainWindow):
         elif mask is None or mask.shape != rgb.shape[:2]:
             mask = model.copy()
         self.current_key = key
-        self.document.load(rgb, model, mask)
+        self.document.load(rgb, model, mask, key=key)
         photo = self.session.photos[key]
         editable = photo.has_mask
         for a in (self.brush_action, self.eraser_action, self.reset_action):

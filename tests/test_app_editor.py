@@ -234,6 +234,38 @@ def test_loading_a_photo_clears_history_and_keeps_an_edited_mask(qtbot, pane, ph
     assert not pane.placeholder.isVisible()
 
 
+def test_each_photo_keeps_its_history_until_its_masks_change(qtbot, pane, photo):
+    rgb, model = photo
+    doc = pane.document
+    doc.load(rgb, model, key="a")
+    doc.paint_stroke([(10.5, 10.5)], 4, add=True)
+    a_edited = doc.mask.copy()
+    doc.load(rgb, model, key="b")  # another photo: its own, empty history
+    assert doc.undo_stack.count() == 0 and not doc.undo_group.canUndo()
+    doc.paint_stroke([(250.5, 200.5)], 3, add=False)  # inside the car
+    b_edited = doc.mask.copy()
+
+    doc.load(rgb, model, mask=a_edited, key="a")  # back as it was left: its stroke undoes
+    assert doc.undo_stack.count() == 1 and doc.undo_group.canUndo()
+    doc.undo_group.undo()
+    assert np.array_equal(doc.mask, model)
+    doc.undo_group.redo()
+    assert np.array_equal(doc.mask, a_edited)
+
+    doc.load(rgb, model, key="b")  # b's touch-up was discarded meanwhile: history gone
+    assert doc.undo_stack.count() == 0
+    assert not np.array_equal(b_edited, model)
+
+    doc.load(rgb, model, mask=a_edited, key="a")
+    doc.forget("b")
+    doc.forget("a")  # the shown photo's history stays while it is shown
+    assert doc.undo_stack.count() == 1
+    doc.clear()
+    doc.forget("a")  # removed from the queue
+    doc.load(rgb, model, mask=a_edited, key="a")
+    assert doc.undo_stack.count() == 0
+
+
 def test_one_document_per_photo_keeps_its_own_history(qtbot, pane, photo):
     first = pane.document
     first.paint_stroke([(10.5, 10.5)], 4, add=True)

@@ -127,6 +127,20 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     window.save_touchup()
     assert window.session.photos[key].status == TOUCHED
     assert window.queue.items[key].text(1) == "touched up"
+
+    # each photo keeps its own history: on another photo Ctrl+Z has nothing of the first to
+    # undo; back on the first, it undoes the stroke made before the switch
+    other = next(k for k, p in window.session.photos.items() if k != key and p.status == DONE)
+    window.queue.select(other)
+    qtbot.waitUntil(lambda: window.current_key == other, timeout=10000)
+    assert not window.undo_action.isEnabled()
+    window.queue.select(key)
+    qtbot.waitUntil(lambda: window.current_key == key, timeout=10000)
+    assert window.undo_action.isEnabled() and "Brush stroke" in window.undo_action.text()
+    window.undo_action.trigger()
+    assert np.array_equal(window.document.mask, model_mask)
+    window.redo_action.trigger()
+    assert np.array_equal(window.document.mask, touched)
     window.grab().save(str(tmp_path / "main-window.png"))
 
     # export: the PNG's alpha is the touched-up mask, the photo's own pixels, originals untouched
