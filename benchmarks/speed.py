@@ -16,7 +16,11 @@ goes first. Reported: median (and min/max) seconds per photo for read/predict/wr
 total, images/s of the sequential loop (Predictor takes one photo at a time: no batching),
 peak memory, and the engine/baseline ratio.
 
+With several models (`--model` more than once, or `--ensemble` for the shipped ensemble) both
+pipelines run every model on the photo and take the majority vote of their masks.
+
     python benchmarks/speed.py --model runs/default/model.safetensors -n 20
+    python benchmarks/speed.py --ensemble --device cpu -n 10
     python benchmarks/speed.py --device cpu --threads 1 -n 5 --cutout --out /tmp/speed.json
 """
 
@@ -50,7 +54,7 @@ from engine import __version__  # noqa: E402
 from engine.checkpoint import ModelFileError, load_model, read_header  # noqa: E402
 from engine.export import ExportOptions, export_photo  # noqa: E402
 from engine.io import atomic_write_bytes, find_images, read_rgb  # noqa: E402
-from engine.library import NoModelError, default_model_paths  # noqa: E402
+from engine.library import NoModelError, default_model_paths, ensemble_model_paths  # noqa: E402
 from engine.metrics import dice  # noqa: E402
 from engine.predict import DeviceError, LoadedModel, Predictor, resolve_device  # noqa: E402
 
@@ -64,11 +68,21 @@ MB = 1024 * 1024
 
 
 class Baseline:
-    """The same model without the optimisations: Pillow in and out, fp32, probability upsampled."""
+    """The same models without the optimisations: Pillow in and out, fp32, probability upsampled
+    (several models: each one's mask, then the majority vote)."""
 
-    def __init__(self, lm: LoadedModel, device: torch.device, cutout: bool):
-        self.model, self.device, self.cutout = lm.model, device, cutout
-        self.size, self.threshold = lm.header.input_size, lm.header.threshold
+    def __init__(self, lms: list[LoadedModel], device: torch.device, cutout: bool):
+        self.lms, self.device, self.cutout = lms, device, cutout
+
+    def _mask(self, lm: LoadedModel, img: Image.Image) -> np.ndarray:
+        h, w = lm.header.input_size
+        small = np.array(img.resize((w, h), Image.Resampling.BILINEAR))
+        x = torch.from_numpy(small).permute(2, 0, 1)[None].float().div(255.0).to(self.device)
+        prob = torch.sigmoid(lm.model(lm.model.normalize(x)))
+        prob = F.interpolate(
+            prob, size=(img.height, img.width), mode="bilinear", align_corners=False
+        )
+        return (prob[0, 0] > lm.header.threshold).cpu().numpy()
 
     @torch.inference_mode()
     def __call__(self, path: Path, out_dir: Path) -> tuple[dict, np.ndarray]:
@@ -76,14 +90,8 @@ class Baseline:
         with Image.open(path) as im:
             img = im.convert("RGB")
         t1 = time.perf_counter()
-        h, w = self.size
-        small = np.array(img.resize((w, h), Image.Resampling.BILINEAR))
-        x = torch.from_numpy(small).permute(2, 0, 1)[None].float().div(255.0).to(self.device)
-        prob = torch.sigmoid(self.model(self.model.normalize(x)))
-        prob = F.interpolate(
-            prob, size=(img.height, img.width), mode="bilinear", align_corners=False
-        )
-        mask = (prob[0, 0] > self.threshold).cpu().numpy()
+        votes = sum(self._mask(lm, img).astype(np.int32) for lm in self.lms)
+        mask = votes * 2 > len(self.lms)
         t2 = time.perf_counter()
         alpha = mask.astype(np.uint8) * 255
         Image.fromarray(alpha).save(out_dir / f"{path.stem}_mask.png")
@@ -97,8 +105,8 @@ class Baseline:
 class Engine:
     """`carmask predict`'s loop body: read_rgb, Predictor.predict, export_photo."""
 
-    def __init__(self, lm: LoadedModel, device: torch.device, cutout: bool):
-        self.predictor = Predictor([lm], device=str(device))
+    def __init__(self, lms: list[LoadedModel], device: torch.device, cutout: bool):
+        self.predictor = Predictor(lms, device=str(device))
         self.options = ExportOptions(formats=("mask", "png") if cutout else ("mask",))
 
     def __call__(self, path: Path, out_dir: Path) -> tuple[dict, np.ndarray]:
@@ -158,13 +166,12 @@ def _output_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
 
-def bench_device(path: Path, device: torch.device, photos: list[Path], args) -> list[dict]:
+def bench_device(paths: list[Path], device: torch.device, photos: list[Path], args) -> list[dict]:
     """Both pipelines on one device: one row each, with the engine/baseline ratio."""
-    model, header = load_model(path, device)
-    lm = LoadedModel(model, header, path)
+    lms = [LoadedModel(*load_model(path, device), path) for path in paths]
     runs = {
-        "baseline": Baseline(lm, device, args.cutout),
-        "engine": Engine(lm, device, args.cutout),
+        "baseline": Baseline(lms, device, args.cutout),
+        "engine": Engine(lms, device, args.cutout),
     }
     label = runs["engine"].predictor.device_label
     print(f"\n{label}", flush=True)
@@ -216,7 +223,7 @@ def bench_device(path: Path, device: torch.device, photos: list[Path], args) -> 
     eng["ratio"] = eng["total_s"] / base["total_s"]
     eng["speedup"] = base["total_s"] / eng["total_s"]
     eng["mask_dice_vs_baseline"] = float(np.mean(agree))
-    del runs, lm, model
+    del runs, lms
     forward._release_freed_memory()
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -295,7 +302,13 @@ def _all_cores() -> int:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", metavar="FILE", help="model file (default: the shipped default)")
+    p.add_argument(
+        "--model",
+        metavar="FILE",
+        action="append",
+        help="model file (default: the shipped default); several: their majority vote",
+    )
+    p.add_argument("--ensemble", action="store_true", help="the shipped ensemble")
     p.add_argument("--photos", default=str(DEFAULT_PHOTOS), help="folder (or file) of photos")
     p.add_argument("-n", type=_positive, default=20, help="timed photos (default 20)")
     p.add_argument("--warmup", type=_non_negative, default=2, help="untimed photos first")
@@ -317,7 +330,10 @@ def main(argv=None) -> int:
     threads = args.threads or _all_cores()
     torch.set_num_threads(threads)
     try:
-        path = Path(args.model) if args.model else default_model_paths()[0]
+        if args.ensemble:
+            paths = ensemble_model_paths()
+        else:
+            paths = [Path(m) for m in args.model] if args.model else default_model_paths()
         devices = [resolve_device("cpu")] if args.device in ("cpu", "all") else []
         if args.device == "cuda" or (args.device == "all" and torch.cuda.is_available()):
             devices.append(resolve_device("cuda"))
@@ -342,24 +358,29 @@ def main(argv=None) -> int:
     rows = []
     try:
         for device in devices:
-            rows += bench_device(path, device, photos, args)
+            rows += bench_device(paths, device, photos, args)
     except ModelFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print()
     print_table(rows)
 
-    header = read_header(path)
+    models = []
+    for path in paths:
+        header = read_header(path)
+        models.append(
+            {
+                "name": header.name,
+                "file": str(path.resolve()),
+                "sha256": header.sha256,
+                "input_size": list(header.input_size),
+                "encoder": header.arch.encoder,
+            }
+        )
     report = {
         "benchmark": "speed",
         "environment": environment(threads),
-        "model": {
-            "name": header.name,
-            "file": str(path.resolve()),
-            "sha256": header.sha256,
-            "input_size": list(header.input_size),
-            "encoder": header.arch.encoder,
-        },
+        "model": models[0] if len(models) == 1 else {"ensemble": models, "vote": "majority"},
         "settings": {
             "photos": str(Path(args.photos).resolve()),
             "n": len(photos),

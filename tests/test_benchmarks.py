@@ -111,6 +111,21 @@ def test_speed_compares_engine_with_baseline(models, carvana, tmp_path):
     assert 0.5 < eng["mask_dice_vs_baseline"] <= 1.0  # same model, so nearly the same mask
 
 
+def test_speed_times_an_ensemble_as_one_majority_vote(models, carvana, tmp_path):
+    out = tmp_path / "speed.json"
+    args = ["--photos", str(carvana / "val"), "-n", "1", "--warmup", "0", "--device", "cpu"]
+    for m in models:
+        args += ["--model", str(m)]
+    assert _script("speed").main([*args, "--threads", "1", "--out", str(out), "-q"]) == 0
+    report = json.loads(out.read_text())
+    members = report["model"]["ensemble"]
+    assert [m["sha256"] for m in members] == [read_header(m).sha256 for m in models]
+    assert report["model"]["vote"] == "majority"
+    eng = report["rows"][1]
+    # the engine's ensemble (Predictor + engine.ensemble) and the baseline's vote agree
+    assert 0.5 < eng["mask_dice_vs_baseline"] <= 1.0
+
+
 # engine.export's PNG zlib level, chosen with benchmarks/speed.py --cutout
 def test_export_png_level_is_fast_by_default_and_lossless(tmp_path):
     rgb = read_rgb(BENCHMARKS.parent / "tests" / "data" / "fullsize" / "0ed6904e1004_05.jpg")
