@@ -204,6 +204,7 @@ def cmd_train(args, finetune: bool = False) -> int:
         fields["batch_size"] = args.batch_size
     if args.size:
         fields["input_size"] = args.size
+        fields["size_from_base"] = False  # fine-tune: an explicit size beats the base model's
     if finetune:
         fields.update(init_from=args.model, freeze_encoder=args.freeze_encoder, pretrained=None)
     else:

@@ -400,3 +400,18 @@ def test_finetune_with_frozen_encoder(run, tmp_path):
     changed = [k for k in rest if not torch.equal(before[k], after[k])]
     assert any(k.startswith("decoder.") for k in changed)
     assert any(k.startswith("head.") for k in changed)
+
+
+def test_carmask_finetune_at_another_size(run, tmp_path):
+    """`carmask finetune --size` trains at that size (as the shipped 384×576 default was made
+    from the 256×384 model); without it, at the base model's size."""
+    from engine.cli import main
+
+    out = tmp_path / "bigger.safetensors"
+    args = ["finetune", "--model", str(run.out), "--data", str(CARVANA / "train"), "--val-data"]
+    args += [str(CARVANA / "val"), "--epochs", "1", "--max-steps", "1", "--batch-size", "4"]
+    assert main([*args, "--size", "96x128", "--out", str(out), "--device", "cpu"]) == 0
+    assert read_header(out).input_size == (96, 128)
+    same = tmp_path / "same.safetensors"
+    assert main([*args, "--out", str(same), "--device", "cpu"]) == 0
+    assert read_header(same).input_size == SIZE
