@@ -103,6 +103,8 @@ def check_photo(path: Path) -> tuple[tuple[int, int] | None, str | None]:
             w, h = im.size
     except UnidentifiedImageError:
         return None, "not an image file (unrecognised content)"
+    except Image.DecompressionBombError:  # not an OSError: it would abort the whole add
+        return None, "image too large"
     except OSError as exc:
         return None, f"unreadable: {os_error_reason(exc)}"
     if min(w, h) < MIN_SIDE:

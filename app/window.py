@@ -525,6 +525,8 @@ class MainWindow(QMainWindow):
             self.save_touchup()
             self.current_key = ""
             self.document.clear()
+        if self._loading_key in keys:  # still loading: it must not show up once removed
+            self._loading_key = ""
         self.session.remove(keys)
         for key in keys:
             self.document.forget(key)

@@ -122,3 +122,16 @@ def test_unreadable_session_file_starts_empty(tmp_path):
     folder.mkdir()
     (folder / "session.json").write_text("{ truncated")
     assert Session.load(folder).photos == {}
+
+
+def test_a_decompression_bomb_is_one_problem_not_a_failed_add(tmp_path, shoot, monkeypatch):
+    """Pillow refuses images far above its pixel limit with an error that is no OSError; one such
+    file among the shots is reported by name and the others are still added."""
+    from PIL import Image
+
+    huge = shoot / "huge.jpg"
+    Image.new("RGB", (1600, 1200), (90, 90, 90)).save(huge)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1600 * 1200 // 4)  # the shots are 480×320
+    report = Session(tmp_path / "s").add([shoot])
+    assert len(report.added) == 8
+    assert {p.name: r for p, r in report.problems}["huge.jpg"] == "image too large"
