@@ -117,7 +117,8 @@ class QueueTree(QTreeWidget):
         top = self.cars.get(car)
         if top is None:
             return
-        photos = session.cars().get(car, [])
+        # the car's rows are its photos: no regrouping of the whole queue per status change
+        photos = [session.photos[top.child(i).data(0, KEY_ROLE)] for i in range(top.childCount())]
         ready = sum(p.has_mask for p in photos)
         failed = sum(p.status == FAILED for p in photos)
         text = f"{ready}/{len(photos)} done" + (f", {failed} failed" if failed else "")

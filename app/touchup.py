@@ -81,9 +81,9 @@ class MaskDocument(QObject):
         self.undo_group.setActiveStack(stack)
         return stack
 
-    def _drop_stack(self) -> None:
-        self.undo_group.removeStack(self.undo_stack)
-        self.undo_stack.deleteLater()
+    def _discard(self, stack: QUndoStack) -> None:
+        self.undo_group.removeStack(stack)
+        stack.deleteLater()
 
     @staticmethod
     def _fingerprint(model_mask: np.ndarray, mask: np.ndarray) -> bytes:
@@ -101,9 +101,7 @@ class MaskDocument(QObject):
             self._histories[self.key] = (self.undo_stack, fp)
             self._histories.move_to_end(self.key)
             while len(self._histories) > KEPT_HISTORIES:
-                _, (old, _) = self._histories.popitem(last=False)
-                self.undo_group.removeStack(old)
-                old.deleteLater()
+                self._discard(self._histories.popitem(last=False)[1][0])
             self.undo_stack = self._new_stack()
         else:
             self.undo_stack.clear()
@@ -141,12 +139,11 @@ class MaskDocument(QObject):
             if kept is not None:
                 stack, fp = kept
                 if fp == self._fingerprint(self.model_mask, self.mask):
-                    self._drop_stack()
+                    self._discard(self.undo_stack)
                     self.undo_stack = stack
                     self.undo_group.setActiveStack(stack)
                 else:  # the masks changed meanwhile: that history no longer applies
-                    self.undo_group.removeStack(stack)
-                    stack.deleteLater()
+                    self._discard(stack)
             self.key = key
         self.loaded.emit()
 
@@ -160,8 +157,7 @@ class MaskDocument(QObject):
         """Drop a photo's kept history (it left the queue)."""
         kept = self._histories.pop(key, None)
         if kept is not None:
-            self.undo_group.removeStack(kept[0])
-            kept[0].deleteLater()
+            self._discard(kept[0])
 
     def set_mask(self, mask: np.ndarray) -> None:
         """Replace the editable mask without undo (the history no longer applies, so it is
