@@ -129,7 +129,8 @@ def find_pairs(root, check_content: bool = True) -> PairReport:
             other = next(g for g in group if g is not png)
             if _has_alpha(png):
                 cutouts[other] = png
-    photos = [f for f in photos if f not in set(cutouts.values())]
+    cutout_files = set(cutouts.values())  # once, not once per photo
+    photos = [f for f in photos if f not in cutout_files]
     for photo in photos:
         if photo in cutouts:
             pair = Pair(photo, cutouts[photo], car_id(photo, root), "cutout")

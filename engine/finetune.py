@@ -109,7 +109,7 @@ def estimate(
     trainer._train_mode(model)
     opt = trainer._optimizer(model)
     loss_fn = CombinedLoss(probe.focal_gamma)
-    bs = step_plan(probe, train_photos)[0]
+    bs, _, steps = step_plan(probe, train_photos)
     h, w = probe.input_size
     scaler = torch.amp.GradScaler("cuda", enabled=probe.amp and trainer.device.type == "cuda")
     x = torch.rand(bs, 3, h, w)
@@ -134,7 +134,7 @@ def estimate(
     photo_s = time.perf_counter() - t0
     return Estimate(
         step_s,
-        steps_for(probe, train_photos),
+        steps,
         photo_s,
         val_photos,
         probe.epochs,

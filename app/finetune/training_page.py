@@ -4,7 +4,6 @@ progress and time left. Stop ends the child cleanly and keeps the best model so 
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.finetune.charts import LiveChart
 from app.finetune.process import TrainProcess
-from app.worker import fmt_time
+from app.worker import call_in_pool, fmt_time
 from engine.library import user_data_dir
 
 
@@ -126,9 +125,7 @@ class TrainingPage(QWizardPage):
             self.loss_chart.add(e["global_step"], float(e["loss"]["total"]))
             self.left.setText(f"epoch {e['epoch']}, {fmt_time(e['eta_s'])} left")
         elif kind == "epoch":
-            val = float(e["val_dice"])
-            if math.isfinite(val):
-                self.dice_chart.add(e["epoch"], val)
+            self.dice_chart.add(e["epoch"], float(e["val_dice"]))  # the chart skips NaN
             self.best = float(e["best_val_dice"])
             self.left.setText(f"epoch {e['epoch']} of {e['epochs']}, {fmt_time(e['eta_s'])} left")
         elif kind == "log":
@@ -173,7 +170,8 @@ class TrainingPage(QWizardPage):
 
         if self.run_dir is None:
             return
-        shutil.rmtree(self.run_dir / "cache", ignore_errors=True)
+        cache = self.run_dir / "cache"  # thousands of files: deleted on the pool, not the UI
+        call_in_pool(lambda: shutil.rmtree(cache, ignore_errors=True), lambda _: None)
         if self.model_path is not None:
             self.model_path.with_suffix(".resume.pt").unlink(missing_ok=True)
 
