@@ -279,20 +279,6 @@ def environment(threads: int) -> dict:
 # --- command line -------------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
 def _all_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -310,15 +296,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--ensemble", action="store_true", help="the shipped ensemble")
     p.add_argument("--photos", default=str(DEFAULT_PHOTOS), help="folder (or file) of photos")
-    p.add_argument("-n", type=_positive, default=20, help="timed photos (default 20)")
-    p.add_argument("--warmup", type=_non_negative, default=2, help="untimed photos first")
+    p.add_argument("-n", type=forward._positive, default=20, help="timed photos (default 20)")
+    p.add_argument("--warmup", type=forward._non_negative, default=2, help="untimed photos first")
     p.add_argument(
         "--device",
         default="all",
         choices=("cpu", "cuda", "all"),
         help="all (default): CPU, and CUDA when present",
     )
-    p.add_argument("--threads", type=_positive, help="torch CPU threads (default: all cores)")
+    p.add_argument(
+        "--threads", type=forward._positive, help="torch CPU threads (default: all cores)"
+    )
     p.add_argument("--cutout", action="store_true", help="also write the RGBA cutout PNG")
     p.add_argument("--out", help="JSON path (default benchmarks/results/speed-<device>.json)")
     p.add_argument("-q", "--quiet", action="store_true", help="no line per photo")
