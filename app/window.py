@@ -330,8 +330,7 @@ class MainWindow(QMainWindow):
     # -- engine info -------------------------------------------------------------------------
     def _fill_models(self) -> None:
         """Shipped default, shipped ensemble and every model file in the library."""
-        from engine.checkpoint import list_models
-        from engine.library import library_dirs
+        from engine.library import list_library
 
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
@@ -348,13 +347,12 @@ class MainWindow(QMainWindow):
                 f"My ensemble ({len(mine)} models)", [MY_ENSEMBLE, [str(p) for p in mine]]
             )
         shipped = {str(p) for p in default + ensemble}
-        for folder in library_dirs():
-            found, errors = list_models(folder)
-            for path, header in found:
-                if str(path) not in shipped:
-                    self.model_combo.addItem(header.label, [str(path), [str(path)]])
-            for exc in errors:
-                log.warning("model library: %s", exc)
+        found, errors = list_library()  # headers only, no torch: fast enough for the UI thread
+        for path, header in found:
+            if str(path) not in shipped:
+                self.model_combo.addItem(header.label, [str(path), [str(path)]])
+        for exc in errors:
+            log.warning("model library: %s", exc)
         if self.model_combo.count() == 0:
             self.model_combo.addItem("no model installed", ["", []])
         wanted = self.settings.get("model")

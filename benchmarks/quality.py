@@ -39,7 +39,7 @@ from engine.checkpoint import ModelFileError  # noqa: E402
 from engine.data import Pair, find_pairs  # noqa: E402
 from engine.ensemble import VOTE_METHODS, combine  # noqa: E402
 from engine.io import ImageReadError, atomic_write_bytes, read_mask, read_rgb  # noqa: E402
-from engine.library import NoModelError, default_model_paths, ensemble_model_paths  # noqa: E402
+from engine.library import NoModelError, chosen_model_paths  # noqa: E402
 from engine.metrics import dice  # noqa: E402
 from engine.predict import DEVICE_CHOICES, DeviceError, Predictor  # noqa: E402
 
@@ -57,14 +57,6 @@ def spread(items: list, limit: int | None) -> list:
     if not limit or limit >= n:
         return list(items)
     return [items[i * n // limit] for i in range(limit)]
-
-
-def model_paths(models: list[str], ensemble: bool) -> list[Path]:
-    """--model files, then the shipped ensemble with --ensemble; else the shipped default."""
-    paths = [Path(m) for m in models]
-    if ensemble:
-        paths += ensemble_model_paths()
-    return paths or default_model_paths()
 
 
 def model_keys(names: list[str]) -> list[str]:
@@ -264,7 +256,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        paths = model_paths(args.model, args.ensemble)
+        paths = chosen_model_paths(args.model, args.ensemble)
         predictor = Predictor(paths, device=args.device, tta=args.tta, vote=args.vote)
     except (NoModelError, ModelFileError, DeviceError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -54,7 +54,7 @@ from engine import __version__  # noqa: E402
 from engine.checkpoint import ModelFileError, load_model, read_header  # noqa: E402
 from engine.export import ExportOptions, export_photo  # noqa: E402
 from engine.io import atomic_write_bytes, find_images, read_rgb  # noqa: E402
-from engine.library import NoModelError, default_model_paths, ensemble_model_paths  # noqa: E402
+from engine.library import NoModelError, chosen_model_paths  # noqa: E402
 from engine.metrics import dice  # noqa: E402
 from engine.predict import DeviceError, LoadedModel, Predictor, resolve_device  # noqa: E402
 
@@ -318,10 +318,7 @@ def main(argv=None) -> int:
     threads = args.threads or _all_cores()
     torch.set_num_threads(threads)
     try:
-        if args.ensemble:
-            paths = ensemble_model_paths()
-        else:
-            paths = [Path(m) for m in args.model] if args.model else default_model_paths()
+        paths = chosen_model_paths(args.model, args.ensemble)
         devices = [resolve_device("cpu")] if args.device in ("cpu", "all") else []
         if args.device == "cuda" or (args.device == "all" and torch.cuda.is_available()):
             devices.append(resolve_device("cuda"))

@@ -20,13 +20,13 @@ import numpy as np
 from tqdm import tqdm
 
 from engine import __version__
-from engine.checkpoint import ModelFileError, list_models
+from engine.devices import DEVICE_CHOICES, DeviceError
 from engine.ensemble import VOTE_METHODS, combine
 from engine.export import EXPORT_FORMATS, ExportOptions, export_photo, output_stems
 from engine.io import ImageReadError, OutputWriteError, find_images, read_mask, read_rgb
-from engine.library import default_model_paths, ensemble_model_paths, library_dirs
+from engine.library import chosen_model_paths, library_dirs, list_library
 from engine.metrics import dice
-from engine.predict import DEVICE_CHOICES, DeviceError, Predictor
+from engine.model_header import ModelFileError
 
 log = logging.getLogger("carmask")
 
@@ -50,13 +50,15 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _predictor(args) -> Predictor:
-    paths = list(args.model)
-    if args.ensemble:
-        paths += ensemble_model_paths()
-    if not paths:
-        paths = default_model_paths()
-    return Predictor(paths, device=args.device, tta=args.tta, vote=args.vote)
+def _predictor(args):
+    from engine.predict import Predictor
+
+    return Predictor(
+        chosen_model_paths(args.model, args.ensemble),
+        device=args.device,
+        tta=args.tta,
+        vote=args.vote,
+    )
 
 
 def _say(msg: str) -> None:
@@ -122,9 +124,9 @@ def find_mask_for(image: Path, masks_dir: Path) -> Path | None:
 def cmd_evaluate(args) -> int:
     images, _ = find_images([args.images])
     masks_dir = Path(args.masks)
-    paths = list(args.model) + (ensemble_model_paths() if args.ensemble else [])
-    if not paths:
-        paths = default_model_paths()
+    from engine.predict import Predictor
+
+    paths = chosen_model_paths(args.model, args.ensemble)
     members = [Predictor([p], device=args.device, tta=args.tta) for p in paths]
     _say(f"device: {members[0].device_label}")
     scores: dict[str, list[float]] = {str(p): [] for p in paths}
@@ -164,15 +166,12 @@ def cmd_evaluate(args) -> int:
 
 def cmd_models_list(args) -> int:
     dirs = [Path(args.dir)] if args.dir else library_dirs()
-    any_found = False
-    for d in dirs:
-        found, errors = list_models(d)
-        for path, header in found:
-            any_found = True
-            print(f"{path}\n    {header.label}; created {header.created}")
-        for err in errors:
-            print(f"unreadable: {err}")
-    if not any_found:
+    found, errors = list_library(dirs)
+    for path, header in found:
+        print(f"{path}\n    {header.label}; created {header.created}")
+    for err in errors:
+        print(f"unreadable: {err}")
+    if not found:
         print("no model files found in " + ", ".join(str(d) for d in dirs))
     return 0
 
@@ -210,7 +209,7 @@ def cmd_train(args, finetune: bool = False) -> int:
     else:
         fields.update(preset=args.preset, pretrained=None if args.no_pretrained else "imagenet")
         if not args.batch_size:
-            from engine.train import PRESETS
+            from engine.train_config import PRESETS
 
             fields["batch_size"] = PRESETS[args.preset].batch_size
     cfg = TrainConfig(**fields)
@@ -305,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cancel-file", help="stop cleanly when this file appears")
         p.add_argument("--events", action="store_true", help="JSON-lines events on stdout")
         if name == "train":
-            from engine.train import PRESETS
+            from engine.train_config import PRESETS
 
             p.add_argument("--preset", choices=sorted(PRESETS), default="cpu-lite0-512x768")
             p.add_argument(

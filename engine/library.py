@@ -74,3 +74,25 @@ def ensemble_model_paths() -> list[Path]:
     if not names:
         raise NoModelError(f"no ensemble is shipped in {shipped_models_dir()}")
     return [shipped_models_dir() / n for n in names]
+
+
+def chosen_model_paths(models=(), ensemble: bool = False) -> list[Path]:
+    """The command-line rule: the --model files, then the shipped ensemble with --ensemble;
+    with neither, the shipped default."""
+    paths = [Path(m) for m in models]
+    if ensemble:
+        paths += ensemble_model_paths()
+    return paths or default_model_paths()
+
+
+def list_library(dirs=None):
+    """Every model file in the library folders (shipped first), and the files that could not be
+    read: ([(path, ModelHeader)], [ModelFileError]). Reads headers only, without torch."""
+    from engine.model_header import list_models
+
+    found, errors = [], []
+    for folder in library_dirs() if dirs is None else dirs:
+        models, bad = list_models(folder)
+        found += models
+        errors += bad
+    return found, errors

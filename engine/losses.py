@@ -12,8 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-WEIGHT_DECAY = 1e-4
-
 
 def bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean binary cross entropy −[y log p + (1−y) log(1−p)]."""

@@ -13,7 +13,7 @@ import math
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,126 +23,18 @@ from torch.utils.data import DataLoader
 from engine.checkpoint import ModelHeader, load_model, save_model
 from engine.data import Augment, Pair, PairDataset, find_pairs, load_pair, split_by_car
 from engine.events import EventSink, JsonLinesSink, make_event
-from engine.losses import WEIGHT_DECAY, CombinedLoss
+from engine.losses import CombinedLoss
 from engine.metrics import dice
-from engine.models.unet import UNet, UNetConfig
+from engine.models.unet import UNet
 from engine.predict import LoadedModel, Predictor, describe_device, resolve_device
-
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("cosine", "constant", "step")
-
-
-@dataclass(frozen=True)
-class Preset:
-    arch: UNetConfig
-    input_size: tuple[int, int]
-    batch_size: int
-    description: str
-
-
-PRESETS: dict[str, Preset] = {
-    "paper-vgg16-concat-1024": Preset(
-        UNetConfig("vgg16", "concat"), (1024, 1024), 16, "paper: VGG-16 concat 1024²"
-    ),
-    "paper-resnet50-concat-1280": Preset(
-        UNetConfig("resnet50", "concat"), (1280, 1280), 16, "paper: ResNet-50 concat 1280²"
-    ),
-    "paper-resnet50-concat-1280x1536": Preset(
-        UNetConfig("resnet50", "concat"), (1280, 1536), 8, "paper: ResNet-50 concat 1280×1536"
-    ),
-    "paper-resnet50-concat-1280x1920": Preset(
-        UNetConfig("resnet50", "concat"), (1280, 1920), 8, "paper: ResNet-50 concat 1280×1920"
-    ),
-    "paper-resnet50-add-1024": Preset(
-        UNetConfig("resnet50", "add"), (1024, 1024), 16, "paper: ResNet-50 add 1024²"
-    ),
-    "cpu-lite0-512x768": Preset(
-        UNetConfig("efficientnet_lite0", "add", (128, 64, 32, 24, 16), 256),
-        (512, 768),
-        8,
-        "light CPU model: EfficientNet-Lite0 add 512×768",
-    ),
-    "cpu-lite0-256x384": Preset(
-        UNetConfig("efficientnet_lite0", "add", (128, 64, 32, 24, 16), 256),
-        (256, 384),
-        8,
-        "CPU default: EfficientNet-Lite0 add 256×384 (soft edge targets, logits upsampled)",
-    ),
-    "cpu-resnet18-512x768": Preset(
-        UNetConfig("resnet18", "add", (128, 64, 32, 24, 16), 256),
-        (512, 768),
-        8,
-        "light CPU model: ResNet-18 add 512×768",
-    ),
-}
-
-
-@dataclass
-class TrainConfig:
-    data: str = ""  # folder of photos with masks (any layout `find_pairs` understands)
-    # or explicit pairs ({"image", "mask", "car", "label"} dicts, as `Pair.to_dict` writes): the
-    # fine-tuning wizard picks and splits them itself, so it can score the base model on the same
-    # held-out photos
-    train_pairs: list = field(default_factory=list)
-    val_pairs: list = field(default_factory=list)
-    out: str = "model.safetensors"  # best model is written here
-    name: str = ""
-    preset: str = ""
-    arch: UNetConfig = field(default_factory=UNetConfig)
-    input_size: tuple[int, int] = (1024, 1024)
-    epochs: int = 10
-    batch_size: int = 8
-    lr: float = 0.01
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = WEIGHT_DECAY
-    schedule: str = "cosine"
-    focal_gamma: float = 2.0
-    val_fraction: float = 0.15
-    val_data: str = ""  # a separate validation folder; else a split by car of `data`
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True
-    workers: int = 0
-    pretrained: str | None = "imagenet"
-    init_from: str = ""  # fine-tune: start from this model file (it is never modified)
-    size_from_base: bool = True  # fine-tune at the base model's input size (else `input_size`)
-    freeze_encoder: bool = False
-    max_steps: int = 0  # stop after this many steps in all (0: no limit); for short runs
-    max_val_photos: int = 0  # 0: all; else this many spread evenly over the validation set
-    threads: int = 0  # CPU threads for torch (0: torch's default)
-    cache_dir: str = ""
-    cancel_file: str = ""  # training stops cleanly when this file appears
-    resume: bool = True
-
-    def __post_init__(self):
-        if isinstance(self.arch, dict):
-            self.arch = UNetConfig.from_dict(self.arch)
-        self.input_size = tuple(self.input_size)
-        if self.preset:
-            p = PRESETS[self.preset]
-            self.arch = p.arch
-            if self.input_size == (1024, 1024):  # not set explicitly: the preset's size
-                self.input_size = p.input_size
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}")
-
-    @property
-    def resume_path(self) -> Path:
-        return Path(self.out).with_suffix(".resume.pt")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def step_plan(cfg: TrainConfig, train_photos: int) -> tuple[int, int, int]:
-    """(batch size, steps per epoch, steps in all) of a run on this many training photos."""
-    bs = max(1, min(cfg.batch_size, train_photos))
-    steps_per_epoch = max(1, train_photos // bs)
-    total = cfg.epochs * steps_per_epoch
-    return bs, steps_per_epoch, min(total, cfg.max_steps) if cfg.max_steps else total
+from engine.train_config import (  # noqa: F401 (part of the training API)
+    OPTIMIZERS,
+    PRESETS,
+    SCHEDULES,
+    Preset,
+    TrainConfig,
+    step_plan,
+)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from app.session import check_photo
 from app.worker import call_in_pool
 from engine.data import Pair, split_by_car
 from engine.finetune import finetune_config
-from engine.train import TrainConfig
+from engine.train_config import TrainConfig
 
 DECODER_ONLY_BELOW = 200  # photos: fewer train the decoder only by default
 SIZES = [(256, 384), (320, 480), (384, 576), (512, 768), (640, 960), (1024, 1024), (1280, 1920)]
@@ -225,13 +225,9 @@ class SetupPage(QWizardPage):
 
 
 def _list_models():
-    from engine.checkpoint import list_models
-    from engine.library import library_dirs
+    from engine.library import list_library
 
-    found = []
-    for folder in library_dirs():
-        models, _errors = list_models(folder)
-        found += models
+    found, _errors = list_library()
     if not found:
         raise ValueError("no model is installed")
     return found

@@ -6,38 +6,14 @@ decoder widths and middle width.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.models.config import JOIN_MODES, UNetConfig
 from engine.models.encoders import build_encoder
 
-JOIN_MODES = ("concat", "add")
-
-
-@dataclass(frozen=True)
-class UNetConfig:
-    encoder: str = "resnet50"
-    join: str = "concat"
-    decoder_widths: tuple[int, ...] = (256, 128, 64, 32, 16)
-    middle_width: int = 512
-
-    def __post_init__(self):
-        if self.join not in JOIN_MODES:
-            raise ValueError(f"join must be one of {JOIN_MODES}, not {self.join!r}")
-        if len(self.decoder_widths) != 5:
-            raise ValueError("decoder_widths needs one width per upsampling step (5)")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> UNetConfig:
-        d = dict(d)
-        d["decoder_widths"] = tuple(d.get("decoder_widths", cls.decoder_widths))
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+__all__ = ["JOIN_MODES", "ResidualConvUnit", "UNet", "UNetConfig"]
 
 
 def conv_bn_relu(cin: int, cout: int, k: int = 3) -> nn.Sequential:
@@ -94,9 +70,9 @@ class DecoderStep(nn.Module):
 class UNet(nn.Module):
     """Returns logits (N×1×H×W) at input size; `predict_proba` applies the sigmoid."""
 
-    def __init__(self, config: UNetConfig = UNetConfig(), pretrained: str | None = None):
+    def __init__(self, config: UNetConfig | None = None, pretrained: str | None = None):
         super().__init__()
-        self.config = config
+        self.config = config = config or UNetConfig()
         self.encoder = build_encoder(config.encoder, pretrained)
         chans, strides = self.encoder.out_channels, self.encoder.strides
         self.middle = conv_bn_relu(chans[-1], config.middle_width, k=1)

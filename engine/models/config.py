@@ -1,0 +1,30 @@
+"""A U-Net variant as plain data (no torch): model file headers are read without loading torch."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+JOIN_MODES = ("concat", "add")
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    encoder: str = "resnet50"
+    join: str = "concat"
+    decoder_widths: tuple[int, ...] = (256, 128, 64, 32, 16)
+    middle_width: int = 512
+
+    def __post_init__(self):
+        if self.join not in JOIN_MODES:
+            raise ValueError(f"join must be one of {JOIN_MODES}, not {self.join!r}")
+        if len(self.decoder_widths) != 5:
+            raise ValueError("decoder_widths needs one width per upsampling step (5)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> UNetConfig:
+        d = dict(d)
+        d["decoder_widths"] = tuple(d.get("decoder_widths", cls.decoder_widths))
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
