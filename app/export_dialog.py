@@ -96,8 +96,6 @@ class _Progress(QObject):
 
 
 class ExportDialog(QDialog):
-    finished_export = Signal(object)  # ExportReport
-
     def __init__(self, session, settings: Settings, parent=None):
         super().__init__(parent)
         self.session, self.settings = session, settings
@@ -228,7 +226,6 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(True)
         self.result.setPlainText(report.text())
         self.open_button.setEnabled(bool(report.folders))
-        self.finished_export.emit(report)
 
     def _error(self, message: str) -> None:
         self.bar.setVisible(False)

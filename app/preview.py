@@ -110,8 +110,6 @@ class PreviewPane(QWidget):
     shrink and grow the brush."""
 
     brush_size_changed = Signal(int)
-    tool_changed = Signal(str)
-    zoom_changed = Signal(float)
 
     def __init__(self, document: MaskDocument | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -232,7 +230,6 @@ class PreviewPane(QWidget):
         if tool != self._tool:
             self._tool = tool
             self._update_cursor_shape()
-            self.tool_changed.emit(tool)
 
     @property
     def brush_size(self) -> int:
@@ -324,9 +321,7 @@ class PreviewPane(QWidget):
         )
         for item in (self._overlay_item, self._cutout_item):
             item.smooth = zoom < 1
-        if zoom != self._zoom:
-            self._zoom = zoom
-            self.zoom_changed.emit(zoom)
+        self._zoom = zoom
 
     def _sync_scroll(self, source: _PhotoView) -> None:
         for other in self.views:

@@ -210,13 +210,20 @@ class Session:
 
     def mask(self, photo: Photo) -> np.ndarray | None:
         """The mask the operator sees and exports: the touch-up if any, else the model's."""
-        edit = read_mask_file(self.mask_file(photo, "edit"))
-        return edit if edit is not None else self.model_mask(photo)
+        return self.masks(photo)[1]
 
-    def save_touchup(self, photo: Photo, mask: np.ndarray) -> None:
-        """Keep the operator's mask; a mask equal to the model's is no touch-up."""
-        path = self.mask_file(photo, "edit")
+    def masks(self, photo: Photo) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(the model's mask, the mask shown), each file decoded once."""
         model = self.model_mask(photo)
+        edit = read_mask_file(self.mask_file(photo, "edit"))
+        return model, edit if edit is not None else model
+
+    def save_touchup(self, photo: Photo, mask: np.ndarray, model: np.ndarray | None = None) -> None:
+        """Keep the operator's mask; a mask equal to the model's is no touch-up. `model`: the
+        model's mask when the caller holds it (else it is read from disk)."""
+        path = self.mask_file(photo, "edit")
+        if model is None:
+            model = self.model_mask(photo)
         if model is not None and np.array_equal(model, mask):
             path.unlink(missing_ok=True)
             photo.status = DONE
@@ -247,13 +254,17 @@ class Session:
             photo.status, photo.error = QUEUED, ""
         self.save()
 
-    def set_status(self, photo: Photo, status: str, error: str = "", **fields) -> None:
+    def set_status(
+        self, photo: Photo, status: str, error: str = "", save: bool = True, **fields
+    ) -> None:
+        """`save=False`: the caller saves later (a batch saves once a second, not per photo)."""
         if status == DONE and self.mask_file(photo, "edit").exists():
             status = TOUCHED  # a model run under a touch-up keeps the touch-up
         photo.status, photo.error = status, error
         for k, v in fields.items():
             setattr(photo, k, v)
-        self.save()
+        if save:
+            self.save()
 
     # -- persistence -----------------------------------------------------------------------
     def save(self) -> None:

@@ -37,11 +37,14 @@ class Settings:
             return value if value else default
         return str(value) if value is not None else default
 
-    def set(self, key: str, value) -> None:
+    def set(self, key: str, value, sync: bool = True) -> None:
+        """`sync=False` for values that change many times a second (QSettings writes them from
+        the event loop a little later, and on quit)."""
         if key not in DEFAULTS:
             raise KeyError(key)
         self.store.setValue(key, value)
-        self.store.sync()
+        if sync:
+            self.store.sync()
 
     @property
     def formats(self) -> tuple[str, ...]:

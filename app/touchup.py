@@ -159,17 +159,6 @@ class MaskDocument(QObject):
         if kept is not None:
             self._discard(kept[0])
 
-    def set_mask(self, mask: np.ndarray) -> None:
-        """Replace the editable mask without undo (the history no longer applies, so it is
-        cleared)."""
-        if mask.shape != self.mask.shape:
-            raise ValueError(f"mask {mask.shape} does not match photo {self.mask.shape}")
-        self._stroke = None
-        self.undo_stack.clear()
-        self.mask = np.array(mask, dtype=bool)
-        h, w = self.mask.shape
-        self.changed.emit(0, 0, w, h)
-
     @property
     def touched(self) -> bool:
         """The mask differs from the model's."""

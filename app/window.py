@@ -39,6 +39,7 @@ from engine import __version__
 
 log = logging.getLogger(__name__)
 MY_ENSEMBLE = "my-ensemble"  # the "model" setting for the ensemble the operator built
+STATUS_SAVE_MS = 1000  # a running batch saves the queue at most this often
 SAVE_DELAY_MS = 800  # touch-ups are saved this long after the last stroke (and on any switch)
 
 
@@ -95,6 +96,9 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save_touchup)
+        # session.json holds the whole queue: a batch saves it once a second, not once per photo
+        self._status_save_timer = QTimer(self, singleShot=True, interval=STATUS_SAVE_MS)
+        self._status_save_timer.timeout.connect(self.session.save)
         self.queue.photo_selected.connect(self.show_photo)
         self.strip.currentItemChanged.connect(self._strip_changed)
         self.document.changed.connect(self._mask_edited)
@@ -598,7 +602,8 @@ class MainWindow(QMainWindow):
     def _photo_done(self, key: str, seconds: float, model: str) -> None:
         photo = self.session.photos.get(key)
         if photo:
-            self.session.set_status(photo, DONE, seconds=seconds, model=model)
+            self.session.set_status(photo, DONE, save=False, seconds=seconds, model=model)
+            self._save_statuses_soon()
             self.queue.show_status(photo, self.session)
             if key == self.current_key:
                 self.show_photo(key)
@@ -607,8 +612,14 @@ class MainWindow(QMainWindow):
     def _photo_failed(self, key: str, reason: str) -> None:
         photo = self.session.photos.get(key)
         if photo:
-            self.session.set_status(photo, FAILED, reason)
+            self.session.set_status(photo, FAILED, reason, save=False)
+            self._save_statuses_soon()
             self.queue.show_status(photo, self.session)
+
+    def _save_statuses_soon(self) -> None:
+        """Within a second (not restarted by the next photo: a long batch still saves)."""
+        if not self._status_save_timer.isActive():
+            self._status_save_timer.start()
 
     @Slot(int, int, float, float)
     def _progress(self, done: int, total: int, rate: float, left: float) -> None:
@@ -621,8 +632,10 @@ class MainWindow(QMainWindow):
     def _batch_finished(self, cancelled: bool) -> None:
         for photo in self.session.photos.values():
             if photo.status == PROCESSING:
-                self.session.set_status(photo, QUEUED)
+                self.session.set_status(photo, QUEUED, save=False)
                 self.queue.show_status(photo, self.session)
+        self._status_save_timer.stop()
+        self.session.save()
         done = self.session.count(DONE, TOUCHED)
         failed = self.session.count(FAILED)
         verb = "Cancelled" if cancelled else "Finished"
@@ -680,8 +693,7 @@ class MainWindow(QMainWindow):
             from engine.io import read_rgb
 
             rgb = read_rgb(photo.path)
-            model, mask = session.model_mask(photo), session.mask(photo)
-            return key, rgb, model, mask
+            return (key, rgb, *session.masks(photo))
 
         call_in_pool(load, self._photo_loaded, self._photo_load_failed)
         self._sync_strip(key)
@@ -693,7 +705,7 @@ class MainWindow(QMainWindow):
         empty = np.zeros(rgb.shape[:2], bool)
         if model is None or model.shape != rgb.shape[:2]:
             model, mask = empty, empty.copy()
-        elif mask is None or mask.shape != rgb.shape[:2]:
+        elif mask is None or mask is model or mask.shape != rgb.shape[:2]:
             mask = model.copy()
         self.current_key = key
         self.document.load(rgb, model, mask, key=key)
@@ -722,7 +734,7 @@ class MainWindow(QMainWindow):
         stack = self.document.undo_stack
         if stack.isClean():  # the mask is what was loaded or last saved
             return
-        self.session.save_touchup(photo, self.document.mask.copy())
+        self.session.save_touchup(photo, self.document.mask.copy(), self.document.model_mask)
         stack.setClean()
         self.queue.show_status(photo, self.session)
 
@@ -745,7 +757,7 @@ class MainWindow(QMainWindow):
         self.brush_slider.setValue(size)
         self.brush_slider.blockSignals(False)
         self.brush_value.setText(f" {size} px ")
-        self.settings.set("brush_size", size)
+        self.settings.set("brush_size", size, sync=False)  # every slider tick
 
     def _toggle_overlay(self, checked: bool) -> None:
         self.pane.set_overlay(checked)

@@ -17,7 +17,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 
-from app.session import DONE, FAILED, TOUCHED
+from app.session import DONE, FAILED, TOUCHED, Session
 from app.window import MainWindow
 
 CARVANA = Path(__file__).parent / "data" / "carvana"
@@ -105,6 +105,11 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     assert "failed: " in window.queue.items[bad.key].text(1)
     assert window.device_label.text().startswith(("device: CPU", "device: CUDA"))
     assert max(gaps) < 0.5, "the window stopped answering while the batch ran"
+    # the batch saves the queue once a second and when it ends: a crash now loses nothing
+    saved = Session.load(window.session.folder).photos.values()
+    assert {p.name: (p.status, p.error) for p in saved} == {
+        p.name: (p.status, p.error) for p in window.session.photos.values()
+    }
 
     # touch up the first photo: a brush stroke in the sky (no car there), then undo / redo
     key = str((studio / "0ed6904e1004_01.jpg").resolve())
