@@ -199,6 +199,8 @@ def cmd_train(args, finetune: bool = False) -> int:
         cache_dir=args.cache_dir or "",
         cancel_file=args.cancel_file or "",
     )
+    if args.cancel_file:  # a file left by an earlier run must not cancel this one
+        Path(args.cancel_file).unlink(missing_ok=True)
     if args.batch_size:
         fields["batch_size"] = args.batch_size
     if args.size:

@@ -210,8 +210,8 @@ class Trainer:
         c, t0 = self.cfg, time.time()
         if c.threads:
             torch.set_num_threads(c.threads)
-        if c.cancel_file:  # a file left by an earlier run must not cancel this one
-            Path(c.cancel_file).unlink(missing_ok=True)
+        # a cancel file that is already there is honoured (a Stop clicked while this process was
+        # still starting); whoever starts a run removes a stale one first (GUI, `carmask train`)
         torch.manual_seed(c.seed)
         model, base = self._build_model()
         model.to(self.device)

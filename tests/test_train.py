@@ -201,6 +201,17 @@ def test_same_seed_same_losses_other_seed_other_losses(run, tmp_path):
 # --------------------------------------------------------------------------- cancel, resume
 
 
+def test_a_stop_sent_while_the_run_starts_up_is_honoured(tmp_path):
+    """The wizard writes the cancel file while the child is still importing torch."""
+    out, cancel = tmp_path / "model.safetensors", tmp_path / "cancel"
+    cancel.write_text("stop")
+    events: list[dict] = []
+    result = Trainer(TrainConfig(**_settings(out, cancel_file=str(cancel))), events.append).run()
+    assert result.cancelled and result.steps_done == 0
+    assert not _of(events, "step") and events[-1]["event"] == "cancelled"
+    assert not out.exists()
+
+
 def test_cancel_file_stops_at_the_next_step_and_resume_continues(run, tmp_path):
     out, cancel = tmp_path / "model.safetensors", tmp_path / "cancel"
     resume_file = TrainConfig(**_settings(out)).resume_path
