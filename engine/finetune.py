@@ -96,9 +96,36 @@ def steps_for(cfg: TrainConfig, train_photos: int) -> int:
     return step_plan(cfg, train_photos)[2]
 
 
-def estimate(
-    cfg: TrainConfig, train_photos: int, val_photos: int, photo_size=(1280, 1918), repeats=2
-) -> Estimate:
+def timing_key(cfg: TrainConfig, train_photos: int, photo_size=(1280, 1918)) -> tuple:
+    """What the measured times depend on: the same key, the same times (epochs, learning rate
+    or the validation share change the estimate, not the measurement)."""
+    return (
+        cfg.init_from,
+        cfg.arch,
+        tuple(cfg.input_size),
+        step_plan(cfg, train_photos)[0],
+        cfg.device,
+        cfg.amp,
+        cfg.freeze_encoder,
+        cfg.optimizer,
+        tuple(photo_size),
+    )
+
+
+@dataclass(frozen=True)
+class Timing:
+    step_seconds: float
+    photo_seconds: float  # one validation photo at full size
+    device: str
+
+    def estimate(self, cfg: TrainConfig, train_photos: int, val_photos: int) -> Estimate:
+        steps = step_plan(cfg, train_photos)[2]
+        return Estimate(
+            self.step_seconds, steps, self.photo_seconds, val_photos, cfg.epochs, self.device
+        )
+
+
+def measure(cfg: TrainConfig, train_photos: int, photo_size=(1280, 1918), repeats=2) -> Timing:
     """Time a few real training steps and one full-size prediction of this configuration on
     this machine (random pixels: the time does not depend on them)."""
     probe = TrainConfig(**{**cfg.to_dict(), "train_pairs": [], "val_pairs": []})
@@ -109,7 +136,7 @@ def estimate(
     trainer._train_mode(model)
     opt = trainer._optimizer(model)
     loss_fn = CombinedLoss(probe.focal_gamma)
-    bs, _, steps = step_plan(probe, train_photos)
+    bs = step_plan(probe, train_photos)[0]
     h, w = probe.input_size
     scaler = torch.amp.GradScaler("cuda", enabled=probe.amp and trainer.device.type == "cuda")
     x = torch.rand(bs, 3, h, w)
@@ -131,15 +158,14 @@ def estimate(
     predictor.predict(photo)
     t0 = time.perf_counter()
     predictor.predict(photo)
-    photo_s = time.perf_counter() - t0
-    return Estimate(
-        step_s,
-        steps,
-        photo_s,
-        val_photos,
-        probe.epochs,
-        predictor.device_label,
-    )
+    return Timing(step_s, time.perf_counter() - t0, predictor.device_label)
+
+
+def estimate(
+    cfg: TrainConfig, train_photos: int, val_photos: int, photo_size=(1280, 1918), repeats=2
+) -> Estimate:
+    """How long a run of this configuration takes on this machine, measured now."""
+    return measure(cfg, train_photos, photo_size, repeats).estimate(cfg, train_photos, val_photos)
 
 
 # -- base versus new -------------------------------------------------------------------------

@@ -67,7 +67,14 @@ def _to_training(qtbot, window, folder: Path, epochs: int):
     setup.batch.setValue(4)
     setup.val_share.setValue(25)
     setup.device.setCurrentText("cpu")
-    qtbot.waitUntil(lambda: "steps of" in setup.estimate_label.text(), timeout=60000)
+    qtbot.waitUntil(lambda: f"of {epochs} epochs" in setup.estimate_label.text(), timeout=60000)
+    # more epochs: a new estimate from the times already measured (no second measurement)
+    measured = dict(setup._timings)
+    setup.epochs.setValue(epochs + 1)
+    qtbot.waitUntil(lambda: f"of {epochs + 1} epochs" in setup.estimate_label.text(), timeout=5000)
+    assert setup._timings == measured
+    setup.epochs.setValue(epochs)
+    qtbot.waitUntil(lambda: f"of {epochs} epochs" in setup.estimate_label.text(), timeout=5000)
     assert setup.isComplete()
     wizard.next()  # the commit page: training starts
     assert wizard.currentPage() is wizard.training_page

@@ -54,7 +54,8 @@ class SetupPage(QWizardPage):
         self.current_model = current_model
         self.pairs: list[Pair] = []
         self._models: list[tuple[Path, object]] = []
-        self._generation = 0
+        self._timings: dict[tuple, object] = {}  # timing key -> Timing or why it failed
+        self._measuring = False
         self.problem = ""  # why the last estimate could not run (no training with these)
 
         self.base = QComboBox()
@@ -182,27 +183,42 @@ class SetupPage(QWizardPage):
         self.completeChanged.emit()
 
     def _estimate(self) -> None:
+        """Show the estimate for the current settings. Times are measured once per timing key
+        (model, size, batch, device, trainable layers), one measurement at a time: changing the
+        epochs or the validation share re-uses them, and a change made while a measurement runs
+        is estimated when it ends."""
         if self._header() is None or not self.pairs:
             return
-        from engine.finetune import estimate
+        from engine.finetune import timing_key
 
-        self._generation += 1
-        generation, cfg = self._generation, self.config()
+        cfg = self.config()
         train, val = self.split()
-        photo = val[0] if val else train[0]
+        photo_size = _photo_size(val[0] if val else train[0])
+        key = timing_key(cfg, len(train), photo_size)
+        timing = self._timings.get(key)
+        if timing is not None:
+            self._show_estimate(
+                timing if isinstance(timing, str) else timing.estimate(cfg, len(train), len(val))
+            )
+            return
+        if self._measuring:
+            return  # _measured estimates again with the settings of that moment
+        self._measuring = True
 
         def run():
-            return estimate(cfg, len(train), len(val), _photo_size(photo))
+            from engine.finetune import measure
 
-        call_in_pool(
-            run,
-            lambda e: self._estimated(generation, e),
-            lambda message: self._estimated(generation, message),
-        )
+            return measure(cfg, len(train), photo_size)
 
-    def _estimated(self, generation: int, result) -> None:
-        if generation != self._generation:
-            return
+        call_in_pool(run, lambda t: self._measured(key, t), lambda m: self._measured(key, m))
+
+    def _measured(self, key: tuple, timing) -> None:
+        """`timing`: a Timing, or why these settings cannot train."""
+        self._measuring = False
+        self._timings[key] = timing
+        self._estimate()
+
+    def _show_estimate(self, result) -> None:
         self.problem = result if isinstance(result, str) else ""
         self.completeChanged.emit()
         if self.problem:
