@@ -37,7 +37,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from engine import __version__  # noqa: E402
-from engine.data import Pair, find_pairs, load_pair, split_by_car  # noqa: E402
+from engine.data import Pair, find_pairs, load_pair, split_by_car, spread  # noqa: E402
 from engine.finetune import compare, finetune_config, steps_for  # noqa: E402
 from engine.io import atomic_write_bytes, save_image_atomic  # noqa: E402
 from engine.library import default_model_paths  # noqa: E402
@@ -107,8 +107,7 @@ def pick(pairs: list[Pair], cars: int, angles: int, seed: int) -> list[Pair]:
     chosen = [names[i] for i in sorted(rng.choice(len(names), cars, replace=False))]
     out = []
     for car in chosen:
-        shots = sorted(by_car[car], key=lambda p: p.image.name)
-        out += [shots[i * len(shots) // angles] for i in range(min(angles, len(shots)))]
+        out += spread(sorted(by_car[car], key=lambda p: p.image.name), angles)
     return out
 
 

@@ -36,7 +36,7 @@ if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
 
 from engine import __version__  # noqa: E402
 from engine.checkpoint import ModelFileError  # noqa: E402
-from engine.data import Pair, find_pairs  # noqa: E402
+from engine.data import Pair, find_pairs, spread  # noqa: E402
 from engine.ensemble import VOTE_METHODS, combine  # noqa: E402
 from engine.io import ImageReadError, atomic_write_bytes, read_mask, read_rgb  # noqa: E402
 from engine.library import NoModelError, chosen_model_paths  # noqa: E402
@@ -49,14 +49,6 @@ WORST = 10
 
 
 # --- inputs -------------------------------------------------------------------------------------
-
-
-def spread(items: list, limit: int | None) -> list:
-    """`limit` items evenly spread over the list (first one included), or all of them."""
-    n = len(items)
-    if not limit or limit >= n:
-        return list(items)
-    return [items[i * n // limit] for i in range(limit)]
 
 
 def model_keys(names: list[str]) -> list[str]:

@@ -188,6 +188,15 @@ def split_by_car(
     return [p for p in pairs if p.car not in val_cars], [p for p in pairs if p.car in val_cars]
 
 
+def spread(items: Sequence, limit: int | None) -> list:
+    """`limit` items evenly spread over the sequence, first one included (all when `limit` is
+    0, None or not below the length): validation subsets that span the cars and angles."""
+    n = len(items)
+    if not limit or limit >= n:
+        return list(items)
+    return [items[i * n // limit] for i in range(limit)]
+
+
 def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
     """Photo (H×W×3 uint8) and its label (H×W bool)."""
     return read_rgb(pair.image), read_mask(pair.mask)

@@ -21,7 +21,15 @@ import torch
 from torch.utils.data import DataLoader
 
 from engine.checkpoint import ModelHeader, load_model, save_model
-from engine.data import Augment, Pair, PairDataset, find_pairs, load_pair, split_by_car
+from engine.data import (
+    Augment,
+    Pair,
+    PairDataset,
+    find_pairs,
+    load_pair,
+    split_by_car,
+    spread,
+)
 from engine.events import EventSink, JsonLinesSink, make_event
 from engine.losses import CombinedLoss
 from engine.metrics import dice
@@ -62,9 +70,8 @@ class Trainer:
         if train_pairs is None:
             train_pairs, val_pairs = self._discover()
         self.train_pairs, self.val_pairs = train_pairs, val_pairs or []
-        n = config.max_val_photos
-        if n and len(self.val_pairs) > n:  # spread over the cars and angles, not the first few
-            self.val_pairs = [self.val_pairs[i * len(self.val_pairs) // n] for i in range(n)]
+        # spread over the cars and angles, not the first few
+        self.val_pairs = spread(self.val_pairs, config.max_val_photos)
 
     def _discover(self) -> tuple[list[Pair], list[Pair]]:
         if self.cfg.train_pairs:

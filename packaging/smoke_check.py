@@ -274,18 +274,6 @@ def _tail(r: Run, n: int = 600) -> str:
     return r.text.strip()[-n:]
 
 
-def read_mask(path: Path):
-    import numpy as np
-    from PIL import Image
-
-    return np.asarray(Image.open(path).convert("L")) > 127
-
-
-def dice(a, b) -> float:
-    inter, total = int((a & b).sum()), int(a.sum() + b.sum())
-    return 1.0 if total == 0 else 2 * inter / total
-
-
 # -- the checks -------------------------------------------------------------------------------
 def check_cli(report: Report, bundle: Path, tmp: Path, samples: list[Path], device: str) -> None:
     cli = bundle / f"carmask{EXE_SUFFIX}"
@@ -349,6 +337,9 @@ def check_cli(report: Report, bundle: Path, tmp: Path, samples: list[Path], devi
     ):
         return
     import numpy as np
+
+    from engine.io import read_mask  # the development environment's engine (numpy, Pillow)
+    from engine.metrics import dice
 
     worst = 1.0
     for photo in samples:
