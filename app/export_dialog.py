@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QUrl, Signal, Slot
+from PySide6.QtCore import QUrl, Slot
 from PySide6.QtGui import QColor, QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import Settings
-from app.worker import call_in_pool
+from app.worker import Progress, call_in_pool
 
 BESIDE = "cutouts"  # default: a folder of this name beside each photo
 
@@ -89,10 +89,6 @@ def export_session(session, out_dir: str, options, progress=None) -> ExportRepor
         if progress:
             progress(i + 1, len(ready))
     return report
-
-
-class _Progress(QObject):
-    changed = Signal(int, int)
 
 
 class ExportDialog(QDialog):
@@ -161,7 +157,7 @@ class ExportDialog(QDialog):
         layout.addWidget(self.bar)
         layout.addWidget(self.result)
         layout.addWidget(self.buttons)
-        self._progress = _Progress()
+        self._progress = Progress(self)
         self._progress.changed.connect(self._on_progress)
 
     def _choose_folder(self) -> None:

@@ -210,7 +210,8 @@ class Session:
 
     def mask(self, photo: Photo) -> np.ndarray | None:
         """The mask the operator sees and exports: the touch-up if any, else the model's."""
-        return self.masks(photo)[1]
+        edit = read_mask_file(self.mask_file(photo, "edit"))
+        return edit if edit is not None else self.model_mask(photo)
 
     def masks(self, photo: Photo) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(the model's mask, the mask shown), each file decoded once."""

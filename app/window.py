@@ -702,11 +702,10 @@ class MainWindow(QMainWindow):
         key, rgb, model, mask = result
         if key != self._loading_key:
             return  # the operator moved on meanwhile
-        empty = np.zeros(rgb.shape[:2], bool)
         if model is None or model.shape != rgb.shape[:2]:
-            model, mask = empty, empty.copy()
-        elif mask is None or mask is model or mask.shape != rgb.shape[:2]:
-            mask = model.copy()
+            model = mask = np.zeros(rgb.shape[:2], bool)
+        elif mask is None or mask.shape != rgb.shape[:2]:
+            mask = model  # the document keeps its own copies
         self.current_key = key
         self.document.load(rgb, model, mask, key=key)
         photo = self.session.photos[key]
@@ -839,12 +838,12 @@ class MainWindow(QMainWindow):
         self.device_combo.setEnabled(not busy)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # ask every question first: a "No" to the second must not leave the first job stopped
         wizard = self.finetune_wizard
-        if wizard is not None and wizard.training:
-            if not wizard.ask_to_stop(self, "A model is training", "quit"):
-                event.ignore()
-                return
-            wizard.stop_and_wait()
+        training = wizard is not None and wizard.training
+        if training and not wizard.ask_to_stop(self, "A model is training", "quit"):
+            event.ignore()
+            return
         if self.worker is not None:
             answer = QMessageBox.question(
                 self,
@@ -855,6 +854,9 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
+        if training:
+            wizard.stop_and_wait()
+        if self.worker is not None:
             self.worker.cancel()
             if self.thread is not None:
                 self.thread.wait(60000)

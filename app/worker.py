@@ -24,6 +24,12 @@ _predictors: dict[tuple, object] = {}  # (model files, device) → Predictor, re
 _predictor_lock = threading.Lock()
 
 
+class Progress(QObject):
+    """(done, total) from a pool task; a queued connection delivers it on the UI thread."""
+
+    changed = Signal(int, int)
+
+
 def fmt_time(seconds: float) -> str:
     """Time left for progress labels: m:ss, or h:mm:ss from an hour on."""
     s = max(0, round(seconds))

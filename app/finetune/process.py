@@ -15,6 +15,7 @@ from engine.finetune import child_command
 
 log = logging.getLogger(__name__)
 KILL_AFTER_MS = 60_000  # a child that does not stop this long after Stop is terminated
+TERMINATE_GRACE_MS = 5_000  # and killed if it ignores the termination this long
 STDERR_LINES = 40
 
 
@@ -30,6 +31,8 @@ class TrainProcess(QObject):
         self._stderr: list[str] = []
         self._kill_timer = QTimer(self, singleShot=True, interval=KILL_AFTER_MS)
         self._kill_timer.timeout.connect(self._force_stop)
+        self._hard_kill_timer = QTimer(self, singleShot=True, interval=TERMINATE_GRACE_MS)
+        self._hard_kill_timer.timeout.connect(self._kill)
 
     @property
     def running(self) -> bool:
@@ -66,12 +69,25 @@ class TrainProcess(QObject):
             self.cancel_file.write_text("stop")
         self._kill_timer.start()
 
+    def stop_and_wait(self, ms: int = KILL_AFTER_MS) -> None:
+        """Stop, and block until the child has ended (the app is quitting); kill it after `ms`."""
+        proc = self.proc
+        self.stop()
+        if proc is not None and not proc.waitForFinished(ms):
+            proc.kill()
+            proc.waitForFinished(TERMINATE_GRACE_MS)
+
     def _force_stop(self) -> None:
+        """Terminate a child that ignored Stop; kill it if it ignores that too (no blocking)."""
         if self.running:
             log.warning("training child did not stop in time: terminating it")
             self.proc.terminate()
-            if not self.proc.waitForFinished(5000):
-                self.proc.kill()
+            self._hard_kill_timer.start()
+
+    def _kill(self) -> None:
+        if self.running:
+            log.warning("training child ignored the termination: killing it")
+            self.proc.kill()
 
     def _read_stdout(self) -> None:
         self._buffer += bytes(self.proc.readAllStandardOutput())
@@ -95,6 +111,7 @@ class TrainProcess(QObject):
         if self.proc is None:
             return
         self._kill_timer.stop()
+        self._hard_kill_timer.stop()
         self._read_stdout()
         self._read_stderr()
         if self._buffer:

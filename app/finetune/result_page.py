@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -22,9 +22,8 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app.worker import call_in_pool
+from app.worker import Progress, call_in_pool
 
-USES = ("library", "default", "ensemble")
 EXAMPLE_WIDTH = 360
 
 
@@ -33,10 +32,6 @@ def to_pixmap(rgb: np.ndarray) -> QPixmap:
     h, w, _ = rgb.shape
     image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
     return QPixmap.fromImage(image.copy())
-
-
-class _Progress(QObject):
-    changed = Signal(int, int)
 
 
 class ResultPage(QWizardPage):
@@ -50,7 +45,7 @@ class ResultPage(QWizardPage):
         self.comparison = None
         self.installing = False
         self.installed_path: Path | None = None
-        self._progress = _Progress(self)
+        self._progress = Progress(self)
         self._progress.changed.connect(self._on_progress)
 
         self.summary = QLabel("Scoring both models…")

@@ -114,7 +114,6 @@ class SetupPage(QWizardPage):
             # (benchmarks/finetune_shift.py: 24 photos, decoder only 0.9923 vs all 0.9916)
             few = len(self.pairs) < DECODER_ONLY_BELOW
             (self.decoder_only if few else self.all_layers).setChecked(True)
-        if not self._models:
             call_in_pool(_list_models, self._models_listed, self._models_failed)
         self._changed()
 

@@ -44,13 +44,10 @@ class FineTuneWizard(QWizard):
     def stop_training(self) -> None:
         self.training_page.stop()
 
-    def stop_and_wait(self, ms: int = 60_000) -> None:
+    def stop_and_wait(self) -> None:
         """Stop the training and wait for the child to end (when the app quits)."""
-        proc = self.training_page.process.proc
         self.stop_training()
-        if proc is not None and not proc.waitForFinished(ms):
-            proc.kill()
-            proc.waitForFinished(5000)
+        self.training_page.process.stop_and_wait()
 
     def ask_to_stop(self, parent, title: str, action: str) -> bool:
         """Ask before a close stops the training; True to go ahead."""
