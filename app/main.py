@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from engine.train_config import TRAIN_CHILD_FLAG  # torch-free
+
 # The app runs torch next to its own UI and worker threads: OpenMP threads that spin while they
 # wait for a busy core made CPU segmentation ~25x slower in benchmarks; passive waiting does not.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -21,7 +23,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # PySide6 is imported inside the functions below, not here: a frozen bundle has no Python to run
 # `python -m engine.train`, so the wizard starts the bundle's own executable with
 # `--engine-train`, and that training child must not load Qt.
-ENGINE_TRAIN_FLAG = "--engine-train"
 SELF_TEST_TIMEOUT_S = 120.0
 ICON_NAME = "carmask-studio"
 
@@ -79,7 +80,7 @@ def _engine_train(args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
-    if len(argv) > 1 and argv[1] == ENGINE_TRAIN_FLAG:
+    if len(argv) > 1 and argv[1] == TRAIN_CHILD_FLAG:
         return _engine_train(list(argv[2:]))
 
     parser = argparse.ArgumentParser(prog="carmask-studio")

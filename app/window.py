@@ -434,7 +434,7 @@ class MainWindow(QMainWindow):
         device = self.device_combo.currentText()
 
         def probe():
-            from engine.predict import describe_device, resolve_device
+            from engine.devices import describe_device, resolve_device
 
             return describe_device(resolve_device(device))
 

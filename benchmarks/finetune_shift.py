@@ -38,10 +38,10 @@ if str(REPO) not in sys.path:
 
 from engine import __version__  # noqa: E402
 from engine.data import Pair, find_pairs, load_pair, split_by_car, spread  # noqa: E402
+from engine.devices import describe_device, resolve_device  # noqa: E402
 from engine.finetune import compare, finetune_config, steps_for  # noqa: E402
 from engine.io import atomic_write_bytes, save_image_atomic  # noqa: E402
 from engine.library import default_model_paths  # noqa: E402
-from engine.predict import describe_device, resolve_device  # noqa: E402
 from engine.train import Trainer  # noqa: E402
 
 CARVANA = REPO.parent / "shared" / "data" / "carvana"
@@ -139,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device: {describe_device(device)}; base model: {base.name}")
 
     t0 = time.time()
-    tune_src = pick(
-        find_pairs(Path(args.data) / "train").pairs, args.tune_cars, args.tune_angles, args.seed
-    )
-    test_src = pick(find_pairs(Path(args.data) / "val").pairs, args.test_cars, 16, args.seed)
+    # the picked photos are decoded by build() anyway: no content check of all of them here
+    train_pairs = find_pairs(Path(args.data) / "train", check_content=False).pairs
+    val_pairs = find_pairs(Path(args.data) / "val", check_content=False).pairs
+    tune_src = pick(train_pairs, args.tune_cars, args.tune_angles, args.seed)
+    test_src = pick(val_pairs, args.test_cars, 16, args.seed)
     tune = build(tune_src, work / "tune", args.seed)
     test = build(test_src, work / "test", args.seed + 10_000)
     train, val = split_by_car(tune, args.val_share, args.seed)

@@ -33,14 +33,14 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
-from engine.models.encoders import ENCODERS  # noqa: E402
-from engine.models.unet import JOIN_MODES, UNet, UNetConfig  # noqa: E402
-from engine.predict import (  # noqa: E402
+from engine.devices import (  # noqa: E402
     DEVICE_CHOICES,
     DeviceError,
     describe_device,
     resolve_device,
 )
+from engine.models.encoders import ENCODERS  # noqa: E402
+from engine.models.unet import JOIN_MODES, UNet, UNetConfig  # noqa: E402
 
 DEFAULT_ENCODERS = "resnet18,resnet34,resnet50,vgg16,efficientnet_lite0"
 DEFAULT_SIZES = "1024x1024,1280x1920"

@@ -37,11 +37,12 @@ if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
 from engine import __version__  # noqa: E402
 from engine.checkpoint import ModelFileError  # noqa: E402
 from engine.data import Pair, find_pairs, spread  # noqa: E402
+from engine.devices import DEVICE_CHOICES, DeviceError  # noqa: E402
 from engine.ensemble import VOTE_METHODS, combine  # noqa: E402
 from engine.io import ImageReadError, atomic_write_bytes, read_mask, read_rgb  # noqa: E402
 from engine.library import NoModelError, chosen_model_paths  # noqa: E402
 from engine.metrics import dice  # noqa: E402
-from engine.predict import DEVICE_CHOICES, DeviceError, Predictor  # noqa: E402
+from engine.predict import Predictor  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "carvana" / "val"
 ENSEMBLE = "ensemble"

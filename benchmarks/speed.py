@@ -52,11 +52,13 @@ import forward  # noqa: E402  (benchmarks/forward.py: RSS helpers)
 
 from engine import __version__  # noqa: E402
 from engine.checkpoint import ModelFileError, load_model, read_header  # noqa: E402
+from engine.devices import DeviceError, resolve_device  # noqa: E402
+from engine.ensemble import combine  # noqa: E402
 from engine.export import ExportOptions, export_photo  # noqa: E402
 from engine.io import atomic_write_bytes, find_images, read_rgb  # noqa: E402
 from engine.library import NoModelError, chosen_model_paths  # noqa: E402
 from engine.metrics import dice  # noqa: E402
-from engine.predict import DeviceError, LoadedModel, Predictor, resolve_device  # noqa: E402
+from engine.predict import LoadedModel, Predictor  # noqa: E402
 
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "carvana" / "val"
 PIPELINES = ("baseline", "engine")
@@ -69,12 +71,12 @@ MB = 1024 * 1024
 
 class Baseline:
     """The same models without the optimisations: Pillow in and out, fp32, probability upsampled
-    (several models: each one's mask, then the majority vote)."""
+    (several models: the same majority vote as the engine, `engine.ensemble.combine`)."""
 
     def __init__(self, lms: list[LoadedModel], device: torch.device, cutout: bool):
         self.lms, self.device, self.cutout = lms, device, cutout
 
-    def _mask(self, lm: LoadedModel, img: Image.Image) -> np.ndarray:
+    def _prob(self, lm: LoadedModel, img: Image.Image) -> np.ndarray:
         h, w = lm.header.input_size
         small = np.array(img.resize((w, h), Image.Resampling.BILINEAR))
         x = torch.from_numpy(small).permute(2, 0, 1)[None].float().div(255.0).to(self.device)
@@ -82,7 +84,7 @@ class Baseline:
         prob = F.interpolate(
             prob, size=(img.height, img.width), mode="bilinear", align_corners=False
         )
-        return (prob[0, 0] > lm.header.threshold).cpu().numpy()
+        return prob[0, 0].cpu().numpy()
 
     @torch.inference_mode()
     def __call__(self, path: Path, out_dir: Path) -> tuple[dict, np.ndarray]:
@@ -90,8 +92,8 @@ class Baseline:
         with Image.open(path) as im:
             img = im.convert("RGB")
         t1 = time.perf_counter()
-        votes = sum(self._mask(lm, img).astype(np.int32) for lm in self.lms)
-        mask = votes * 2 > len(self.lms)
+        probs = [self._prob(lm, img) for lm in self.lms]
+        mask = combine(probs, [lm.header.threshold for lm in self.lms])
         t2 = time.perf_counter()
         alpha = mask.astype(np.uint8) * 255
         Image.fromarray(alpha).save(out_dir / f"{path.stem}_mask.png")

@@ -18,12 +18,10 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from engine.io import atomic_write_bytes
-from engine.model_header import (  # noqa: F401 (the model-file API lives here too)
+from engine.model_header import (
     _HEADER_KEY,
-    MODEL_SUFFIX,
     ModelFileError,
     ModelHeader,
-    list_models,
     read_header,
 )
 from engine.models.unet import UNet

@@ -27,6 +27,7 @@ from engine.io import ImageReadError, OutputWriteError, find_images, read_mask, 
 from engine.library import chosen_model_paths, library_dirs, list_library
 from engine.metrics import dice
 from engine.model_header import ModelFileError
+from engine.train_config import OPTIMIZERS, PRESETS, SCHEDULES, TRAIN_CHILD_FLAG
 
 log = logging.getLogger("carmask")
 
@@ -176,9 +177,6 @@ def cmd_models_list(args) -> int:
     return 0
 
 
-TRAIN_CHILD_FLAG = "--engine-train"  # `carmask --engine-train --config run.json`: JSON events
-
-
 def cmd_train(args, finetune: bool = False) -> int:
     from engine.events import JsonLinesSink
     from engine.train import TrainConfig, Trainer
@@ -211,8 +209,6 @@ def cmd_train(args, finetune: bool = False) -> int:
     else:
         fields.update(preset=args.preset, pretrained=None if args.no_pretrained else "imagenet")
         if not args.batch_size:
-            from engine.train_config import PRESETS
-
             fields["batch_size"] = PRESETS[args.preset].batch_size
     cfg = TrainConfig(**fields)
     if finetune and Path(args.out).resolve() == Path(args.model).resolve():
@@ -296,8 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--epochs", type=int, default=10)
         p.add_argument("--batch-size", type=int, default=0)
         p.add_argument("--lr", type=float, default=0.01)
-        p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="sgd")
-        p.add_argument("--schedule", choices=("cosine", "constant", "step"), default="cosine")
+        p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+        p.add_argument("--schedule", choices=SCHEDULES, default="cosine")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
         p.add_argument("--workers", type=int, default=0)
@@ -306,8 +302,6 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cancel-file", help="stop cleanly when this file appears")
         p.add_argument("--events", action="store_true", help="JSON-lines events on stdout")
         if name == "train":
-            from engine.train_config import PRESETS
-
             p.add_argument("--preset", choices=sorted(PRESETS), default="cpu-lite0-512x768")
             p.add_argument(
                 "--no-pretrained",

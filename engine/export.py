@@ -169,7 +169,7 @@ def export_photo(
 
     level = options.png_compress_level
     # the photo's colours mean what its profile says: cutout and composite keep it (not the mask)
-    icc = read_icc_profile(input_path)
+    icc = read_icc_profile(input_path) if set(paths) - {"mask"} else None
     colour = {"icc_profile": icc} if icc else {}
     written: list[Path] = []
     for fmt, path in paths.items():

@@ -17,13 +17,13 @@ import cv2
 import numpy as np
 import torch
 
-from engine.checkpoint import ModelHeader, load_model, save_model
+from engine.checkpoint import load_model, save_model
 from engine.data import Pair, load_pair
 from engine.library import user_library_dir
-from engine.losses import CombinedLoss
 from engine.metrics import dice
-from engine.predict import LoadedModel, Predictor
-from engine.train import TrainConfig, Trainer, step_plan
+from engine.predict import Predictor
+from engine.train import Trainer
+from engine.train_config import TRAIN_CHILD_FLAG, TrainConfig, step_plan
 
 STARTUP_SECONDS = 8.0  # child start: importing torch, loading the model, the first batch
 LR_ALL, LR_DECODER = 3e-4, 1e-3  # AdamW with a cosine schedule, from the base model's weights
@@ -69,7 +69,7 @@ def child_command(config_path: str | Path) -> list[str]:
     if getattr(sys, "frozen", False):
         exe = Path(sys.executable)
         cli = exe.with_name("carmask" + exe.suffix)
-        return [str(cli if cli.is_file() else exe), "--engine-train", "--config", str(config_path)]
+        return [str(cli if cli.is_file() else exe), TRAIN_CHILD_FLAG, "--config", str(config_path)]
     return [sys.executable, "-m", "engine.train", "--config", str(config_path)]
 
 
@@ -96,7 +96,10 @@ def steps_for(cfg: TrainConfig, train_photos: int) -> int:
     return step_plan(cfg, train_photos)[2]
 
 
-def timing_key(cfg: TrainConfig, train_photos: int, photo_size=(1280, 1918)) -> tuple:
+FULL_SIZE = (1280, 1918)  # (h, w) of a studio shot: the photo size validation is timed at
+
+
+def timing_key(cfg: TrainConfig, train_photos: int, photo_size=FULL_SIZE) -> tuple:
     """What the measured times depend on: the same key, the same times (epochs, learning rate
     or the validation share change the estimate, not the measurement)."""
     return (
@@ -119,26 +122,21 @@ class Timing:
     device: str
 
     def estimate(self, cfg: TrainConfig, train_photos: int, val_photos: int) -> Estimate:
-        steps = step_plan(cfg, train_photos)[2]
+        steps = steps_for(cfg, train_photos)
         return Estimate(
             self.step_seconds, steps, self.photo_seconds, val_photos, cfg.epochs, self.device
         )
 
 
-def measure(cfg: TrainConfig, train_photos: int, photo_size=(1280, 1918), repeats=2) -> Timing:
+def measure(cfg: TrainConfig, train_photos: int, photo_size=FULL_SIZE, repeats=2) -> Timing:
     """Time a few real training steps and one full-size prediction of this configuration on
     this machine (random pixels: the time does not depend on them)."""
     probe = TrainConfig(**{**cfg.to_dict(), "train_pairs": [], "val_pairs": []})
     dummy = Pair(Path("probe.jpg"), Path("probe.png"), "probe")
     trainer = Trainer(probe, train_pairs=[dummy], val_pairs=[])
-    model, _ = trainer._build_model()
-    model.to(trainer.device)
-    trainer._train_mode(model)
-    opt = trainer._optimizer(model)
-    loss_fn = CombinedLoss(probe.focal_gamma)
+    model, _, opt, scaler, loss_fn = trainer._setup()
     bs = step_plan(probe, train_photos)[0]
     h, w = probe.input_size
-    scaler = torch.amp.GradScaler("cuda", enabled=probe.amp and trainer.device.type == "cuda")
     x = torch.rand(bs, 3, h, w)
     y = (torch.rand(bs, 1, h, w) > 0.5).float()
 
@@ -152,20 +150,12 @@ def measure(cfg: TrainConfig, train_photos: int, photo_size=(1280, 1918), repeat
     step()  # warm-up
     step_s = statistics.median(step() for _ in range(repeats))
     model.eval()
-    header = ModelHeader("probe", model.config, tuple(probe.input_size))
-    predictor = Predictor([LoadedModel(model, header)], device=str(trainer.device))
+    predictor = trainer.predictor(model)
     photo = np.zeros((*photo_size, 3), np.uint8)
     predictor.predict(photo)
     t0 = time.perf_counter()
     predictor.predict(photo)
     return Timing(step_s, time.perf_counter() - t0, predictor.device_label)
-
-
-def estimate(
-    cfg: TrainConfig, train_photos: int, val_photos: int, photo_size=(1280, 1918), repeats=2
-) -> Estimate:
-    """How long a run of this configuration takes on this machine, measured now."""
-    return measure(cfg, train_photos, photo_size, repeats).estimate(cfg, train_photos, val_photos)
 
 
 # -- base versus new -------------------------------------------------------------------------

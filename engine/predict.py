@@ -19,12 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.checkpoint import ModelHeader, load_model
-from engine.devices import (  # noqa: F401 (part of the prediction API)
-    DEVICE_CHOICES,
-    DeviceError,
-    describe_device,
-    resolve_device,
-)
+from engine.devices import describe_device, resolve_device
 from engine.ensemble import combine
 from engine.models.unet import UNet
 

@@ -30,19 +30,13 @@ from engine.data import (
     split_by_car,
     spread,
 )
+from engine.devices import describe_device, resolve_device
 from engine.events import EventSink, JsonLinesSink, make_event
 from engine.losses import CombinedLoss
 from engine.metrics import dice
 from engine.models.unet import UNet
-from engine.predict import LoadedModel, Predictor, describe_device, resolve_device
-from engine.train_config import (  # noqa: F401 (part of the training API)
-    OPTIMIZERS,
-    PRESETS,
-    SCHEDULES,
-    Preset,
-    TrainConfig,
-    step_plan,
-)
+from engine.predict import LoadedModel, Predictor
+from engine.train_config import TrainConfig, step_plan
 
 
 @dataclass
@@ -140,12 +134,26 @@ class Trainer:
         scaler.update()
         return parts
 
+    def _setup(self):
+        """What a training step needs: the model on the device in training mode, its optimiser,
+        the AMP scaler and the loss. Also returns the base model's header (fine-tuning)."""
+        model, base = self._build_model()
+        model.to(self.device)
+        self._train_mode(model)
+        opt = self._optimizer(model)
+        scaler = torch.amp.GradScaler("cuda", enabled=self.cfg.amp and self.device.type == "cuda")
+        return model, base, opt, scaler, CombinedLoss(self.cfg.focal_gamma)
+
+    def predictor(self, model: UNet) -> Predictor:
+        """The model (as it is now) behind the app's own prediction path, at full size."""
+        header = ModelHeader("validation", model.config, self.cfg.input_size)
+        return Predictor([LoadedModel(model, header)], device=str(self.device))
+
     def evaluate(self, model: UNet) -> float:
         """Mean Dice over the validation photos at their full size (the competition's metric)."""
         if not self.val_pairs:
             return float("nan")
-        header = ModelHeader("validation", model.config, self.cfg.input_size)
-        predictor = Predictor([LoadedModel(model, header)], device=str(self.device))
+        predictor = self.predictor(model)
         scores = []
         for pair in self.val_pairs:
             rgb, truth = load_pair(pair)
@@ -160,6 +168,8 @@ class Trainer:
             model.encoder.eval()
 
     def _save_resume(self, model, opt, scaler, epoch, step_in_epoch, global_step, best) -> None:
+        if not self.cfg.resume:  # a one-off run (the wizard's): nothing would read it
+            return
         state = {
             "model": model.state_dict(),
             "optimizer": opt.state_dict(),
@@ -220,13 +230,7 @@ class Trainer:
         # a cancel file that is already there is honoured (a Stop clicked while this process was
         # still starting); whoever starts a run removes a stale one first (GUI, `carmask train`)
         torch.manual_seed(c.seed)
-        model, base = self._build_model()
-        model.to(self.device)
-        self._train_mode(model)
-        opt = self._optimizer(model)
-        use_amp = c.amp and self.device.type == "cuda"
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-        loss_fn = CombinedLoss(c.focal_gamma)
+        model, base, opt, scaler, loss_fn = self._setup()
         dataset = PairDataset(
             self.train_pairs, c.input_size, Augment(), c.cache_dir or None, c.seed
         )

@@ -10,6 +10,10 @@ from pathlib import Path
 
 from engine.models.config import UNetConfig
 
+# `carmask --engine-train --config run.json` (and the frozen GUI's executable): the wizard's
+# training child, streaming JSON events
+TRAIN_CHILD_FLAG = "--engine-train"
+
 WEIGHT_DECAY = 1e-4  # the paper's L2 term, as the optimiser's weight decay
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -97,7 +101,7 @@ class TrainConfig:
     threads: int = 0  # CPU threads for torch (0: torch's default)
     cache_dir: str = ""
     cancel_file: str = ""  # training stops cleanly when this file appears
-    resume: bool = True
+    resume: bool = True  # continue from (and keep) the resume state; off for one-off runs
 
     def __post_init__(self):
         if isinstance(self.arch, dict):

@@ -8,11 +8,11 @@ import torch
 from engine.checkpoint import (
     ModelFileError,
     ModelHeader,
-    list_models,
     load_model,
     read_header,
     save_model,
 )
+from engine.model_header import list_models
 from engine.models.unet import UNet, UNetConfig
 
 ARCH = UNetConfig("resnet18", "concat", (32, 16, 16, 8, 8), 32)

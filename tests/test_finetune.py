@@ -18,11 +18,12 @@ from engine.finetune import (
     child_command,
     compare,
     error_view,
-    estimate,
     finetune_config,
     install_model,
+    measure,
     steps_for,
 )
+from engine.library import shipped_models_dir
 from engine.metrics import dice
 from engine.predict import Predictor
 
@@ -72,7 +73,7 @@ def test_cli_answers_the_training_child_flag(tmp_path, capsys):
 
 def test_estimate_times_real_steps(trained_model):
     cfg = finetune_config(trained_model, epochs=2, batch_size=4, device="cpu")
-    e = estimate(cfg, train_photos=9, val_photos=3, photo_size=(320, 480))
+    e = measure(cfg, train_photos=9, photo_size=(320, 480)).estimate(cfg, 9, val_photos=3)
     assert e.steps == 2 * 2 and e.epochs == 2 and e.val_photos == 3
     assert 0 < e.step_seconds < 30 and 0 < e.photo_seconds < 10
     assert e.total_seconds > e.steps * e.step_seconds
@@ -81,8 +82,7 @@ def test_estimate_times_real_steps(trained_model):
 
 def test_compare_scores_each_model_at_full_size(trained_model, tmp_path):
     pairs = find_pairs(CARVANA / "val").pairs[:4]
-    shipped = Path(__file__).parent.parent / "resources" / "models"
-    other = next(shipped.glob("*.safetensors"))
+    other = next(shipped_models_dir().glob("*.safetensors"))
     result = compare([trained_model, other], pairs, "cpu", examples=2, preview_width=120)
     assert result.names == ["tiny", read_header(other).name]
     assert result.pairs == pairs and len(result.scores) == 4

@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from engine.checkpoint import load_model
+from engine.devices import DeviceError, describe_device, resolve_device
 from engine.ensemble import combine
 from engine.io import read_mask, read_rgb
 from engine.metrics import dice
-from engine.predict import DeviceError, LoadedModel, Predictor, describe_device, resolve_device
+from engine.predict import LoadedModel, Predictor
 
 
 def test_trained_model_cuts_out_real_cars_at_full_size(trained_model, carvana):

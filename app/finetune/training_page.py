@@ -164,16 +164,14 @@ class TrainingPage(QWizardPage):
         return self.process.cancel_file is not None and self.process.cancel_file.exists()
 
     def _clean_up(self) -> None:
-        """The resized-photo cache and the resume state are only for this run: free the disk.
-        The trained model and run.json stay in the run folder."""
+        """The resized-photo cache is only for this run: free the disk. The trained model and
+        run.json stay in the run folder (a wizard run keeps no resume state)."""
         import shutil
 
         if self.run_dir is None:
             return
         cache = self.run_dir / "cache"  # thousands of files: deleted on the pool, not the UI
         call_in_pool(lambda: shutil.rmtree(cache, ignore_errors=True), lambda _: None)
-        if self.model_path is not None:
-            self.model_path.with_suffix(".resume.pt").unlink(missing_ok=True)
 
     def isComplete(self) -> bool:
         return (
