@@ -55,9 +55,10 @@ def run_workloads(tmp: Path) -> None:
 
     from smoke_check import one_step_runs  # packaging/ is on sys.path when run as a script
 
+    from engine.library import default_model_paths
     from engine.train import main as train
 
-    model = ROOT / "resources" / "models" / "cpu-lite0-256x384.safetensors"
+    model = default_model_paths()[0]
     configs = list(one_step_runs(ROOT / "tests" / "data" / "carvana", model, tmp).values())
     for i, cfg in enumerate(configs):
         path = tmp / f"train{i}.json"

@@ -426,7 +426,8 @@ def check_training(report: Report, bundle: Path, tmp: Path) -> None:
         return
     cli = bundle / f"carmask{EXE_SUFFIX}"
     env = clean_env(tmp)
-    model = bundle / "_internal" / "resources" / "models" / "cpu-lite0-256x384.safetensors"
+    models = bundle / "_internal" / "resources" / "models"
+    model = models / json.loads((models / "manifest.json").read_text())["default"]
     runs = one_step_runs(data, model, tmp)
     for i, (name, cfg) in enumerate(runs.items()):
         path = tmp / f"train{i}.json"

@@ -38,7 +38,8 @@ def test_cli_help_and_models_list_answer_without_torch():
         "        main(['predict', '--help'])\n"
         "    except SystemExit as e:\n"
         "        assert e.code == 0\n"
-        "assert 'cpu-lite0-384x576' in buf.getvalue(), buf.getvalue()\n"
+        "from engine.library import default_model_paths\n"
+        "assert default_model_paths()[0].name in buf.getvalue(), buf.getvalue()\n"
         "assert '--ensemble' in buf.getvalue()\n"
     )
     assert _loaded_after(code) == []
@@ -46,9 +47,11 @@ def test_cli_help_and_models_list_answer_without_torch():
 
 def test_library_listing_reads_headers_without_torch():
     code = (
-        "from engine.library import list_library\n"
+        "from engine.library import default_model_paths, list_library\n"
+        "from engine.model_header import read_header\n"
         "found, errors = list_library()\n"
         "assert not errors, errors\n"
-        "assert any(h.input_size == (384, 576) for _, h in found), found\n"
+        "default = read_header(default_model_paths()[0])\n"
+        "assert default in [h for _, h in found], found\n"
     )
     assert _loaded_after(code) == []
