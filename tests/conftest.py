@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
+import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -13,6 +18,26 @@ os.environ.setdefault("CARMASK_OFFLINE", "1")  # tests never download weights
 DATA = Path(__file__).parent / "data"
 CARVANA = DATA / "carvana"
 TINY_ARCH = dict(encoder="resnet18", join="add", decoder_widths=(32, 16, 16, 8, 8), middle_width=32)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """Import a script of benchmarks/ or packaging/ (not packages) by its path under the repo."""
+
+    def load(relative: str):
+        path = ROOT / relative
+        spec = importlib.util.spec_from_file_location(
+            f"script_{path.parent.name}_{path.stem}", path
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # its dataclasses look their module up there
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +73,40 @@ def trained_model(tmp_path_factory) -> Path:
     )
     Trainer(cfg).run()
     return out
+
+
+@pytest.fixture
+def tiny_library(tmp_path, monkeypatch, trained_model) -> Path:
+    """A model library holding the tiny trained model (`tiny.safetensors`); nothing shipped."""
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copy(trained_model, library / "tiny.safetensors")
+    monkeypatch.setenv("CARMASK_LIBRARY", str(library))
+    monkeypatch.setenv("CARMASK_RESOURCES", str(tmp_path / "no-resources"))
+    return library
+
+
+class UiTicks:
+    """A 20 ms UI timer: `gaps()` between its ticks show whether the window kept answering."""
+
+    def __init__(self):
+        from PySide6.QtCore import QTimer
+
+        self.ticks: list[float] = []
+        self.timer = QTimer(interval=20)
+        self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def gaps(self) -> list[float]:
+        self.timer.stop()
+        return list(np.diff(self.ticks))
+
+
+@pytest.fixture
+def ui_ticks() -> UiTicks:
+    return UiTicks()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from app.session import DONE, FAILED, TOUCHED, Session
@@ -24,13 +23,8 @@ CARVANA = Path(__file__).parent / "data" / "carvana"
 
 
 @pytest.fixture
-def studio(tmp_path, monkeypatch, trained_model):
+def studio(tmp_path, tiny_library):
     """A shoot folder with real photos and junk, a model library with a real trained model."""
-    library = tmp_path / "library"
-    library.mkdir()
-    shutil.copy(trained_model, library / "tiny.safetensors")
-    monkeypatch.setenv("CARMASK_LIBRARY", str(library))
-    monkeypatch.setenv("CARMASK_RESOURCES", str(tmp_path / "no-resources"))  # nothing shipped
     shoot = tmp_path / "shoot"
     shoot.mkdir()
     for f in sorted((CARVANA / "val").glob("0ed6904e1004_*.jpg")):
@@ -62,17 +56,13 @@ def _drop(window: MainWindow, paths: list[Path]) -> None:
     window.dropEvent(event)
 
 
-def _run_batch(qtbot, window: MainWindow) -> list[float]:
+def _run_batch(qtbot, window: MainWindow, ui_ticks) -> list[float]:
     """Start the batch and return the gaps between ticks of a 20 ms UI timer while it ran."""
-    ticks: list[float] = []
-    timer = QTimer(interval=20)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    timer.start()
+    ui_ticks.start()
     window.start_action.trigger()
     assert window.busy
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
-    timer.stop()
-    return list(np.diff(ticks))
+    return ui_ticks.gaps()
 
 
 def _stroke(qtbot, window: MainWindow, photo_xy: tuple[int, int]) -> None:
@@ -84,7 +74,7 @@ def _stroke(qtbot, window: MainWindow, photo_xy: tuple[int, int]) -> None:
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=pos + QPoint(12, 0))
 
 
-def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studio):
+def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studio, ui_ticks):
     before = _digests(studio)
     window = open_window()
     qtbot.waitUntil(lambda: window.device_label.text() != "device: …", timeout=30000)
@@ -97,7 +87,7 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     problems = [window.problems.item(i).text() for i in range(window.problems.count())]
     assert problems == ["notes.jpg: not an image file (unrecognised content)"]
 
-    gaps = _run_batch(qtbot, window)
+    gaps = _run_batch(qtbot, window, ui_ticks)
     statuses = {p.name: p.status for p in window.session.photos.values()}
     assert [statuses[n] for n in sorted(statuses)][:4] == [DONE] * 4
     bad = window.session.photos[str((studio / "1a17a1bd648b_03.jpg").resolve())]
@@ -187,9 +177,7 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     assert np.array_equal(again.document.mask, model_mask)
 
 
-def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(
-    qtbot, open_window, tmp_path, studio
-):
+def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(qtbot, open_window, studio):
     window = open_window()
     window.add_paths([str(studio)])
     qtbot.waitUntil(lambda: len(window.session.photos) == 5, timeout=10000)
@@ -203,14 +191,14 @@ def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(
 
 
 def test_rerun_keeps_a_touch_up_unless_the_operator_discards_it(
-    qtbot, open_window, tmp_path, studio, monkeypatch
+    qtbot, open_window, studio, monkeypatch, ui_ticks
 ):
     from PySide6.QtWidgets import QMessageBox
 
     window = open_window()
     window.add_paths([str(studio / "0ed6904e1004_01.jpg")])
     qtbot.waitUntil(lambda: len(window.session.photos) == 1, timeout=10000)
-    _run_batch(qtbot, window)
+    _run_batch(qtbot, window, ui_ticks)
     (photo,) = window.session.photos.values()
     edit = ~window.session.mask(photo)
     window.session.save_touchup(photo, edit)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -22,13 +21,6 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 TINY = UNetConfig("resnet18", "add", (32, 16, 16, 8, 8), 32)
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> list[Path]:
     """Two small U-Nets with random weights (differently seeded): fast to build and run."""
@@ -45,11 +37,11 @@ def models(tmp_path_factory) -> list[Path]:
     return paths
 
 
-def test_quality_scores_models_and_ensemble(models, carvana, tmp_path):
+def test_quality_scores_models_and_ensemble(models, carvana, tmp_path, load_script):
     out = tmp_path / "quality.json"
     args = ["--data", str(carvana / "val"), "--limit", "3", "--device", "cpu", "--threads", "1"]
     args += ["--model", str(models[0]), "--model", str(models[1]), "--out", str(out), "-q"]
-    assert _script("quality").main(args) == 0
+    assert load_script("benchmarks/quality.py").main(args) == 0
     report = json.loads(out.read_text())
 
     all_photos = sorted(p.name for p in (carvana / "val").glob("*.jpg"))
@@ -80,18 +72,22 @@ def test_quality_scores_models_and_ensemble(models, carvana, tmp_path):
     assert report["per_photo"][0]["dice"]["m0"] == pytest.approx(dice(mask, truth), abs=1e-4)
 
 
-def test_quality_without_a_model_is_a_clear_error(carvana, tmp_path, monkeypatch, capsys):
+def test_quality_without_a_model_is_a_clear_error(
+    carvana, tmp_path, monkeypatch, capsys, load_script
+):
     monkeypatch.setenv("CARMASK_RESOURCES", str(tmp_path))  # nothing shipped
-    code = _script("quality").main(["--data", str(carvana / "val"), "--out", str(tmp_path / "q")])
+    code = load_script("benchmarks/quality.py").main(
+        ["--data", str(carvana / "val"), "--out", str(tmp_path / "q")]
+    )
     assert code == 2 and "--model" in capsys.readouterr().err
     assert not (tmp_path / "q").exists()
 
 
-def test_speed_compares_engine_with_baseline(models, carvana, tmp_path):
+def test_speed_compares_engine_with_baseline(models, carvana, tmp_path, load_script):
     out = tmp_path / "speed.json"
     args = ["--model", str(models[0]), "--photos", str(carvana / "val"), "-n", "2"]
     args += ["--warmup", "1", "--device", "cpu", "--threads", "1", "--cutout"]
-    assert _script("speed").main([*args, "--out", str(out), "-q"]) == 0
+    assert load_script("benchmarks/speed.py").main([*args, "--out", str(out), "-q"]) == 0
     report = json.loads(out.read_text())
 
     assert report["settings"]["n"] == 2 and report["settings"]["cutout"] is True
@@ -111,12 +107,15 @@ def test_speed_compares_engine_with_baseline(models, carvana, tmp_path):
     assert 0.5 < eng["mask_dice_vs_baseline"] <= 1.0  # same model, so nearly the same mask
 
 
-def test_speed_times_an_ensemble_as_one_majority_vote(models, carvana, tmp_path):
+def test_speed_times_an_ensemble_as_one_majority_vote(models, carvana, tmp_path, load_script):
     out = tmp_path / "speed.json"
     args = ["--photos", str(carvana / "val"), "-n", "1", "--warmup", "0", "--device", "cpu"]
     for m in models:
         args += ["--model", str(m)]
-    assert _script("speed").main([*args, "--threads", "1", "--out", str(out), "-q"]) == 0
+    assert (
+        load_script("benchmarks/speed.py").main([*args, "--threads", "1", "--out", str(out), "-q"])
+        == 0
+    )
     report = json.loads(out.read_text())
     members = report["model"]["ensemble"]
     assert [m["sha256"] for m in members] == [read_header(m).sha256 for m in models]

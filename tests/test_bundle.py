@@ -5,9 +5,7 @@ and no library comes from a Python installation. See packaging/smoke_check.py.""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,21 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = Path(os.environ.get("CARMASK_BUNDLE", ROOT / "dist" / "CarMask Studio"))
 
 
-def _smoke_check():
-    spec = importlib.util.spec_from_file_location(
-        "carmask_smoke_check", ROOT / "packaging" / "smoke_check.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def report():
+def report(load_script):
     if not BUNDLE.is_dir():
         pytest.skip(f"no bundle at {BUNDLE}: build it first with python packaging/build.py")
-    return _smoke_check().run_checks(BUNDLE, n_samples=3)
+    return load_script("packaging/smoke_check.py").run_checks(BUNDLE, n_samples=3)
 
 
 def test_both_executables_are_there(report):

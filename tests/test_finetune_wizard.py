@@ -5,7 +5,6 @@ leaves a loadable model, and Finish puts the model into the library where the wi
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PIL import Image
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from app.session import DONE, TOUCHED
@@ -25,14 +23,9 @@ CARVANA = Path(__file__).parent / "data" / "carvana"
 
 
 @pytest.fixture
-def studio(tmp_path, monkeypatch, trained_model):
+def studio(tmp_path, monkeypatch, tiny_library):
     """A studio's labelled photos (4 real cars, Kaggle layout) with four bad entries, and a
     library holding the model to start from."""
-    library = tmp_path / "library"
-    library.mkdir()
-    shutil.copy(trained_model, library / "tiny.safetensors")
-    monkeypatch.setenv("CARMASK_LIBRARY", str(library))
-    monkeypatch.setenv("CARMASK_RESOURCES", str(tmp_path / "no-resources"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))  # run folders go here
     labelled = tmp_path / "labelled"
     photos, masks = labelled / "train", labelled / "train_masks"
@@ -81,7 +74,9 @@ def _to_training(qtbot, window, folder: Path, epochs: int):
     return wizard
 
 
-def test_wizard_reports_bad_pairs_trains_and_installs(qtbot, open_window, tmp_path, studio):
+def test_wizard_reports_bad_pairs_trains_and_installs(
+    qtbot, open_window, tmp_path, studio, ui_ticks
+):
     window = open_window()
     wizard = window.open_finetune()
     data = wizard.data_page
@@ -98,15 +93,11 @@ def test_wizard_reports_bad_pairs_trains_and_installs(qtbot, open_window, tmp_pa
     wizard.close()
     qtbot.waitUntil(lambda: window.finetune_wizard is None, timeout=5000)
 
-    ticks: list[float] = []
-    timer = QTimer(interval=20)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     wizard = _to_training(qtbot, window, studio, epochs=2)
-    timer.start()
+    ui_ticks.start()
     training = wizard.training_page
     qtbot.waitUntil(lambda: training.outcome != "", timeout=180000)
-    timer.stop()
-    assert max(np.diff(ticks)) < 0.5, "the window stopped answering during training"
+    assert max(ui_ticks.gaps()) < 0.5, "the window stopped answering during training"
     assert training.outcome == "done", training.info.text()
     kinds = [e["event"] for e in training.events]
     assert kinds[0] == "start" and kinds[-1] == "done"
@@ -147,7 +138,7 @@ def test_wizard_reports_bad_pairs_trains_and_installs(qtbot, open_window, tmp_pa
 
 
 def test_stop_keeps_a_loadable_model_and_corrections_are_used(
-    qtbot, open_window, tmp_path, studio, monkeypatch
+    qtbot, open_window, studio, monkeypatch
 ):
     window = open_window()
     # a touched-up photo in the queue joins the training data as a correction
@@ -189,9 +180,9 @@ def test_stop_keeps_a_loadable_model_and_corrections_are_used(
     assert training.model_path.is_file()  # the run folder keeps the model
 
 
-def test_adding_to_the_ensemble(qtbot, open_window, tmp_path, studio, trained_model):
+def test_adding_to_the_ensemble(qtbot, open_window, tiny_library, trained_model):
     window = open_window()
-    library = tmp_path / "library"
+    library = tiny_library
     new = library / "new.safetensors"
     shutil.copy(trained_model, new)
     window._model_installed(str(new), "ensemble")
