@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -28,9 +27,7 @@ from engine.io import (
     read_mask,
     save_image_atomic,
 )
-
-if TYPE_CHECKING:
-    from engine.data import Pair
+from engine.pairs import Pair
 
 QUEUED, PROCESSING, DONE, FAILED, TOUCHED = "queued", "processing", "done", "failed", "touched"
 STATUSES = (QUEUED, PROCESSING, DONE, FAILED, TOUCHED)
@@ -241,8 +238,6 @@ class Session:
 
     def corrections(self) -> list[Pair]:
         """The touched-up photos as training pairs (photo + the operator's mask)."""
-        from engine.data import Pair  # torch: not at app start-up
-
         return [
             Pair(p.path, self.mask_file(p, "edit"), p.car)
             for p in self.photos.values()

@@ -37,11 +37,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from engine import __version__  # noqa: E402
-from engine.data import Pair, find_pairs, load_pair, split_by_car, spread  # noqa: E402
 from engine.devices import describe_device, resolve_device  # noqa: E402
 from engine.finetune import compare, finetune_config, steps_for  # noqa: E402
 from engine.io import atomic_write_bytes, save_image_atomic  # noqa: E402
 from engine.library import default_model_paths  # noqa: E402
+from engine.pairs import Pair, find_pairs, load_pair, split_by_car, spread  # noqa: E402
 from engine.train import Trainer  # noqa: E402
 
 CARVANA = REPO.parent / "shared" / "data" / "carvana"

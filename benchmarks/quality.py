@@ -1,6 +1,6 @@
 """Validation quality: mean Dice per model and for their ensemble, at the photos' full size.
 
-Photo/mask pairs are found with `engine.data.find_pairs` (Kaggle layout: `DATA/<id>.jpg` with
+Photo/mask pairs are found with `engine.pairs.find_pairs` (Kaggle layout: `DATA/<id>.jpg` with
 `DATA_masks/<id>_mask.gif`, and the other layouts it understands). Every model runs once per
 photo through `engine.predict.Predictor`: its logits are upsampled to the full photo size and
 turned into a probability map, as `carmask evaluate` does. From those maps come both each
@@ -36,12 +36,12 @@ if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
 
 from engine import __version__  # noqa: E402
 from engine.checkpoint import ModelFileError  # noqa: E402
-from engine.data import Pair, find_pairs, spread  # noqa: E402
 from engine.devices import DEVICE_CHOICES, DeviceError  # noqa: E402
 from engine.ensemble import VOTE_METHODS, combine  # noqa: E402
 from engine.io import ImageReadError, atomic_write_bytes, read_mask, read_rgb  # noqa: E402
 from engine.library import NoModelError, chosen_model_paths  # noqa: E402
 from engine.metrics import dice  # noqa: E402
+from engine.pairs import Pair, find_pairs, spread  # noqa: E402
 from engine.predict import Predictor  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "carvana" / "val"

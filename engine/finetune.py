@@ -1,6 +1,9 @@
 """Fine-tuning support for the wizard: the training child's command line, a time estimate
 measured on the machine, base-versus-new comparison on held-out photos, and installing the
 result into the user's model library.
+
+torch, cv2 and the model code are imported inside the functions that run on a worker (measure,
+compare, install_model): the wizard's pages import this module on the UI thread.
 """
 
 from __future__ import annotations
@@ -13,16 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
-import torch
 
-from engine.checkpoint import load_model, save_model
-from engine.data import Pair, load_pair
 from engine.library import user_library_dir
 from engine.metrics import dice
-from engine.predict import Predictor
-from engine.train import Trainer
+from engine.pairs import Pair, load_pair
 from engine.train_config import TRAIN_CHILD_FLAG, TrainConfig, step_plan
 
 STARTUP_SECONDS = 8.0  # child start: importing torch, loading the model, the first batch
@@ -131,6 +129,10 @@ class Timing:
 def measure(cfg: TrainConfig, train_photos: int, photo_size=FULL_SIZE, repeats=2) -> Timing:
     """Time a few real training steps and one full-size prediction of this configuration on
     this machine (random pixels: the time does not depend on them)."""
+    import torch
+
+    from engine.train import Trainer
+
     probe = TrainConfig(**{**cfg.to_dict(), "train_pairs": [], "val_pairs": []})
     dummy = Pair(Path("probe.jpg"), Path("probe.png"), "probe")
     trainer = Trainer(probe, train_pairs=[dummy], val_pairs=[])
@@ -182,6 +184,8 @@ class Comparison:
 def error_view(rgb: np.ndarray, pred: np.ndarray, truth: np.ndarray, width: int) -> np.ndarray:
     """A preview of the photo: background dimmed, pixels the model wrongly calls car in red,
     car it missed in blue. Errors are found at full size and kept visible when shrunk."""
+    import cv2
+
     h, w = truth.shape
     size = (width, max(1, round(h * width / w)))
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).astype(np.float32)
@@ -209,6 +213,8 @@ def compare(
 ) -> Comparison:
     """Per-photo Dice at full size of each model on the same photos, and the photos where the
     models' scores differ most, with the errors of each marked."""
+    from engine.predict import Predictor
+
     predictors = [Predictor([m], device=device) for m in models]
     result = Comparison([p.models[0].header.name for p in predictors])
     leaders = result.examples  # the `examples` largest spreads so far, largest first
@@ -239,6 +245,8 @@ def safe_file_name(name: str) -> str:
 def install_model(source: str | Path, name: str, folder: str | Path | None = None) -> Path:
     """Copy a trained model into the library under `name` (its header says so too), never
     replacing a model already there. The source file is left as it is."""
+    from engine.checkpoint import load_model, save_model
+
     folder = Path(folder) if folder else user_library_dir()
     folder.mkdir(parents=True, exist_ok=True)
     model, header = load_model(source, "cpu")

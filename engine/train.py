@@ -21,20 +21,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from engine.checkpoint import ModelHeader, load_model, save_model
-from engine.data import (
-    Augment,
-    Pair,
-    PairDataset,
-    find_pairs,
-    load_pair,
-    split_by_car,
-    spread,
-)
+from engine.data import Augment, PairDataset
 from engine.devices import describe_device, resolve_device
 from engine.events import EventSink, JsonLinesSink, make_event
 from engine.losses import CombinedLoss
 from engine.metrics import dice
 from engine.models.unet import UNet
+from engine.pairs import Pair, find_pairs, load_pair, split_by_car, spread
 from engine.predict import LoadedModel, Predictor
 from engine.train_config import TrainConfig, step_plan
 

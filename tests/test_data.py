@@ -16,19 +16,10 @@ import torch
 from PIL import Image
 
 import engine.data
-from engine.data import (
-    Augment,
-    Pair,
-    PairDataset,
-    ResizedCache,
-    car_id,
-    find_pairs,
-    load_pair,
-    resize_pair,
-    split_by_car,
-)
+from engine.data import Augment, PairDataset, ResizedCache, resize_pair
 from engine.export import cutout_rgba
 from engine.io import read_mask, read_rgb
+from engine.pairs import Pair, car_id, find_pairs, load_pair, split_by_car
 
 CARVANA = Path(__file__).resolve().parent / "data" / "carvana"
 TRAIN_STEMS = sorted(p.stem for p in (CARVANA / "train").glob("*.jpg"))

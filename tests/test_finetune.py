@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from engine.checkpoint import load_model, read_header
-from engine.data import find_pairs, load_pair
 from engine.finetune import (
     LR_ALL,
     LR_DECODER,
@@ -25,6 +24,7 @@ from engine.finetune import (
 )
 from engine.library import shipped_models_dir
 from engine.metrics import dice
+from engine.pairs import find_pairs, load_pair
 from engine.predict import Predictor
 
 CARVANA = Path(__file__).parent / "data" / "carvana"

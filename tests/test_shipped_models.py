@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from engine.checkpoint import load_model, read_header
-from engine.data import Pair, find_pairs, load_pair
 from engine.io import read_mask, read_rgb
 from engine.library import default_model_paths, shipped_models_dir
 from engine.metrics import dice
+from engine.pairs import Pair, find_pairs, load_pair
 from engine.predict import Predictor
 
 DATA = Path(__file__).parent / "data"

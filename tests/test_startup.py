@@ -23,8 +23,9 @@ def _loaded_after(code: str) -> list[str]:
     return out.stdout.split()
 
 
-def test_window_and_cli_modules_import_without_torch():
-    assert _loaded_after("import app.main, app.window, engine.cli") == []
+def test_window_wizard_and_cli_modules_import_without_torch():
+    """Opening the fine-tuning wizard imports its pages on the UI thread: no torch there."""
+    assert _loaded_after("import app.main, app.window, app.finetune, engine.cli") == []
 
 
 def test_cli_help_and_models_list_answer_without_torch():

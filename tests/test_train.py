@@ -24,9 +24,9 @@ import pytest
 import torch
 
 from engine.checkpoint import load_model, read_header
-from engine.data import find_pairs
 from engine.events import read_events
 from engine.models.unet import UNetConfig
+from engine.pairs import find_pairs
 from engine.train import TrainConfig, Trainer, TrainResult
 
 REPO = Path(__file__).resolve().parents[1]

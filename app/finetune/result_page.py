@@ -100,7 +100,13 @@ class ResultPage(QWizardPage):
         def run():
             from engine.finetune import compare
 
-            return compare(models, pairs, device, progress=lambda i, n: progress.changed.emit(i, n))
+            return compare(
+                models,
+                pairs,
+                device,
+                preview_width=EXAMPLE_WIDTH,  # made at the size shown: no rescaling here
+                progress=lambda i, n: progress.changed.emit(i, n),
+            )
 
         call_in_pool(run, self._compared, self._compare_failed)
 
@@ -127,7 +133,7 @@ class ResultPage(QWizardPage):
         for row, example in enumerate(comparison.examples, start=1):
             for col, view in enumerate(example.views):
                 label = QLabel()
-                label.setPixmap(to_pixmap(view).scaledToWidth(EXAMPLE_WIDTH))
+                label.setPixmap(to_pixmap(view))
                 label.setToolTip(str(example.pair.image))
                 caption = QLabel(f"{example.pair.image.name}: Dice {example.dice[col]:.4f}")
                 box = QWidget()

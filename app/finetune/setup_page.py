@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 
 from app.session import check_photo
 from app.worker import call_in_pool
-from engine.data import Pair, split_by_car
 from engine.finetune import finetune_config
+from engine.pairs import Pair, split_by_car
 from engine.train_config import TrainConfig
 
 DECODER_ONLY_BELOW = 200  # photos: fewer train the decoder only by default
