@@ -2,7 +2,8 @@
 
 `resources/models/manifest.json` names the shipped default and the shipped ensemble:
 {"default": "FILE.safetensors", "ensemble": ["A.safetensors", "B.safetensors", ...]}.
-CARMASK_RESOURCES and CARMASK_LIBRARY override the folders (tests, bundles).
+CARMASK_RESOURCES, CARMASK_LIBRARY and CARMASK_DATA override the folders (tests, bundles,
+screenshots): on every platform, not only where XDG_DATA_HOME means something.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def shipped_models_dir() -> Path:
 
 
 def user_data_dir() -> Path:
+    env = os.environ.get("CARMASK_DATA")
+    if env:
+        return Path(env)
     if sys.platform == "win32":
         base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
     elif sys.platform == "darwin":

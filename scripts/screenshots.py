@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="carmask-shots-"))
-    os.environ["XDG_DATA_HOME"] = str(work / "data")  # wizard runs stay out of the user's data
+    os.environ["CARMASK_DATA"] = str(work / "data")  # wizard runs stay out of the user's data
     if args.model:  # a library with just this model
         (work / "library").mkdir()
         shutil.copy(args.model, work / "library" / args.model.name)

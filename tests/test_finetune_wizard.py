@@ -26,7 +26,7 @@ CARVANA = Path(__file__).parent / "data" / "carvana"
 def studio(tmp_path, monkeypatch, tiny_library):
     """A studio's labelled photos (4 real cars, Kaggle layout) with four bad entries, and a
     library holding the model to start from."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))  # run folders go here
+    monkeypatch.setenv("CARMASK_DATA", str(tmp_path / "data-home"))  # run folders go here
     labelled = tmp_path / "labelled"
     photos, masks = labelled / "train", labelled / "train_masks"
     masks.mkdir(parents=True)
@@ -106,6 +106,7 @@ def test_wizard_reports_bad_pairs_trains_and_installs(
     assert training.bar.value() == training.bar.maximum()
     # the run's cache is cleaned up (on the pool)
     qtbot.waitUntil(lambda: not (training.run_dir / "cache").exists(), timeout=10000)
+    assert training.run_dir.is_relative_to(tmp_path / "data-home")  # not the user's data
     assert wizard.button(wizard.WizardButton.NextButton).isEnabled()
 
     wizard.next()
