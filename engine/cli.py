@@ -201,6 +201,8 @@ def cmd_train(args, finetune: bool = False) -> int:
         Path(args.cancel_file).unlink(missing_ok=True)
     if args.batch_size:
         fields["batch_size"] = args.batch_size
+    if args.crop:
+        fields["crop_size"] = args.crop
     if args.size:
         fields["input_size"] = args.size
         fields["size_from_base"] = False  # fine-tune: an explicit size beats the base model's
@@ -289,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--val-data", help="separate validation folder (else split by car)")
         p.add_argument("--name")
         p.add_argument("--size", type=_parse_size, help="training input size HxW, e.g. 512x768")
+        p.add_argument(
+            "--crop",
+            type=_parse_size,
+            help="train on random HxW crops at the --size scale (faster steps; whole-photo val)",
+        )
         p.add_argument("--epochs", type=int, default=10)
         p.add_argument("--batch-size", type=int, default=0)
         p.add_argument("--lr", type=float, default=0.01)

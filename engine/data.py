@@ -69,13 +69,22 @@ class Augment:
     hue_degrees: float = 10.0
     hflip: bool = True
 
-    def __call__(self, rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator):
+    def __call__(
+        self,
+        rgb: np.ndarray,
+        mask: np.ndarray,
+        rng: np.random.Generator,
+        out_size: tuple[int, int] | None = None,
+    ):
+        """A random window of the photo, zoomed by 1..1/scale, at `out_size` (default: the
+        photo's size, i.e. the whole photo's framing; smaller: a crop at the photo's scale)."""
         h, w = mask.shape
+        oh, ow = out_size or (h, w)
         s = rng.uniform(*self.scale)
-        ch, cw = max(8, round(h * s)), max(8, round(w * s))
+        ch, cw = min(h, max(8, round(oh * s))), min(w, max(8, round(ow * s)))
         y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
         rgb, mask = rgb[y0 : y0 + ch, x0 : x0 + cw], mask[y0 : y0 + ch, x0 : x0 + cw]
-        rgb, mask = resize_pair(np.ascontiguousarray(rgb), np.ascontiguousarray(mask), (h, w))
+        rgb, mask = resize_pair(np.ascontiguousarray(rgb), np.ascontiguousarray(mask), (oh, ow))
         if self.hflip and rng.random() < 0.5:
             rgb, mask = rgb[:, ::-1], mask[:, ::-1]
         return self.jitter(rgb, rng), np.ascontiguousarray(mask)
@@ -93,7 +102,11 @@ class Augment:
 
 class PairDataset(Dataset):
     """Pairs at a fixed (h, w) as tensors: image 3×h×w float in [0, 1], mask 1×h×w float car
-    coverage in [0, 1] (0 or 1 inside and outside the car, in between on its edge)."""
+    coverage in [0, 1] (0 or 1 inside and outside the car, in between on its edge).
+
+    With `crop` (and an augmentation) each item is a random crop×crop window of the photo at
+    size (h, w) instead of the whole photo: the paper's crop training. The model learns at the
+    scale it will predict at, for a fraction of the compute per step."""
 
     def __init__(
         self,
@@ -102,8 +115,16 @@ class PairDataset(Dataset):
         augment: Augment | None = None,
         cache_dir=None,
         seed: int = 0,
+        crop: tuple[int, int] | None = None,
     ):
         self.pairs, self.size, self.augment, self.seed = list(pairs), size, augment, seed
+        if crop is not None and (crop[0] > size[0] or crop[1] > size[1]):
+            raise ValueError(
+                f"crop {crop[0]}×{crop[1]} is larger than the size {size[0]}×{size[1]}"
+            )
+        if crop is not None and augment is None:
+            raise ValueError("crop training needs an augmentation (it picks the windows)")
+        self.crop = tuple(crop) if crop is not None else None
         self.cache = ResizedCache(cache_dir, size) if cache_dir else None
         self.epoch = 0
 
@@ -118,7 +139,7 @@ class PairDataset(Dataset):
             rgb, mask = resize_pair(*load_pair(pair), self.size)
         if self.augment is not None:
             rng = np.random.default_rng([self.seed, self.epoch, i])
-            rgb, mask = self.augment(rgb, mask, rng)
+            rgb, mask = self.augment(rgb, mask, rng, self.crop)
         image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 255.0
         target = torch.from_numpy(np.ascontiguousarray(mask)).float()[None] / 255.0
         return image, target

@@ -199,6 +199,7 @@ class Trainer:
                     "pretrained",
                     "freeze_encoder",
                     "preset",
+                    "crop_size",
                 )
             },
             "epochs_done": epoch,
@@ -225,7 +226,7 @@ class Trainer:
         torch.manual_seed(c.seed)
         model, base, opt, scaler, loss_fn = self._setup()
         dataset = PairDataset(
-            self.train_pairs, c.input_size, Augment(), c.cache_dir or None, c.seed
+            self.train_pairs, c.input_size, Augment(), c.cache_dir or None, c.seed, c.crop_size
         )
         bs, steps_per_epoch, total = step_plan(c, len(dataset))
         epoch, start_step, global_step, best = 0, 0, 0, -1.0

@@ -78,6 +78,9 @@ class TrainConfig:
     preset: str = ""
     arch: UNetConfig = field(default_factory=UNetConfig)
     input_size: tuple[int, int] = (1024, 1024)
+    # train on random crops of this size (HxW, at the input size's scale) instead of whole
+    # photos: the paper's crop training, cheaper per step; validation sees whole photos
+    crop_size: tuple[int, int] | None = None
     epochs: int = 10
     batch_size: int = 8
     lr: float = 0.01
@@ -107,6 +110,8 @@ class TrainConfig:
         if isinstance(self.arch, dict):
             self.arch = UNetConfig.from_dict(self.arch)
         self.input_size = tuple(self.input_size)
+        if self.crop_size is not None:
+            self.crop_size = tuple(self.crop_size)
         if self.preset:
             p = PRESETS[self.preset]
             self.arch = p.arch

@@ -426,6 +426,42 @@ def test_flip_moves_photo_and_mask_together(encoded_pair):
     assert seen == {True, False}
 
 
+def test_crop_training_items_are_windows_at_the_photos_scale(encoded_pair, real_pair):
+    """With `crop`, an item is a crop-sized window of the photo at the dataset's size, not the
+    whole photo shrunk: without zoom or flip it is exactly a window of the plain item."""
+    crop = (32, 48)
+    _, plain = PairDataset([real_pair], SIZE)[0]
+    window_only = Augment(scale=(1.0, 1.0), brightness=0, contrast=0, saturation=0, hue_degrees=0,
+                          hflip=False)  # fmt: skip
+    ds = PairDataset([real_pair], SIZE, window_only, seed=3, crop=crop)
+    corners = set()
+    for epoch in range(6):
+        ds.epoch = epoch
+        image, mask = ds[0]
+        assert image.shape == (3, *crop) and mask.shape == (1, *crop)
+        hits = [
+            (y, x)
+            for y in range(SIZE[0] - crop[0] + 1)
+            for x in range(SIZE[1] - crop[1] + 1)
+            if torch.equal(mask[0], plain[0, y : y + crop[0], x : x + crop[1]])
+        ]
+        assert hits, epoch
+        corners.add(hits[0])
+    assert len(corners) >= 3  # the window moves from epoch to epoch
+    ds = PairDataset([encoded_pair], SIZE, Augment(), seed=2, crop=crop)
+    for epoch in range(6):  # with zoom, flip and jitter the photo and mask stay aligned
+        ds.epoch = epoch
+        image, mask = ds[0]
+        assert _best_alignment(image, mask) == (0, 0, False), epoch
+
+
+def test_crop_larger_than_the_size_or_without_augmentation_is_refused(real_pair):
+    with pytest.raises(ValueError, match="larger than the size"):
+        PairDataset([real_pair], SIZE, Augment(), crop=(SIZE[0], SIZE[1] + 32))
+    with pytest.raises(ValueError, match="needs an augmentation"):
+        PairDataset([real_pair], SIZE, crop=(32, 32))
+
+
 def test_augmented_real_photo_keeps_a_plausible_car(real_pair):
     _, plain = PairDataset([real_pair], SIZE)[0]
     f0 = float(plain.mean())

@@ -421,8 +421,10 @@ def test_carmask_finetune_at_another_size(run, tmp_path):
     out = tmp_path / "bigger.safetensors"
     args = ["finetune", "--model", str(run.out), "--data", str(CARVANA / "train"), "--val-data"]
     args += [str(CARVANA / "val"), "--epochs", "1", "--max-steps", "1", "--batch-size", "4"]
-    assert main([*args, "--size", "96x128", "--out", str(out), "--device", "cpu"]) == 0
+    crop = ["--crop", "64x64"]  # the paper's crop training: steps on 64×64 windows
+    assert main([*args, "--size", "96x128", *crop, "--out", str(out), "--device", "cpu"]) == 0
     assert read_header(out).input_size == (96, 128)
+    assert read_header(out).training["recipe"]["crop_size"] == [64, 64]
     same = tmp_path / "same.safetensors"
     assert main([*args, "--out", str(same), "--device", "cpu"]) == 0
     assert read_header(same).input_size == SIZE
