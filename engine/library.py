@@ -83,7 +83,7 @@ def ensemble_model_paths() -> list[Path]:
 def chosen_model_paths(models=(), ensemble: bool = False) -> list[Path]:
     """The command-line rule: the --model files, then the shipped ensemble with --ensemble;
     with neither, the shipped default."""
-    paths = [Path(m) for m in models]
+    paths = [Path(m) for m in models or ()]  # argparse leaves an unused append option None
     if ensemble:
         paths += ensemble_model_paths()
     return paths or default_model_paths()

@@ -125,6 +125,27 @@ def test_speed_times_an_ensemble_as_one_majority_vote(models, carvana, tmp_path,
     assert 0.5 < eng["mask_dice_vs_baseline"] <= 1.0
 
 
+def test_speed_without_model_flags_times_the_shipped_default_or_ensemble(
+    models, carvana, tmp_path, monkeypatch, load_script
+):
+    """No --model: the shipped default (as `carmask predict` uses); --ensemble: the shipped vote."""
+    shipped = tmp_path / "resources" / "models"
+    shipped.mkdir(parents=True)
+    for m in models:
+        (shipped / m.name).write_bytes(m.read_bytes())
+    manifest = {"default": models[0].name, "ensemble": [m.name for m in models]}
+    (shipped / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("CARMASK_RESOURCES", str(shipped.parent))
+    args = ["--photos", str(carvana / "val"), "-n", "1", "--warmup", "0", "--device", "cpu", "-q"]
+    speed = load_script("benchmarks/speed.py")
+    assert speed.main([*args, "--out", str(tmp_path / "default.json")]) == 0
+    report = json.loads((tmp_path / "default.json").read_text())
+    assert report["model"]["sha256"] == read_header(models[0]).sha256
+    assert speed.main([*args, "--ensemble", "--out", str(tmp_path / "ensemble.json")]) == 0
+    members = json.loads((tmp_path / "ensemble.json").read_text())["model"]["ensemble"]
+    assert [m["sha256"] for m in members] == [read_header(m).sha256 for m in models]
+
+
 # engine.export's PNG zlib level, chosen with benchmarks/speed.py --cutout
 def test_export_png_level_is_fast_by_default_and_lossless(tmp_path):
     rgb = read_rgb(BENCHMARKS.parent / "tests" / "data" / "fullsize" / "0ed6904e1004_05.jpg")
