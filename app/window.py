@@ -350,7 +350,8 @@ class MainWindow(QMainWindow):
             self.model_combo.addItem(
                 f"My ensemble ({len(mine)} models)", [MY_ENSEMBLE, [str(p) for p in mine]]
             )
-        shipped = {str(p) for p in default + ensemble}
+        # the default is listed once (above); ensemble members stay choosable on their own
+        shipped = {str(p) for p in default}
         found, errors = list_library()  # headers only, no torch: fast enough for the UI thread
         for path, header in found:
             if str(path) not in shipped:

@@ -177,6 +177,32 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     assert np.array_equal(again.document.mask, model_mask)
 
 
+def test_model_list_offers_default_ensemble_and_each_member(
+    open_window, tmp_path, monkeypatch, tiny_library
+):
+    """The shipped default once, the shipped ensemble, and every member on its own (the
+    operator can pick the slower, better 512×768 model alone)."""
+    models = tmp_path / "resources" / "models"
+    models.mkdir(parents=True)
+    for name in ("a", "b", "c"):
+        shutil.copy(tiny_library / "tiny.safetensors", models / f"{name}.safetensors")
+    (models / "manifest.json").write_text(
+        '{"default": "b.safetensors", "ensemble": ["a.safetensors", "b.safetensors", '
+        '"c.safetensors"]}'
+    )
+    monkeypatch.setenv("CARMASK_RESOURCES", str(models.parent))
+    combo = open_window().model_combo
+    items = [combo.itemData(i) for i in range(combo.count())]
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert texts[:2] == ["Default model", "Ensemble (3 models)"]
+    assert items[0] == ["default", [str(models / "b.safetensors")]]
+    assert items[1][1] == [str(models / f"{n}.safetensors") for n in "abc"]
+    singles = [data[0] for data in items[2:]]
+    assert str(models / "a.safetensors") in singles and str(models / "c.safetensors") in singles
+    assert str(models / "b.safetensors") not in singles  # the default is not listed twice
+    assert str(tiny_library / "tiny.safetensors") in singles
+
+
 def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(qtbot, open_window, studio):
     window = open_window()
     window.add_paths([str(studio)])
