@@ -126,7 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.photos:
         window.add_paths(args.photos)
-    return app.exec()
+    code = app.exec()
+    # a task still running (the device probe importing torch, a model loading) ends before the
+    # interpreter shuts down under it, which would print a traceback on a quick quit
+    from PySide6.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone(10_000)
+    return code
 
 
 class SelfTest:
