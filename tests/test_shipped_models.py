@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from engine.checkpoint import load_model, read_header
+from engine.ensemble import combine
 from engine.io import read_mask, read_rgb
-from engine.library import default_model_paths, shipped_models_dir
+from engine.library import default_model_paths, ensemble_model_paths, shipped_models_dir
 from engine.metrics import dice
 from engine.pairs import Pair, find_pairs, load_pair
 from engine.predict import Predictor
@@ -59,13 +60,25 @@ def test_default_model_cuts_out_real_validation_photos(monkeypatch):
         rgb, truth = load_pair(pair)
         scores.append(dice(predictor.predict(rgb), truth))
     assert len(scores) == 4
-    # The issue's bar is 0.99 on these photos. The CPU-trained default (cpu-lite0-448x672, val
-    # Dice 0.9941) gets 0.9951, 0.9935 and 0.9908 on three cars and 0.9778 on 0ed6904e1004_05,
-    # the hardest val car's hardest angle: mean 0.9893. Raise this bar with the GPU-trained
-    # models; it must never fall (the previous default, 384x576, got a mean of 0.9888 here).
-    assert np.mean(scores) >= 0.989, scores
+    # The issue's bar is 0.99 on these photos. The CPU-trained default (cpu-lite0-448x672 with
+    # crop training, val Dice 0.99426) gets 0.9951, 0.9934 and 0.9914 on three cars and 0.9817
+    # on 0ed6904e1004_05, the hardest val car's hardest angle: mean 0.9904. Raise this bar with
+    # the GPU-trained models; it must never fall (the previous default got a mean of 0.9893).
+    assert np.mean(scores) >= 0.990, scores
     assert sorted(scores)[1] >= 0.99, scores  # every car but the hardest is above 0.99
-    assert min(scores) >= 0.977, scores
+    assert min(scores) >= 0.981, scores
+
+
+def test_shipped_ensemble_cuts_out_real_validation_photos(monkeypatch):
+    """`--ensemble`: the majority vote of the shipped models at three resolutions."""
+    monkeypatch.delenv("CARMASK_RESOURCES", raising=False)
+    paths = ensemble_model_paths()
+    assert len({read_header(p).input_size for p in paths}) >= 3
+    predictor = Predictor(paths, device="cpu")
+    scores = [dice(predictor.predict(rgb), truth) for rgb, truth in map(load_pair, _val_photos())]
+    # 0.9959, 0.9937 and 0.9917 on three cars, 0.9792 on 0ed6904e1004_05: mean 0.9901
+    assert np.mean(scores) >= 0.99, scores
+    assert sorted(scores)[1] >= 0.99, scores
 
 
 def test_carmask_predict_uses_the_shipped_default_without_flags(tmp_path, monkeypatch, capsys):
@@ -94,3 +107,22 @@ def test_default_model_on_the_whole_validation_set():
         for p in sorted(val.glob("*.jpg"))
     ]
     assert np.mean(scores) >= read_header(default_model_paths()[0]).metrics["val_dice"] - 1e-3
+
+
+@pytest.mark.heavy
+def test_shipped_ensemble_beats_its_best_member_on_the_whole_validation_set():
+    """Heavy (about 4 min on 2 CPU threads): the issue's bar for the ensemble, as
+    benchmarks/results/quality-cpu-lite0-crop448-ensemble.json reports it."""
+    val = Path(__file__).resolve().parents[2] / "shared" / "data" / "carvana" / "val"
+    if not val.is_dir():
+        pytest.skip("../shared/data/carvana/val is not here")
+    predictor = Predictor(ensemble_model_paths(), device="auto")
+    thresholds = [m.header.threshold for m in predictor.models]
+    members, votes = [], []
+    for p in sorted(val.glob("*.jpg")):
+        rgb, truth = read_rgb(p), read_mask(val.parent / "val_masks" / f"{p.stem}_mask.gif")
+        probs = predictor.probabilities(rgb)
+        members.append([dice(q > t, truth) for q, t in zip(probs, thresholds, strict=True)])
+        votes.append(dice(combine(probs, thresholds), truth))
+    best_member = max(np.mean(members, axis=0))
+    assert np.mean(votes) > best_member, (np.mean(votes), np.mean(members, axis=0))
