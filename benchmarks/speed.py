@@ -8,7 +8,9 @@ Both pipelines use the same model object (same weights) on the same photos, in t
   `engine.export.export_photo` (atomic PNG writes at the export's zlib level).
 - baseline: the same model written the straightforward way: Pillow decode and bilinear resize,
   float32 forward, sigmoid, probability map upsampled to full size, threshold, and Pillow's
-  default PNG save (zlib level 6) straight onto the output path.
+  default PNG save (zlib level 6) straight onto the output path. It does not run the model
+  file's edge refiner (`engine.models.refiner`): for a refined model the ratio shows what the
+  refiner costs, and "masks agree" how much it changes.
 
 The photos are read once beforehand (so both find them in the OS cache), each pipeline runs
 `--warmup` untimed photos, then the N photos are timed with the two pipelines alternating which

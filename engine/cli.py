@@ -6,6 +6,7 @@ carmask evaluate --images DIR --masks DIR [--model FILE]... [--ensemble]
 carmask models list [--dir DIR]
 carmask train --data DIR --out FILE [--preset NAME] ...
 carmask finetune --model FILE --data DIR --out FILE [--freeze-encoder] ...
+carmask refine --model FILE --data DIR --out FILE [--helper FILE]... [--refiner-from FILE] ...
 """
 
 from __future__ import annotations
@@ -225,6 +226,55 @@ def cmd_train(args, finetune: bool = False) -> int:
     return 0 if not result.cancelled else 3
 
 
+def cmd_refine(args) -> int:
+    from engine.refine_train import RefineConfig, refine_model
+
+    cfg = RefineConfig(
+        model=args.model,
+        data=args.data,
+        out=args.out,
+        val_data=args.val_data or "",
+        name=args.name or "",
+        helpers=args.helper,
+        refiner_from=args.refiner_from or "",
+        width=args.width,
+        tiles_per_photo=args.tiles_per_photo,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_val_photos=args.max_val_photos,
+        seed=args.seed,
+        threads=args.threads,
+        device=args.device,
+    )
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int, info: dict) -> None:
+        if args.quiet:
+            return
+        if stage not in bars:
+            unit = "photo" if stage == "tiles" else "step"
+            desc = "cutting edge tiles" if stage == "tiles" else "training the refiner"
+            bars[stage] = tqdm(total=total, unit=unit, desc=desc, file=sys.stderr)
+        bar = bars[stage]
+        bar.update(done - bar.n)
+        if done % 50 == 0 and info:
+            bar.set_postfix(bce=f"{info['loss']:.4f}", unrefined=f"{info['coarse']:.4f}")
+        if done == total:
+            bar.close()
+
+    path, header = refine_model(cfg, progress)
+    r = header.training["refiner"]
+    if r["problems"]:
+        _say(f"{r['problems']} photo/mask pairs skipped (unreadable or mismatched)")
+    m = header.metrics
+    print(
+        f"val Dice {m['val_dice_unrefined']:.5f} -> {m['val_dice']:.5f} with the refiner "
+        f"({m['val_photos']} photos, {r['tiles']} tiles, {r['seconds']:.0f} s); model: {path}"
+    )
+    return 0
+
+
 class _TqdmSink:
     def __init__(self):
         self.bar = None
@@ -320,6 +370,36 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--model", required=True, help="model file to start from (kept)")
             p.add_argument("--freeze-encoder", action="store_true")
             p.set_defaults(func=lambda a: cmd_train(a, finetune=True))
+
+    p = sub.add_parser("refine", help="train a model's full-resolution edge refiner")
+    p.add_argument("--model", required=True, help="model file to refine (kept)")
+    p.add_argument("--data", required=True, help="folder of photos with masks")
+    p.add_argument("--out", required=True, help="model file to write (the model + its refiner)")
+    p.add_argument("--val-data", help="separate validation folder (else split by car)")
+    p.add_argument("--name")
+    p.add_argument(
+        "--helper",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="other model whose edges (picked at random per photo) add variety to training",
+    )
+    p.add_argument(
+        "--refiner-from",
+        metavar="FILE",
+        help="start from this model file's refiner (with --steps 0: copy it as it is)",
+    )
+    p.add_argument("--width", type=int, default=12, help="channels of the refiner's layers")
+    p.add_argument("--tiles-per-photo", type=int, default=40)
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=96)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--max-val-photos", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_refine)
     return parser
 
 

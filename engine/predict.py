@@ -1,8 +1,10 @@
 """Prediction: photo → per-model probability at full size → (ensemble) mask.
 
 Each model sees the photo resized to its own input size; its logits are brought back to the
-photo's full size with bilinear interpolation (smooth edges, not a blocky upscaled mask), then
-turned into probabilities. Several models are combined by `engine.ensemble.combine`.
+photo's full size with bilinear interpolation (smooth edges, not a blocky upscaled mask), refined
+along the edge on the full-size photo when the model file carries an edge refiner
+(`engine.models.refiner`), then turned into probabilities. Several models are combined by
+`engine.ensemble.combine`.
 """
 
 from __future__ import annotations
@@ -52,12 +54,13 @@ class Predictor:
         device: str = "auto",
         tta: bool = False,
         vote: str = "majority",
+        refine: bool = True,
     ):
         if not models:
             raise ValueError("at least one model is needed")
         self.device = resolve_device(device)
         self.device_label = describe_device(self.device)
-        self.tta, self.vote = tta, vote
+        self.tta, self.vote, self.refine = tta, vote, refine
         self.models: list[LoadedModel] = []
         for m in models:
             if isinstance(m, LoadedModel):
@@ -76,7 +79,8 @@ class Predictor:
         return f"ensemble of {len(self.models)} ({self.vote} vote)"
 
     @torch.inference_mode()
-    def _full_size_logits(self, lm: LoadedModel, rgb: np.ndarray) -> torch.Tensor:
+    def full_size_logits(self, lm: LoadedModel, rgb: np.ndarray) -> torch.Tensor:
+        """One model's H×W logits for the photo at its full size (refined if it has a refiner)."""
         x = lm.model.normalize(to_input_tensor(rgb, lm.header.input_size, self.device))
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda"):
             logits = lm.model(x)
@@ -86,11 +90,14 @@ class Predictor:
         full = rgb.shape[:2]
         if logits.shape[-2:] != full:
             logits = F.interpolate(logits, size=full, mode="bilinear", align_corners=False)
+        if self.refine and lm.model.refiner is not None:
+            photo = torch.from_numpy(rgb).to(self.device).permute(2, 0, 1).float().div_(255.0)
+            return lm.model.refiner.refine(photo, logits[0, 0])
         return logits[0, 0]
 
     def probabilities(self, rgb: np.ndarray) -> list[np.ndarray]:
         """One full-size float32 probability map per model."""
-        return [torch.sigmoid(self._full_size_logits(lm, rgb)).cpu().numpy() for lm in self.models]
+        return [torch.sigmoid(self.full_size_logits(lm, rgb)).cpu().numpy() for lm in self.models]
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """H×W×3 uint8 photo → H×W boolean mask (True = car)."""
@@ -98,6 +105,6 @@ class Predictor:
             lm = self.models[0]
             t = lm.header.threshold
             logit_t = float(np.log(t / (1 - t)))
-            return (self._full_size_logits(lm, rgb) > logit_t).cpu().numpy()
+            return (self.full_size_logits(lm, rgb) > logit_t).cpu().numpy()
         thresholds = [m.header.threshold for m in self.models]
         return combine(self.probabilities(rgb), thresholds, self.vote)

@@ -13,12 +13,15 @@ class UNetConfig:
     join: str = "concat"
     decoder_widths: tuple[int, ...] = (256, 128, 64, 32, 16)
     middle_width: int = 512
+    refiner_width: int = 0  # >0: a full-resolution edge refiner of that width (models/refiner.py)
 
     def __post_init__(self):
         if self.join not in JOIN_MODES:
             raise ValueError(f"join must be one of {JOIN_MODES}, not {self.join!r}")
         if len(self.decoder_widths) != 5:
             raise ValueError("decoder_widths needs one width per upsampling step (5)")
+        if self.refiner_width < 0:
+            raise ValueError("refiner_width must be 0 (no refiner) or positive")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -12,6 +12,7 @@ from torch import nn
 
 from engine.models.config import JOIN_MODES, UNetConfig
 from engine.models.encoders import build_encoder
+from engine.models.refiner import EdgeRefiner
 
 __all__ = ["JOIN_MODES", "ResidualConvUnit", "UNet", "UNetConfig"]
 
@@ -88,6 +89,8 @@ class UNet(nn.Module):
             cin = width
         self.decoder = nn.ModuleList(steps)
         self.head = nn.Conv2d(cin, 1, 1)
+        # trained separately on full-size photos (engine.refine_train); `forward` does not use it
+        self.refiner = EdgeRefiner(config.refiner_width) if config.refiner_width else None
         self.register_buffer("mean", torch.tensor(self.encoder.mean).view(1, 3, 1, 1), False)
         self.register_buffer("std", torch.tensor(self.encoder.std).view(1, 3, 1, 1), False)
 
