@@ -36,7 +36,7 @@ if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
 
 from engine import __version__  # noqa: E402
 from engine.checkpoint import ModelFileError  # noqa: E402
-from engine.devices import DEVICE_CHOICES, DeviceError  # noqa: E402
+from engine.devices import DEVICE_CHOICES, PRECISION_CHOICES, DeviceError  # noqa: E402
 from engine.ensemble import VOTE_METHODS, combine  # noqa: E402
 from engine.io import ImageReadError, atomic_write_bytes, read_mask, read_rgb  # noqa: E402
 from engine.library import NoModelError, chosen_model_paths  # noqa: E402
@@ -171,6 +171,7 @@ def build_report(args, predictor: Predictor, keys, paths, rows, skipped, found, 
             "pairs_found": found,
             "limit": args.limit,
             "tta": args.tta,
+            "precision": args.precision,
             "vote": args.vote,
         },
         "photos": len(rows),
@@ -237,6 +238,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--limit", type=_positive, help="score N photos evenly spread over the set")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     p.add_argument("--tta", action="store_true", help="also predict the mirrored photo")
+    p.add_argument(
+        "--precision", choices=PRECISION_CHOICES, default="auto", help="as for carmask predict"
+    )
     p.add_argument("--vote", default="majority", choices=VOTE_METHODS, help="ensemble vote")
     p.add_argument("--threads", type=_positive, help="torch CPU threads")
     p.add_argument("--out", help="JSON path (default benchmarks/results/quality-<device>.json)")
@@ -250,7 +254,9 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     try:
         paths = chosen_model_paths(args.model, args.ensemble)
-        predictor = Predictor(paths, device=args.device, tta=args.tta, vote=args.vote)
+        predictor = Predictor(
+            paths, device=args.device, tta=args.tta, vote=args.vote, precision=args.precision
+        )
     except (NoModelError, ModelFileError, DeviceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,8 @@ Both pipelines use the same model object (same weights) on the same photos, in t
 
 - engine: what `carmask predict --format mask` does for each photo (`--cutout`: also
   `--format png`): `engine.io.read_rgb`, `Predictor.predict` (OpenCV resize to the model's input
-  size, fp16 autocast on CUDA, logits upsampled to full size and thresholded in torch), then
+  size, fp16 autocast on CUDA and bf16 on a CPU that has it natively unless `--precision fp32`,
+  logits upsampled to full size and thresholded in torch), then
   `engine.export.export_photo` (atomic PNG writes at the export's zlib level).
 - baseline: the same model written the straightforward way: Pillow decode and bilinear resize,
   float32 forward, sigmoid, probability map upsampled to full size, threshold, and Pillow's
@@ -54,7 +55,7 @@ import forward  # noqa: E402  (benchmarks/forward.py: RSS helpers)
 
 from engine import __version__  # noqa: E402
 from engine.checkpoint import ModelFileError, load_model, read_header  # noqa: E402
-from engine.devices import DeviceError, resolve_device  # noqa: E402
+from engine.devices import PRECISION_CHOICES, DeviceError, resolve_device  # noqa: E402
 from engine.ensemble import combine  # noqa: E402
 from engine.export import ExportOptions, export_photo  # noqa: E402
 from engine.io import atomic_write_bytes, find_images, read_rgb  # noqa: E402
@@ -109,8 +110,10 @@ class Baseline:
 class Engine:
     """`carmask predict`'s loop body: read_rgb, Predictor.predict, export_photo."""
 
-    def __init__(self, lms: list[LoadedModel], device: torch.device, cutout: bool):
-        self.predictor = Predictor(lms, device=str(device))
+    def __init__(
+        self, lms: list[LoadedModel], device: torch.device, cutout: bool, precision: str = "auto"
+    ):
+        self.predictor = Predictor(lms, device=str(device), precision=precision)
         self.options = ExportOptions(formats=("mask", "png") if cutout else ("mask",))
 
     def __call__(self, path: Path, out_dir: Path) -> tuple[dict, np.ndarray]:
@@ -175,7 +178,7 @@ def bench_device(paths: list[Path], device: torch.device, photos: list[Path], ar
     lms = [LoadedModel(*load_model(path, device), path) for path in paths]
     runs = {
         "baseline": Baseline(lms, device, args.cutout),
-        "engine": Engine(lms, device, args.cutout),
+        "engine": Engine(lms, device, args.cutout, args.precision),
     }
     label = runs["engine"].predictor.device_label
     print(f"\n{label}", flush=True)
@@ -243,7 +246,7 @@ def _fmt(value, spec: str) -> str:
 
 def print_table(rows: list[dict]) -> None:
     header = (
-        f"{'device':<24} {'pipeline':<9} {'read s':>7} {'predict s':>9} {'write s':>8} "
+        f"{'device':<32} {'pipeline':<9} {'read s':>7} {'predict s':>9} {'write s':>8} "
         f"{'total s':>8} {'min s':>7} {'max s':>7} {'img/s':>6} {'peak MB':>8} {'+MB':>5} "
         f"{'out KB':>7}"
     )
@@ -251,14 +254,14 @@ def print_table(rows: list[dict]) -> None:
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['device_label'][:24]:<24} {r['pipeline']:<9} {r['read_s']:>7.4f} "
+            f"{r['device_label'][:32]:<32} {r['pipeline']:<9} {r['read_s']:>7.4f} "
             f"{r['predict_s']:>9.4f} {r['write_s']:>8.4f} {r['total_s']:>8.4f} {r['min_s']:>7.4f} "
             f"{r['max_s']:>7.4f} {r['images_per_s']:>6.2f} {_fmt(r.get('peak_mb'), '8.0f'):>8} "
             f"{_fmt(r.get('extra_mb'), '5.0f'):>5} {r['output_kb']:>7.0f}"
         )
         if "ratio" in r:
             print(
-                f"{'':<24} engine/baseline = {r['ratio']:.2f} ({r['speedup']:.2f}x the speed); "
+                f"{'':<32} engine/baseline = {r['ratio']:.2f} ({r['speedup']:.2f}x the speed); "
                 f"masks agree: Dice {r['mask_dice_vs_baseline']:.5f}"
             )
 
@@ -312,6 +315,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--threads", type=forward._positive, help="torch CPU threads (default: all cores)"
     )
     p.add_argument("--cutout", action="store_true", help="also write the RGBA cutout PNG")
+    p.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default="auto",
+        help="the engine's (as for carmask predict; the baseline is always float32)",
+    )
     p.add_argument("--out", help="JSON path (default benchmarks/results/speed-<device>.json)")
     p.add_argument("-q", "--quiet", action="store_true", help="no line per photo")
     return p.parse_args(argv)
@@ -377,6 +386,7 @@ def main(argv=None) -> int:
             "warmup": args.warmup,
             "threads": threads,
             "cutout": args.cutout,
+            "precision": args.precision,
             "batching": False,  # Predictor takes one photo at a time: images/s is the loop's
         },
         "rows": rows,

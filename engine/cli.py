@@ -1,7 +1,8 @@
 """`carmask`: the headless command line, thin over the engine.
 
 carmask predict INPUTS... --out DIR [--model FILE]... [--ensemble] [--device auto|cpu|cuda]
-                [--tta] [--vote majority|mean] [--format png|mask|jpg]...
+                [--tta] [--precision auto|fp32|bf16] [--vote majority|mean]
+                [--format png|mask|jpg]...
 carmask evaluate --images DIR --masks DIR [--model FILE]... [--ensemble]
 carmask models list [--dir DIR]
 carmask train --data DIR --out FILE [--preset NAME] ...
@@ -21,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from engine import __version__
-from engine.devices import DEVICE_CHOICES, DeviceError
+from engine.devices import DEVICE_CHOICES, PRECISION_CHOICES, DeviceError
 from engine.ensemble import VOTE_METHODS, combine
 from engine.export import EXPORT_FORMATS, ExportOptions, export_photo, output_stems
 from engine.io import ImageReadError, OutputWriteError, find_images, read_mask, read_rgb
@@ -45,6 +46,12 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     p.add_argument("--tta", action="store_true", help="also predict the mirrored photo")
     p.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default="auto",
+        help="auto (default): fp16 on CUDA, bf16 on a CPU that has it natively, else fp32",
+    )
+    p.add_argument(
         "--vote",
         choices=VOTE_METHODS,
         default="majority",
@@ -60,6 +67,7 @@ def _predictor(args):
         device=args.device,
         tta=args.tta,
         vote=args.vote,
+        precision=args.precision,
     )
 
 
@@ -129,7 +137,9 @@ def cmd_evaluate(args) -> int:
     from engine.predict import Predictor
 
     paths = chosen_model_paths(args.model, args.ensemble)
-    members = [Predictor([p], device=args.device, tta=args.tta) for p in paths]
+    members = [
+        Predictor([p], device=args.device, tta=args.tta, precision=args.precision) for p in paths
+    ]
     _say(f"device: {members[0].device_label}")
     scores: dict[str, list[float]] = {str(p): [] for p in paths}
     ens: list[float] = []

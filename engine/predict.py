@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.checkpoint import ModelHeader, load_model
-from engine.devices import describe_device, resolve_device
+from engine.devices import describe_device, inference_dtype, resolve_device
 from engine.ensemble import combine
 from engine.models.unet import UNet
 
@@ -55,11 +55,15 @@ class Predictor:
         tta: bool = False,
         vote: str = "majority",
         refine: bool = True,
+        precision: str = "auto",
     ):
         if not models:
             raise ValueError("at least one model is needed")
         self.device = resolve_device(device)
+        self.dtype = inference_dtype(self.device, precision)
         self.device_label = describe_device(self.device)
+        if self.dtype != torch.float32:  # say it: the numbers differ (slightly) from float32's
+            self.device_label += f", {str(self.dtype).removeprefix('torch.')}"
         self.tta, self.vote, self.refine = tta, vote, refine
         self.models: list[LoadedModel] = []
         for m in models:
@@ -82,7 +86,7 @@ class Predictor:
     def full_size_logits(self, lm: LoadedModel, rgb: np.ndarray) -> torch.Tensor:
         """One model's H×W logits for the photo at its full size (refined if it has a refiner)."""
         x = lm.model.normalize(to_input_tensor(rgb, lm.header.input_size, self.device))
-        with torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda"):
+        with self._autocast():
             logits = lm.model(x)
             if self.tta:
                 logits = 0.5 * (logits + lm.model(x.flip(-1)).flip(-1))
@@ -92,8 +96,13 @@ class Predictor:
             logits = F.interpolate(logits, size=full, mode="bilinear", align_corners=False)
         if self.refine and lm.model.refiner is not None:
             photo = torch.from_numpy(rgb).to(self.device).permute(2, 0, 1).float().div_(255.0)
-            return lm.model.refiner.refine(photo, logits[0, 0])
+            with self._autocast():
+                return lm.model.refiner.refine(photo, logits[0, 0]).float()
         return logits[0, 0]
+
+    def _autocast(self):
+        enabled = self.dtype != torch.float32
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
 
     def probabilities(self, rgb: np.ndarray) -> list[np.ndarray]:
         """One full-size float32 probability map per model."""

@@ -1,11 +1,13 @@
-"""Prediction on real photos, device policy, TTA, and the majority-vote ensemble."""
+"""Prediction on real photos, device policy, precision, TTA, and the majority-vote ensemble."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from engine.checkpoint import load_model
-from engine.devices import DeviceError, describe_device, resolve_device
+from engine.devices import DeviceError, cpu_has_fast_bf16, describe_device, resolve_device
 from engine.ensemble import combine
 from engine.io import read_mask, read_rgb
 from engine.metrics import dice
@@ -95,3 +97,30 @@ def test_cuda_fp16_prediction_matches_cpu(trained_model, carvana):
     assert gpu.device_label.startswith("CUDA")
     cpu_mask = Predictor([trained_model], device="cpu").predict(rgb)
     assert dice(gpu.predict(rgb), cpu_mask) > 0.99
+
+
+SHIPPED_DEFAULT = (
+    Path(__file__).resolve().parent.parent / "resources/models/cpu-lite0-448x672.safetensors"
+)
+FULLSIZE = Path(__file__).parent / "data" / "fullsize"
+
+
+def test_bf16_on_cpu_gives_the_same_cutout_as_fp32_and_says_so():
+    """`auto` runs bf16 on a CPU with native bf16 (1.8x faster there): the shipped default's
+    masks must stay as good as in float32, and the label must name the precision."""
+    fp32 = Predictor([SHIPPED_DEFAULT], device="cpu", precision="fp32")
+    bf16 = Predictor([SHIPPED_DEFAULT], device="cpu", precision="bf16")
+    auto = Predictor([SHIPPED_DEFAULT], device="cpu")
+    assert fp32.dtype == torch.float32 and "bfloat16" not in fp32.device_label
+    assert bf16.dtype == torch.bfloat16 and bf16.device_label.endswith(", bfloat16")
+    assert auto.dtype == (torch.bfloat16 if cpu_has_fast_bf16() else torch.float32)
+    photo = FULLSIZE / "0ed6904e1004_05.jpg"
+    rgb, truth = read_rgb(photo), read_mask(FULLSIZE / "0ed6904e1004_05_mask.gif")
+    a, b = fp32.predict(rgb), bf16.predict(rgb)
+    assert dice(a, b) > 0.998
+    assert abs(dice(a, truth) - dice(b, truth)) < 0.0005
+
+
+def test_unknown_precision():
+    with pytest.raises(ValueError, match="unknown precision"):
+        Predictor([SHIPPED_DEFAULT], device="cpu", precision="int8")
