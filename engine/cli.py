@@ -13,6 +13,7 @@ carmask refine --model FILE --data DIR --out FILE [--helper FILE]... [--refiner-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import time
@@ -239,24 +240,10 @@ def cmd_train(args, finetune: bool = False) -> int:
 def cmd_refine(args) -> int:
     from engine.refine_train import RefineConfig, refine_model
 
-    cfg = RefineConfig(
-        model=args.model,
-        data=args.data,
-        out=args.out,
-        val_data=args.val_data or "",
-        name=args.name or "",
-        helpers=args.helper,
-        refiner_from=args.refiner_from or "",
-        width=args.width,
-        tiles_per_photo=args.tiles_per_photo,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        max_val_photos=args.max_val_photos,
-        seed=args.seed,
-        threads=args.threads,
-        device=args.device,
-    )
+    # the options are named as RefineConfig's fields; options not given keep its defaults
+    names = {f.name for f in dataclasses.fields(RefineConfig)}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    cfg = RefineConfig(**given, helpers=args.helper)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int, info: dict) -> None:
