@@ -31,8 +31,7 @@ import torch.nn.functional as F
 
 from engine.checkpoint import ModelHeader, load_model, save_model
 from engine.devices import describe_device, resolve_device
-from engine.io import ImageReadError
-from engine.metrics import dice
+from engine.metrics import mean_dice
 from engine.models.refiner import EdgeRefiner, uncertain_tiles
 from engine.pairs import Pair, find_pairs, load_pair, split_by_car, spread
 from engine.predict import LoadedModel, Predictor
@@ -115,29 +114,21 @@ def collect_tiles(
     per_photo: int,
     seed: int = 0,
     progress: Progress | None = None,
-    problems: list[tuple[Path, str]] | None = None,
 ) -> Tiles:
-    """Tiles from every photo, each photo's logits from one predictor picked at random."""
+    """Tiles from every photo, each photo's logits from one predictor picked at random. The pairs
+    come from `find_pairs`, which already decoded each one and set aside the unreadable and the
+    mismatched ones (its report's problems)."""
     rng = np.random.default_rng(seed)
     parts: list[Tiles] = []
     for i, pair in enumerate(pairs):
-        try:
-            rgb, truth = load_pair(pair)
-        except ImageReadError as exc:
-            if problems is not None:
-                problems.append((exc.path, exc.reason))
-            continue
-        if truth.shape != rgb.shape[:2]:
-            if problems is not None:
-                problems.append((pair.mask, "mask size differs from the photo"))
-            continue
+        rgb, truth = load_pair(pair)
         pred = predictors[int(rng.integers(len(predictors)))]
         logits = pred.full_size_logits(pred.models[0], rgb).cpu().numpy()
         parts.append(photo_tiles(rgb, logits, truth, margin, per_photo, rng))
         if progress:
             progress("tiles", i + 1, len(pairs), {})
     if not parts:
-        raise ValueError("no readable photo/mask pairs to cut training tiles from")
+        raise ValueError("no photo/mask pairs to cut training tiles from")
     return Tiles(
         *(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(Tiles))
     )
@@ -190,9 +181,11 @@ def train_on_tiles(
     return running
 
 
-def mean_dice(predictor: Predictor, pairs: list[Pair]) -> float:
-    scores = [dice(predictor.predict(rgb), truth) for rgb, truth in map(load_pair, pairs)]
-    return float(np.mean(scores)) if scores else float("nan")
+def val_dice(predictor: Predictor, pairs: list[Pair]) -> float:
+    """Mean full-size Dice of the predictor's masks (NaN without validation photos)."""
+    if not pairs:
+        return float("nan")
+    return mean_dice((predictor.predict(rgb), truth) for rgb, truth in map(load_pair, pairs))
 
 
 def _starting_refiner(cfg: RefineConfig, model) -> tuple[EdgeRefiner, str]:
@@ -224,7 +217,6 @@ def refine_model(cfg: RefineConfig, progress: Progress | None = None) -> tuple[P
     device = resolve_device(cfg.device)
     t0 = time.time()
     report = find_pairs(cfg.data)
-    problems = list(report.problems)
     if cfg.val_data:
         train, val = report.pairs, find_pairs(cfg.val_data).pairs
     else:
@@ -247,14 +239,13 @@ def refine_model(cfg: RefineConfig, progress: Progress | None = None) -> tuple[P
             cfg.tiles_per_photo,
             cfg.seed,
             progress,
-            problems,
         )
         losses = train_on_tiles(refiner, tiles, cfg, device, progress)
 
-    before = mean_dice(coarse, val)
+    before = val_dice(coarse, val)
     model.refiner = refiner.to(device)
     model.config = dataclasses.replace(model.config, refiner_width=refiner.width)
-    after = mean_dice(Predictor([LoadedModel(model, base)], str(device)), val)
+    after = val_dice(Predictor([LoadedModel(model, base)], str(device)), val)
 
     header = dataclasses.replace(base, name=cfg.name or Path(cfg.out).stem, created="", sha256="")
     header.training = {
@@ -273,7 +264,7 @@ def refine_model(cfg: RefineConfig, progress: Progress | None = None) -> tuple[P
             "final_bce": {k: round(v, 5) for k, v in losses.items()},
             "seconds": round(time.time() - t0, 1),
             "device": describe_device(device),
-            "problems": len(problems),
+            "problems": len(report.problems),
         },
     }
     header.metrics = {

@@ -61,13 +61,16 @@ class EdgeRefiner(nn.Module):
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), False)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), False)
 
-    def forward(self, photo: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        """photo: N×3×h×w in [0, 1]; logits: N×1×h×w → refined logits N×1×h×w (same tiles)."""
-        x = torch.cat(
+    def _inputs(self, photo: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """The network's 4 input channels: the normalised photo and the scaled, clamped logit."""
+        return torch.cat(
             [(photo - self.mean) / self.std, logits.clamp(-LOGIT_CLAMP, LOGIT_CLAMP) / LOGIT_SCALE],
             dim=1,
         )
-        return logits + self.out(self.body(x))
+
+    def forward(self, photo: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """photo: N×3×h×w in [0, 1]; logits: N×1×h×w → refined logits N×1×h×w (same tiles)."""
+        return logits + self.out(self.body(self._inputs(photo, logits)))
 
     def forward_interior(self, photo: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """Same as `forward` cropped to the interior (`margin` px less on each side), computed
@@ -75,10 +78,7 @@ class EdgeRefiner(nn.Module):
         it, about half the work of `forward` on 64×64 tiles, and the very same numbers, since no
         interior pixel ever sees `forward`'s zero padding."""
         m = self.margin
-        x = torch.cat(
-            [(photo - self.mean) / self.std, logits.clamp(-LOGIT_CLAMP, LOGIT_CLAMP) / LOGIT_SCALE],
-            dim=1,
-        )
+        x = self._inputs(photo, logits)
         for conv in self.body[::2]:
             x = F.relu_(F.conv2d(x, conv.weight, conv.bias, dilation=conv.dilation))
         return logits[:, :, m:-m, m:-m] + self.out(x)
