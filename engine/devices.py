@@ -51,6 +51,15 @@ def describe_device(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def describe_compute(device: torch.device, dtype: torch.dtype) -> str:
+    """`describe_device` plus the precision when it is not float32 ('CPU (2 threads), bfloat16'):
+    say it, the numbers differ (slightly) from float32's."""
+    import torch
+
+    label = describe_device(device)
+    return label if dtype == torch.float32 else f"{label}, {str(dtype).removeprefix('torch.')}"
+
+
 def cpu_has_fast_bf16() -> bool:
     """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX: recent Xeons, AMD Zen 4+).
     Elsewhere bf16 would be emulated, slower than float32."""

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.checkpoint import ModelHeader, load_model
-from engine.devices import describe_device, inference_dtype, resolve_device
+from engine.devices import describe_compute, inference_dtype, resolve_device
 from engine.ensemble import combine
 from engine.models.unet import UNet
 
@@ -61,9 +61,7 @@ class Predictor:
             raise ValueError("at least one model is needed")
         self.device = resolve_device(device)
         self.dtype = inference_dtype(self.device, precision)
-        self.device_label = describe_device(self.device)
-        if self.dtype != torch.float32:  # say it: the numbers differ (slightly) from float32's
-            self.device_label += f", {str(self.dtype).removeprefix('torch.')}"
+        self.device_label = describe_compute(self.device, self.dtype)
         self.tta, self.vote, self.refine = tta, vote, refine
         self.models: list[LoadedModel] = []
         for m in models:

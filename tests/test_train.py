@@ -24,6 +24,7 @@ import pytest
 import torch
 
 from engine.checkpoint import load_model, read_header
+from engine.devices import cpu_has_fast_bf16, describe_device
 from engine.events import read_events
 from engine.models.unet import UNetConfig
 from engine.pairs import find_pairs
@@ -199,6 +200,24 @@ def test_same_seed_same_losses_other_seed_other_losses(run, tmp_path):
 
 
 # --------------------------------------------------------------------------- cancel, resume
+
+
+def test_mixed_precision_on_a_cpu_with_native_bf16_and_float32_on_request(run, tmp_path):
+    """`amp` (the default) computes the forward pass in bfloat16 on a CPU that has it natively
+    (twice the step speed there) and says so; amp=False, or a CPU without it, is float32."""
+    _, plain = _train(tmp_path / "fp32.safetensors", epochs=8, max_steps=2, amp=False)
+    assert plain[0]["device"] == describe_device(torch.device("cpu"))
+    mixed = run.events
+    first_mixed, first_plain = _losses(mixed)[0], _losses(plain)[0]
+    if cpu_has_fast_bf16():
+        assert mixed[0]["device"] == plain[0]["device"] + ", bfloat16"
+        assert first_mixed != first_plain  # computed in another precision ...
+        assert first_mixed == pytest.approx(first_plain, rel=0.02)  # ... to the same effect
+    else:
+        assert mixed[0]["device"] == plain[0]["device"]
+        assert first_mixed == first_plain
+    _, header = load_model(run.out)
+    assert header.training["device"] == mixed[0]["device"]
 
 
 def test_a_stop_sent_while_the_run_starts_up_is_honoured(tmp_path):
