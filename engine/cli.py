@@ -189,6 +189,15 @@ def cmd_models_list(args) -> int:
     return 0
 
 
+def _add_amp_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-amp",
+        dest="amp",
+        action="store_false",
+        help="train in float32 (default: float16 on CUDA, bfloat16 on a CPU that has it)",
+    )
+
+
 def cmd_train(args, finetune: bool = False) -> int:
     from engine.events import JsonLinesSink
     from engine.train import TrainConfig, Trainer
@@ -208,6 +217,7 @@ def cmd_train(args, finetune: bool = False) -> int:
         val_data=args.val_data or "",
         cache_dir=args.cache_dir or "",
         cancel_file=args.cancel_file or "",
+        amp=args.amp,
     )
     if args.cancel_file:  # a file left by an earlier run must not cancel this one
         Path(args.cancel_file).unlink(missing_ok=True)
@@ -355,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cache-dir")
         p.add_argument("--cancel-file", help="stop cleanly when this file appears")
         p.add_argument("--events", action="store_true", help="JSON-lines events on stdout")
+        _add_amp_option(p)
         if name == "train":
             p.add_argument("--preset", choices=sorted(PRESETS), default="cpu-lite0-512x768")
             p.add_argument(
@@ -395,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    _add_amp_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_refine)
     return parser

@@ -90,3 +90,11 @@ def inference_dtype(device: torch.device, precision: str = "auto") -> torch.dtyp
     if device.type == "cuda":
         return torch.float16
     return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+
+
+def training_dtype(device: torch.device, amp: bool = True) -> torch.dtype:
+    """What training computes its forward passes in: with `amp`, as `inference_dtype`'s `auto`
+    (float16 on CUDA, under a grad scaler; bfloat16 on a CPU that has it natively: twice the
+    step speed of float32 there, benchmarks/README.md), else float32. Weights, optimiser state
+    and the loss stay float32."""
+    return inference_dtype(device, "auto" if amp else "fp32")

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.checkpoint import ModelHeader, load_model, save_model
-from engine.devices import describe_device, resolve_device
+from engine.devices import describe_compute, resolve_device, training_dtype
 from engine.metrics import mean_dice
 from engine.models.refiner import EdgeRefiner, uncertain_tiles
 from engine.pairs import Pair, find_pairs, load_pair, split_by_car, spread
@@ -61,6 +61,7 @@ class RefineConfig:
     seed: int = 0
     threads: int = 0
     device: str = "auto"
+    amp: bool = True  # mixed precision as in training: bf16 on a CPU that has it, fp16 on CUDA
 
 
 @dataclass
@@ -145,6 +146,8 @@ def train_on_tiles(
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     refiner.to(device).train()
+    dtype = training_dtype(device, cfg.amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     opt = torch.optim.AdamW(refiner.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     warm = max(1, cfg.steps // 20)  # linear warm-up, then a cosine decay to zero
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -164,11 +167,13 @@ def train_on_tiles(
         gain = torch.empty(bs, 1, 1, 1).uniform_(0.85, 1.15, generator=gen).to(device)
         shift = torch.empty(bs, 1, 1, 1).uniform_(-0.06, 0.06, generator=gen).to(device)
         x = (x * gain + shift).clamp_(0, 1)
-        out = refiner.forward_interior(x, lg)
-        loss = F.binary_cross_entropy_with_logits(out, y)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+            out = refiner.forward_interior(x, lg)
+        loss = F.binary_cross_entropy_with_logits(out.float(), y)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         sched.step()
         with torch.no_grad():
             coarse = F.binary_cross_entropy_with_logits(lg[:, :, m : m + t, m : m + t], y)
@@ -263,7 +268,7 @@ def refine_model(cfg: RefineConfig, progress: Progress | None = None) -> tuple[P
             },
             "final_bce": {k: round(v, 5) for k, v in losses.items()},
             "seconds": round(time.time() - t0, 1),
-            "device": describe_device(device),
+            "device": describe_compute(device, training_dtype(device, cfg.amp)),
             "problems": len(report.problems),
         },
     }

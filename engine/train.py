@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from engine.checkpoint import ModelHeader, load_model, save_model
 from engine.data import Augment, PairDataset
-from engine.devices import describe_compute, inference_dtype, resolve_device
+from engine.devices import describe_compute, resolve_device, training_dtype
 from engine.events import EventSink, JsonLinesSink, make_event
 from engine.losses import CombinedLoss
 from engine.metrics import dice
@@ -115,10 +115,8 @@ class Trainer:
 
     @property
     def compute_dtype(self) -> torch.dtype:
-        """What the forward pass computes in: with `amp`, float16 on CUDA (with a grad scaler) and
-        bfloat16 on a CPU that has it natively (2x the step speed of float32 there:
-        benchmarks/README.md); float32 otherwise. Weights and optimiser state stay float32."""
-        return inference_dtype(self.device, "auto" if self.cfg.amp else "fp32")
+        """What the forward pass computes in (`devices.training_dtype`)."""
+        return training_dtype(self.device, self.cfg.amp)
 
     def train_step(self, model: UNet, opt, scaler, loss_fn: CombinedLoss, images, targets):
         """One optimizer step on a batch (photos as 0..1 tensors, soft targets); the loss parts.

@@ -13,6 +13,7 @@ import torch
 
 from engine.checkpoint import load_model, read_header, save_model
 from engine.cli import main as cli_main
+from engine.devices import cpu_has_fast_bf16, describe_device
 from engine.io import read_mask, read_rgb
 from engine.models.refiner import EdgeRefiner, uncertain_tiles
 from engine.predict import Predictor
@@ -149,6 +150,22 @@ def test_carmask_refine_learns_edges_and_keeps_the_base_model(tmp_path, capsys):
     assert "val Dice" in capsys.readouterr().out
     model, _ = load_model(out)
     assert model.refiner is not None
+
+
+def test_refiner_trains_in_bf16_on_a_cpu_that_has_it_and_in_float32_on_request(tmp_path):
+    runs = {}
+    for flags in ([], ["--no-amp"]):
+        out = tmp_path / f"refined{len(runs)}.safetensors"
+        args = ["refine", "--model", str(FAST), "--data", str(FULLSIZE), "--out", str(out)]
+        assert cli_main([*args, "--steps", "8", "--batch-size", "16", "-q", *flags]) == 0
+        runs[bool(flags)] = read_header(out).training["refiner"]
+    plain, mixed = runs[True], runs[False]
+    assert plain["device"] == describe_device(torch.device("cpu"))
+    if cpu_has_fast_bf16():
+        assert mixed["device"] == plain["device"] + ", bfloat16"
+        assert mixed["final_bce"]["loss"] == pytest.approx(plain["final_bce"]["loss"], rel=0.05)
+    else:
+        assert mixed == plain
 
 
 def test_carmask_refine_refuses_to_overwrite_its_base_model(tmp_path, capsys):
