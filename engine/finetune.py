@@ -131,7 +131,6 @@ def measure(cfg: TrainConfig, train_photos: int, photo_size=FULL_SIZE, repeats=2
     this machine (random pixels: the time does not depend on them)."""
     import torch
 
-    from engine.devices import describe_compute
     from engine.train import Trainer
 
     probe = TrainConfig(**{**cfg.to_dict(), "train_pairs": [], "val_pairs": []})
@@ -158,8 +157,7 @@ def measure(cfg: TrainConfig, train_photos: int, photo_size=FULL_SIZE, repeats=2
     predictor.predict(photo)
     t0 = time.perf_counter()
     predictor.predict(photo)
-    photo_s = time.perf_counter() - t0
-    return Timing(step_s, photo_s, describe_compute(trainer.device, trainer.compute_dtype))
+    return Timing(step_s, time.perf_counter() - t0, trainer.device_label)
 
 
 # -- base versus new -------------------------------------------------------------------------

@@ -53,6 +53,9 @@ class Trainer:
         self.cfg = config
         self.emit = sink or (lambda e: None)
         self.device = resolve_device(config.device)
+        # what the forward pass computes in (`devices.training_dtype`), and the label that says so
+        self.compute_dtype = training_dtype(self.device, config.amp)
+        self.device_label = describe_compute(self.device, self.compute_dtype)
         self._cancel = False
         if train_pairs is None:
             train_pairs, val_pairs = self._discover()
@@ -112,11 +115,6 @@ class Trainer:
         if self.cfg.schedule == "step":
             return self.cfg.lr * (0.1 ** int(3 * step / max(total, 1)))
         return 0.5 * self.cfg.lr * (1 + math.cos(math.pi * step / max(total, 1)))
-
-    @property
-    def compute_dtype(self) -> torch.dtype:
-        """What the forward pass computes in (`devices.training_dtype`)."""
-        return training_dtype(self.device, self.cfg.amp)
 
     def train_step(self, model: UNet, opt, scaler, loss_fn: CombinedLoss, images, targets):
         """One optimizer step on a batch (photos as 0..1 tensors, soft targets); the loss parts.
@@ -209,7 +207,7 @@ class Trainer:
                 )
             },
             "epochs_done": epoch,
-            "device": describe_compute(self.device, self.compute_dtype),
+            "device": self.device_label,
         }
         if base is not None:
             training["finetuned_from"] = {"name": base.name, "metrics": base.metrics}
@@ -247,7 +245,7 @@ class Trainer:
         self.emit(
             make_event(
                 "start",
-                device=describe_compute(self.device, self.compute_dtype),
+                device=self.device_label,
                 train_photos=len(self.train_pairs),
                 val_photos=len(self.val_pairs),
                 epochs=c.epochs,
