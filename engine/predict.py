@@ -1,15 +1,18 @@
 """Prediction: photo → per-model probability at full size → (ensemble) mask.
 
-Each model sees the photo resized to its own input size; its logits are brought back to the
-photo's full size with bilinear interpolation (smooth edges, not a blocky upscaled mask), refined
-along the edge on the full-size photo when the model file carries an edge refiner
-(`engine.models.refiner`), then turned into probabilities. Several models are combined by
-`engine.ensemble.combine`.
+Each model sees the photo at its own pixel budget (the area of its input size) with the photo's
+own aspect ratio (`input_geometry`: a Carvana 3:2 photo gets exactly the input size, a 4:3 or a
+portrait photo is not squashed), padded to the network's stride; its logits, cropped back to the
+photo's area, are brought back to the photo's full size with bilinear interpolation (smooth
+edges, not a blocky upscaled mask), refined along the edge on the full-size photo when the model
+file carries an edge refiner (`engine.models.refiner`), then turned into probabilities.
+Several models are combined by `engine.ensemble.combine`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,12 +38,51 @@ class LoadedModel:
     path: Path | None = None
 
 
-def to_input_tensor(rgb: np.ndarray, size: tuple[int, int], device: torch.device) -> torch.Tensor:
-    """H×W×3 uint8 → 1×3×h×w float in [0, 1] at the model's (h, w)."""
+ASPECT_TOLERANCE = 0.01  # photos this close to the model's aspect get exactly its input size
+
+
+def input_geometry(
+    photo_hw: tuple[int, int], model_hw: tuple[int, int], stride: int
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(content_hw, padded_hw) for a photo of (H, W) and a model trained at (mh, mw).
+
+    content: the photo scaled by s = sqrt(mh·mw / (H·W)), so the model sees as many pixels as
+    its input size holds, with the photo's own aspect ratio; padded: content rounded up to a
+    multiple of `stride`. A photo whose aspect ratio is within 1 % of the model's (Carvana's
+    1918×1280 for a 448×672 model) gets exactly the model's input size for both, as before this
+    function existed. No side is ever below one stride."""
+    big_h, big_w = int(photo_hw[0]), int(photo_hw[1])
+    mh, mw = int(model_hw[0]), int(model_hw[1])
+    if big_h <= 0 or big_w <= 0:
+        raise ValueError(f"empty photo: {big_h}x{big_w}")
+    if abs((big_w / big_h) / (mw / mh) - 1.0) <= ASPECT_TOLERANCE:
+        return (mh, mw), (mh, mw)
+    s = math.sqrt(mh * mw / (big_h * big_w))
+    content = tuple(max(stride, math.floor(v * s + 0.5)) for v in (big_h, big_w))
+    padded = tuple(-(-v // stride) * stride for v in content)
+    return content, padded
+
+
+def to_input_tensor(
+    rgb: np.ndarray,
+    size: tuple[int, int],
+    device: torch.device,
+    padded: tuple[int, int] | None = None,
+) -> torch.Tensor:
+    """H×W×3 uint8 → 1×3×h×w float in [0, 1] at (h, w) = `size`; with `padded`, extended at the
+    bottom and right to that size by repeating the edge pixels (the content stays at [:h, :w])."""
     h, w = size
     if rgb.shape[:2] != (h, w):
         shrink = h < rgb.shape[0] and w < rgb.shape[1]
         rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    if padded is not None and tuple(padded) != (h, w):
+        ph, pw = padded[0] - h, padded[1] - w
+        if ph < 0 or pw < 0:
+            raise ValueError(f"padded size {padded} is smaller than the content {size}")
+        # replicate, not reflect: the same padding UNet.forward (and the edge refiner) applies,
+        # so these inputs match what the model does with an off-stride size itself, and a
+        # reflection would mirror a car cut by the photo's edge into a ghost car in the padding
+        rgb = cv2.copyMakeBorder(rgb, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
     t = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None]
     return t.float().div_(255.0)
 
@@ -82,13 +124,17 @@ class Predictor:
 
     @torch.inference_mode()
     def full_size_logits(self, lm: LoadedModel, rgb: np.ndarray) -> torch.Tensor:
-        """One model's H×W logits for the photo at its full size (refined if it has a refiner)."""
-        x = lm.model.normalize(to_input_tensor(rgb, lm.header.input_size, self.device))
+        """One model's H×W logits for the photo at its full size (refined if it has a refiner).
+
+        The model sees the photo at `input_geometry`'s content size (aspect kept), padded to its
+        stride; the logits are cropped back to the content and upsampled to the full size."""
+        (h, w), padded = input_geometry(rgb.shape[:2], lm.header.input_size, lm.model.stride)
+        x = lm.model.normalize(to_input_tensor(rgb, (h, w), self.device, padded))
         with self._autocast():
             logits = lm.model(x)
             if self.tta:
                 logits = 0.5 * (logits + lm.model(x.flip(-1)).flip(-1))
-        logits = logits.float()
+        logits = logits[..., :h, :w].float()
         full = rgb.shape[:2]
         if logits.shape[-2:] != full:
             logits = F.interpolate(logits, size=full, mode="bilinear", align_corners=False)

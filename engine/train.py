@@ -204,6 +204,7 @@ class Trainer:
                     "freeze_encoder",
                     "preset",
                     "crop_size",
+                    "compose",
                 )
             },
             "epochs_done": epoch,
@@ -220,6 +221,30 @@ class Trainer:
             metrics={"val_dice": best, "val_photos": len(self.val_pairs)},
         )
 
+    def _dataset(self):
+        c = self.cfg
+        if not c.compose:
+            return PairDataset(
+                self.train_pairs, c.input_size, Augment(), c.cache_dir or None, c.seed, c.crop_size
+            )
+        from engine.scenes.dataset import ComposeConfig, ComposedDataset, Mix
+        from engine.scenes.sources import find_scenes
+
+        cc = ComposeConfig.from_dict(c.compose)
+        if c.crop_size is None:
+            raise ValueError("scene composition trains on crops: give a crop size")
+        return ComposedDataset(
+            self.train_pairs,
+            c.input_size,
+            c.crop_size,
+            scenes=find_scenes(cc.scenes) if cc.scenes else (),
+            photos=[Pair.from_dict(d) for d in cc.photos],
+            mix=Mix(**cc.mix),
+            cache_dir=cc.cache_dir or c.cache_dir or None,
+            seed=c.seed,
+            epoch_size=cc.epoch_size,
+        )
+
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> TrainResult:
         c, t0 = self.cfg, time.time()
@@ -229,9 +254,7 @@ class Trainer:
         # still starting); whoever starts a run removes a stale one first (GUI, `carmask train`)
         torch.manual_seed(c.seed)
         model, base, opt, scaler, loss_fn = self._setup()
-        dataset = PairDataset(
-            self.train_pairs, c.input_size, Augment(), c.cache_dir or None, c.seed, c.crop_size
-        )
+        dataset = self._dataset()
         bs, steps_per_epoch, total = step_plan(c, len(dataset))
         epoch, start_step, global_step, best = 0, 0, 0, -1.0
         if c.resume and c.resume_path.exists():
@@ -306,7 +329,7 @@ class Trainer:
                     break
                 epoch, start_step = epoch + 1, 0
                 val = self.evaluate(model)
-                improved = math.isnan(val) or val > best
+                improved = math.isnan(val) or val > best or c.keep_last
                 if improved:
                     best = val if not math.isnan(val) else best
                     save_model(c.out, model, self._header(best, epoch, base))
