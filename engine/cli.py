@@ -228,6 +228,11 @@ def cmd_train(args, finetune: bool = False) -> int:
     if args.size:
         fields["input_size"] = args.size
         fields["size_from_base"] = False  # fine-tune: an explicit size beats the base model's
+    compose = _compose_fields(args)
+    if compose is None:
+        return 2
+    if compose:
+        fields.update(compose=compose, keep_last=True)
     if finetune:
         fields.update(init_from=args.model, freeze_encoder=args.freeze_encoder, pretrained=None)
     else:
@@ -245,6 +250,31 @@ def cmd_train(args, finetune: bool = False) -> int:
         f"{result.best_val_dice:.5f}; model: {result.model_path}"
     )
     return 0 if not result.cancelled else 3
+
+
+def _compose_fields(args) -> dict | None:
+    """`TrainConfig.compose` from --compose / --scenes / --mix-photos ({} without them; None,
+    said why, when they cannot be used)."""
+    if not (args.compose or args.scenes or args.mix_photos):
+        return {}
+    if not args.crop:
+        print("error: scene composition trains on crops: give --crop HxW (e.g. 256x384)")
+        return None
+    from engine.pairs import find_pairs
+
+    photos = []
+    for folder in args.mix_photos or []:
+        report = find_pairs(folder)
+        for path, reason in report.problems:
+            print(f"warning: {path}: {reason}")
+        if not report.pairs:
+            print(f"error: no photo/mask pairs in {folder}")
+            return None
+        photos += [p.to_dict() for p in report.pairs]
+    if args.scenes and not (Path(args.scenes) / "images").is_dir():
+        print(f"error: {args.scenes}: a scenes folder holds images/ (and masks/)")
+        return None
+    return {"scenes": args.scenes or "", "photos": photos, "cache_dir": args.cache_dir or ""}
 
 
 def cmd_refine(args) -> int:
@@ -365,6 +395,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cache-dir")
         p.add_argument("--cancel-file", help="stop cleanly when this file appears")
         p.add_argument("--events", action="store_true", help="JSON-lines events on stdout")
+        p.add_argument(
+            "--compose",
+            action="store_true",
+            help="paste the --data cars into procedural studios (and --scenes) as they train; "
+            "the last epoch's model is kept",
+        )
+        p.add_argument("--scenes", help="street scenes folder (images/, masks/) to paste into")
+        p.add_argument(
+            "--mix-photos",
+            action="append",
+            metavar="FOLDER",
+            help="real photos with masks mixed in as they are (repeatable)",
+        )
         _add_amp_option(p)
         if name == "train":
             p.add_argument("--preset", choices=sorted(PRESETS), default="cpu-lite0-512x768")

@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     p.add_argument("--out", default="/work/runs/any-studio")
     p.add_argument("--base", default=str(ROOT / "resources/models/cpu-lite0-448x672.safetensors"))
-    p.add_argument("--epochs", type=int, default=9)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workers", type=int, default=1)
@@ -46,6 +46,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     cache = out.parent / "cache"
     cars = find_pairs(data / "carvana" / "train").pairs
+    val = find_pairs(data / "carvana" / "val").pairs
     with ProcessPoolExecutor(args.threads) as pool:
         list(pool.map(_cut, [(str(cache / "cutouts"), pr) for pr in cars], chunksize=16))
     photos = [pr.to_dict() for pr in web_pairs(data / "web-cars", "train")]
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
     )
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1, default=list))
     with open(out / "events.jsonl", "a") as f:
-        Trainer(cfg, JsonLinesSink(f)).run()
+        Trainer(cfg, JsonLinesSink(f), train_pairs=cars, val_pairs=val).run()
     return 0
 
 

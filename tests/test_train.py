@@ -447,3 +447,30 @@ def test_carmask_finetune_at_another_size(run, tmp_path):
     same = tmp_path / "same.safetensors"
     assert main([*args, "--out", str(same), "--device", "cpu"]) == 0
     assert read_header(same).input_size == SIZE
+
+
+def test_carmask_finetune_on_composed_scenes(run, tmp_path):
+    """`carmask finetune --compose --scenes --mix-photos` trains on cars pasted into studios and
+    street scenes mixed with real photos, and the model file says what it was trained on."""
+    from PIL import Image
+
+    from engine.cli import main
+    from engine.io import read_rgb
+
+    scenes = tmp_path / "scenes"
+    (scenes / "images").mkdir(parents=True)
+    for photo in sorted((CARVANA / "val").glob("*.jpg"))[:2]:  # real photos as the "streets"
+        Image.fromarray(read_rgb(photo)).save(scenes / "images" / f"rf_x_S1_{photo.stem}.jpg")
+    out = tmp_path / "composed.safetensors"
+    args = ["finetune", "--model", str(run.out), "--data", str(CARVANA / "train"), "--val-data"]
+    args += [str(CARVANA / "val"), "--epochs", "1", "--max-steps", "2", "--batch-size", "2"]
+    args += ["--crop", "64x96", "--compose", "--scenes", str(scenes), "--device", "cpu"]
+    args += ["--mix-photos", str(CARVANA / "val"), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*args, "--out", str(out)]) == 0
+    recipe = read_header(out).training["recipe"]
+    assert recipe["compose"]["scenes"] == str(scenes)
+    assert len(recipe["compose"]["photos"]) == len(list((CARVANA / "val").glob("*.jpg")))
+    assert any((tmp_path / "cache" / "cutouts").glob("*.npy"))  # cars were cut out and pasted
+    # composition trains on crops: without --crop it is refused with a reason
+    bad = [a for a in args if a not in ("--crop", "64x96")]
+    assert main([*bad, "--out", str(tmp_path / "x.safetensors")]) == 2
