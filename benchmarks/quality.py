@@ -120,6 +120,21 @@ def run(predictor: Predictor, pairs: list[Pair], vote: str, keys: list[str], qui
 # --- output -------------------------------------------------------------------------------------
 
 
+def environment(predictor: Predictor) -> dict:
+    """Versions, the device and its label (precision included), threads, UTC date."""
+    return {
+        "engine": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": str(predictor.device),
+        "device_label": predictor.device_label,
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def build_report(args, predictor: Predictor, keys, paths, rows, skipped, found, seconds) -> dict:
     photos = [r["photo"] for r in rows]
     models = []
@@ -155,17 +170,7 @@ def build_report(args, predictor: Predictor, keys, paths, rows, skipped, found, 
     sizes = sorted({f"{r['size'][1]}x{r['size'][0]}" for r in rows})
     return {
         "benchmark": "quality",
-        "environment": {
-            "engine": __version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "device": str(predictor.device),
-            "device_label": predictor.device_label,
-            "cpu_count": os.cpu_count(),
-            "threads": torch.get_num_threads(),
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        },
+        "environment": environment(predictor),
         "settings": {
             "data": str(Path(args.data).resolve()),
             "pairs_found": found,

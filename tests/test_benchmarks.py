@@ -1,8 +1,10 @@
-"""benchmarks/quality.py and benchmarks/speed.py end to end on a few real photos (tiny models)."""
+"""benchmarks/quality.py, speed.py and robustness.py end to end on a few real photos."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +166,186 @@ def test_export_png_level_is_fast_by_default_and_lossless(tmp_path):
             np.testing.assert_array_equal(np.asarray(im)[:, :, 3] > 0, mask)
         np.testing.assert_array_equal(read_mask(folder / "car_mask.png"), mask)
     assert sizes[9] < sizes[1]  # the level is really passed to the encoder
+
+
+def _fake_data_root(root: Path, carvana: Path) -> Path:
+    """A --data-root from the fixtures only: Carvana val, 2 web-like photos (480x360, PNG masks
+    255 = car), 2 held-out "street scenes" (fixture photos named as Seq05VD frames) and one
+    training scene that must not be used."""
+    shutil.copytree(carvana / "val", root / "carvana" / "val")
+    shutil.copytree(carvana / "val_masks", root / "carvana" / "val_masks")
+    train = sorted((carvana / "train").glob("*.jpg"))
+    for sub in ("web-cars/images", "web-cars/masks", "scenes/images"):
+        (root / sub).mkdir(parents=True)
+    for i, photo in enumerate(train[:3]):  # the third is in the web training split: not scored
+        name = ("rf_test_", "rf_valid_", "rf_train_")[i] + photo.stem
+        Image.open(photo).resize((480, 360)).save(root / "web-cars/images" / f"{name}.jpg")
+        mask = read_mask(carvana / "train_masks" / f"{photo.stem}_mask.gif")
+        Image.fromarray(mask.astype(np.uint8) * 255).resize((480, 360), Image.NEAREST).save(
+            root / "web-cars/masks" / f"{name}.png"
+        )
+    for i, photo in enumerate(train[3:6]):
+        seq = "Seq05VD" if i < 2 else "0001TP"
+        shutil.copy(photo, root / "scenes/images" / f"rf_test_{seq}_00000{i}_png.jpg")
+    return root
+
+
+def test_robustness_scores_every_set_and_look_with_the_same_images(
+    trained_model, models, carvana, tmp_path, load_script
+):
+    root = _fake_data_root(tmp_path / "data", carvana)
+    out = tmp_path / "robustness.json"
+    saved = tmp_path / "studios"
+    args = ["--data-root", str(root), "--carvana-limit", "2", "--studio-photos", "1"]
+    args += ["--model", f"old={trained_model}", "--model", f"new={models[0]}", "--device", "cpu"]
+    args += ["--threads", "1", "--save-studios", str(saved), "--json", str(out), "-q"]
+    robustness = load_script("benchmarks/robustness.py")
+    assert robustness.main(args) == 0
+    report = json.loads(out.read_text())
+
+    labels = ["old", "new"]
+    assert [m["label"] for m in report["models"]] == labels
+    for m, path in zip(report["models"], [trained_model, models[0]], strict=True):
+        assert m["weights_sha256"] == read_header(path).sha256
+        assert m["file_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert report["environment"]["device_label"].startswith("CPU")
+    sets = report["sets"]
+    assert list(sets) == ["carvana", "web", "studios"]
+    assert [p["id"] for p in sets["carvana"]["photos"]] == [
+        "0ed6904e1004_01.jpg",
+        "0ed6904e1004_12.jpg",
+    ]
+    web = sorted(p.name for p in (root / "web-cars/images").glob("*.jpg"))
+    assert [p["id"] for p in sets["web"]["photos"]] == [n for n in web if "train" not in n]
+    looks = list(robustness.LOOKS)
+    assert list(sets["studios"]["looks"]) == looks
+    assert [p["look"] for p in sets["studios"]["photos"]] == looks
+    sources = {p["source"] for p in sets["studios"]["photos"]}  # val photos, both cars
+    assert sources <= {p.name for p in (carvana / "val").glob("*.jpg")} and len(sources) >= 4
+    assert {s.split("_")[0] for s in sources} == {"0ed6904e1004", "1a17a1bd648b"}
+    street = sets["studios"]["photos"][-1]
+    assert street["kind"] == "street" and sets["studios"]["scenes"] == [
+        "rf_test_Seq05VD_000000_png.jpg",
+        "rf_test_Seq05VD_000001_png.jpg",
+    ]
+    for s in sets.values():
+        for g in [s, *s.get("looks", {}).values()]:
+            for label in labels:
+                sc = g["scores"][label]
+                assert sc["n"] == g["n"] > 0
+                assert 0.0 <= sc["min_dice"] <= sc["median_dice"] <= 1.0
+                assert 0.0 <= sc["mean_dice"] <= 1.0 and sc["seconds_per_photo"] > 0
+        for label in labels:
+            assert len(s["dice"][label]) == s["n"]
+            assert all(0.0 <= d <= 1.0 for d in s["dice"][label])
+    assert sets["carvana"]["scores"]["old"]["mean_dice"] > 0.5  # the trained model finds cars
+
+    # every model scored the very same generated photos, the ones written with --save-studios
+    studio = sets["studios"]
+    generated = [p["sha1"] for p in studio["photos"]]
+    assert len(set(generated)) == len(looks)
+    assert studio["scored_sha1"] == {label: generated for label in labels}
+    for p in studio["photos"]:
+        rgb = read_rgb(saved / "images" / f"{p['id']}.png")
+        truth = read_mask(saved / "masks" / f"{p['id']}.png")
+        assert list(rgb.shape[:2]) == p["size"] and truth.any()
+        assert hashlib.sha1(rgb.tobytes() + truth.tobytes()).hexdigest() == p["sha1"]
+
+    # the photos depend on the seeds alone, not on the models or the other looks scored
+    again = tmp_path / "again.json"
+    args = ["--data-root", str(root), "--no-carvana", "--no-web", "--studio-photos", "1"]
+    args += ["--looks", "glossy", "--model", str(models[1]), "--json", str(again), "-q"]
+    assert robustness.main([*args, "--device", "cpu", "--threads", "1"]) == 0
+    photos = json.loads(again.read_text())["sets"]["studios"]["photos"]
+    assert [p["sha1"] for p in photos] == [generated[looks.index("glossy")]]
+
+
+def _finetune_data_root(root: Path, carvana: Path) -> Path:
+    """A --data-root for finetune_real.py from the fixtures only: Carvana train and val as they
+    are, and web-like photos (480x360, PNG masks 255 = car): 4 of the train split made from
+    Carvana train photos, 2 of the val split (`rf_test_`, `rf_valid_`) from val photos."""
+    for sub in ("train", "train_masks", "val", "val_masks"):
+        shutil.copytree(carvana / sub, root / "carvana" / sub)
+    for sub in ("images", "masks"):
+        (root / "web-cars" / sub).mkdir(parents=True)
+    train = sorted((carvana / "train").glob("*.jpg"))[::2]
+    val = sorted((carvana / "val").glob("*.jpg"))[-2:]
+    named = [("rf_train_", "train", p) for p in train] + [
+        (prefix, "val", p) for prefix, p in zip(("rf_test_", "rf_valid_"), val, strict=True)
+    ]
+    for prefix, split, photo in named:
+        name = prefix + photo.stem
+        Image.open(photo).resize((480, 360)).save(root / "web-cars/images" / f"{name}.jpg")
+        mask = read_mask(carvana / f"{split}_masks" / f"{photo.stem}_mask.gif")
+        Image.fromarray(mask.astype(np.uint8) * 255).resize((480, 360), Image.NEAREST).save(
+            root / "web-cars/masks" / f"{name}.png"
+        )
+    return root
+
+
+def test_finetune_real_tunes_every_model_with_every_recipe(
+    trained_model, models, carvana, tmp_path, monkeypatch, capsys, load_script
+):
+    shipped = tmp_path / "resources" / "models"  # the shipped default: the tiny trained model
+    shipped.mkdir(parents=True)
+    shutil.copy(trained_model, shipped / trained_model.name)
+    (shipped / "manifest.json").write_text(json.dumps({"default": trained_model.name}))
+    monkeypatch.setenv("CARMASK_RESOURCES", str(shipped.parent))
+    root = _finetune_data_root(tmp_path / "data", carvana)
+    out, work = tmp_path / "finetune-real.json", tmp_path / "work"
+    recipes = ["decoder-4", "all-8", "all-8-carvana"]
+    args = ["--data-root", str(root), "--model", f"rand={models[0]}", "--max-steps", "1"]
+    args += ["--val-share", "0.25", "--carvana-check", "2", "--device", "cpu", "--threads", "1"]
+    args += [f"--recipe={r}" for r in recipes] + ["--work", str(work), "--json", str(out)]
+    assert load_script("benchmarks/finetune_real.py").main(args) == 0
+    report = json.loads(out.read_text())
+    printed = capsys.readouterr().out
+    assert all(f"default            {r}" in printed for r in recipes)  # the table
+
+    assert report["benchmark"] == "finetune_real"
+    env = report["environment"]
+    assert env["device_label"].startswith("CPU") and env["torch"] == torch.__version__
+    assert env["training_device_label"].startswith("CPU")
+    assert report["settings"]["max_steps"] == 1 and list(report["settings"]["recipes"]) == recipes
+    data = report["data"]
+    assert data["web_train"] == 4 and len(data["learn"]) == 3 and len(data["held_back"]) == 1
+    assert all(name.startswith("rf_train_") for name in data["learn"] + data["held_back"])
+    web_test = [p.name for p in (root / "web-cars/images").glob("rf_*") if "train" not in p.name]
+    assert data["web_test"] == sorted(web_test) and len(web_test) == 2
+    assert data["carvana_check"] == ["0ed6904e1004_01.jpg", "0ed6904e1004_12.jpg"]
+
+    assert [m["label"] for m in report["models"]] == ["default", "rand"]
+    for m, path, size in zip(
+        report["models"], [trained_model, models[0]], [[96, 144], [64, 96]], strict=True
+    ):
+        assert m["weights_sha256"] == read_header(path).sha256 and m["input_size"] == size
+        rows = [m["base"]] + [m["finetuned"][r] for r in recipes]
+        assert list(m["finetuned"]) == recipes
+        for row in rows:
+            for name, n in (("web", 2), ("carvana", 2)):
+                s = row[name]
+                assert s["n"] == n == len(s["dice"])
+                assert 0.0 <= s["min_dice"] <= s["median_dice"] <= 1.0
+                assert s["mean_dice"] == pytest.approx(np.mean(s["dice"]))
+        for recipe in recipes:
+            run = m["finetuned"][recipe]
+            assert run["steps"] == 1 and run["epochs_done"] == 1 and run["train_seconds"] > 0
+            assert run["decoder_only"] == (recipe == "decoder-4")
+            assert run["crop_size"] == size and run["input_size"] == size  # crop never larger
+            assert len(run["val_history"]) == 1 and run["kept"] == "best held-back Dice"
+            assert run["web_gain"] == pytest.approx(
+                run["web"]["mean_dice"] - m["base"]["web"]["mean_dice"]
+            )
+            assert run["carvana_change"] == pytest.approx(
+                run["carvana"]["mean_dice"] - m["base"]["carvana"]["mean_dice"]
+            )
+            tuned = read_header(run["model_file"])
+            assert Path(run["model_file"]).parent == work and tuned.sha256 != m["weights_sha256"]
+            assert tuned.training["finetuned_from"]["name"] == read_header(path).name
+            compose = tuned.training["recipe"]["compose"]
+            assert len(compose["photos"]) == 3 and compose["mix"]["photo"] == 1.0
+            mixed = recipe == "all-8-carvana"
+            assert compose["mix"]["carvana"] == (1.0 if mixed else 0.0)
+            assert compose["epoch_size"] == (6 if mixed else 3)
+            assert run["carvana_photos"] == (6 if mixed else 0)
+    assert report["models"][0]["base"]["carvana"]["mean_dice"] > 0.5  # the trained model

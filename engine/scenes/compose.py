@@ -57,9 +57,10 @@ def photometric(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     lut = np.stack([np.clip(v * g, 0, 1) ** gamma for g in wb], -1)
     out = cv2.LUT(out, np.clip(lut * 255 + 0.5, 0, 255).astype(np.uint8)[:, None, :])
     if rng.random() < 0.5:
-        noise = np.empty(out.shape, np.int16)
-        cv2.randn(noise, 0, float(rng.uniform(1, 8)))
-        out = np.clip(out.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        # drawn from `rng` (not OpenCV's global state), so a seed gives the same photo
+        sigma = np.float32(rng.uniform(1, 8))
+        noise = rng.standard_normal(out.shape, dtype=np.float32) * sigma
+        out = np.clip(out + noise, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
         _, buf = cv2.imencode(
             ".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 96))]
