@@ -97,11 +97,8 @@ def model_specs(args) -> list[tuple[str, Path]]:
     if args.default:
         specs += [("default", p) for p in default_model_paths()]
     for text in args.model:
-        label, sep, path = text.partition("=")
-        if sep and label and "/" not in label and not Path(text).exists():
-            specs.append((label, Path(path)))
-        else:
-            specs.append((None, Path(text)))
+        label, path = quality.split_model_arg(text)
+        specs.append((label, Path(path)))
     if not specs:
         raise NoModelError("no base model: leave out --no-default or give --model FILE")
     names = [label or read_header(path).name for label, path in specs]

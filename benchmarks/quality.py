@@ -120,6 +120,14 @@ def run(predictor: Predictor, pairs: list[Pair], vote: str, keys: list[str], qui
 # --- output -------------------------------------------------------------------------------------
 
 
+def split_model_arg(text: str) -> tuple[str | None, str]:
+    """`LABEL=PATH` or `PATH` (a path that exists as given wins over a label split)."""
+    label, sep, path = text.partition("=")
+    if not sep or not label or "/" in label or "\\" in label or Path(text).exists():
+        return None, text
+    return label, path
+
+
 def environment(predictor: Predictor) -> dict:
     """Versions, the device and its label (precision included), threads, UTC date."""
     return {

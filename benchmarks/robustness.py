@@ -96,17 +96,9 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def split_model_arg(text: str) -> tuple[str | None, str]:
-    """`LABEL=PATH` or `PATH` (a path that exists as given wins over a label split)."""
-    label, sep, path = text.partition("=")
-    if not sep or not label or "/" in label or "\\" in label or Path(text).exists():
-        return None, text
-    return label, path
-
-
 def model_specs(args) -> list[tuple[str | None, Path]]:
     """(label or None, path) per model: --model values, else the shipped default."""
-    specs = [split_model_arg(m) for m in args.model]
+    specs = [quality.split_model_arg(m) for m in args.model]
     if not specs:
         specs = [(None, p) for p in default_model_paths()]
     if args.label:
