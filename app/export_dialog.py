@@ -55,8 +55,9 @@ def out_dir_for(photo_path: Path, chosen: str) -> Path:
 def export_session(session, out_dir: str, options, progress=None) -> ExportReport:
     """Export every photo of the session that has a mask (the touched-up one where there is one).
     Runs on a worker; `progress(done, total)` is called after each photo."""
-    from engine.export import export_photo, output_stems
-    from engine.io import ImageReadError, OutputWriteError, read_rgb
+    from engine.export import export_photo
+    from engine.io import ImageReadError, OutputWriteError, read_photo
+    from engine.outputs import OutputPlan
 
     report = ExportReport()
     photos = list(session.photos.values())
@@ -65,18 +66,20 @@ def export_session(session, out_dir: str, options, progress=None) -> ExportRepor
         if not p.has_mask:
             why = f"failed: {p.error}" if p.error else f"not segmented yet ({p.status})"
             report.skipped.append((p.path, why))
-    stems = output_stems((p.path, out_dir_for(p.path, out_dir)) for p in ready)
+    plan = OutputPlan(options.formats, [p.path for p in photos])
+    for p in ready:  # every name chosen before anything is written
+        plan.assign(p.path, out_dir_for(p.path, out_dir))
     for i, photo in enumerate(ready):
         folder = out_dir_for(photo.path, out_dir)
         try:
             mask = session.mask(photo)
             if mask is None:
                 raise ValueError("its mask file is missing; run the photo again")
-            rgb = read_rgb(photo.path)
-            if rgb.shape[:2] != mask.shape:
+            image = read_photo(photo.path)
+            if image.rgb.shape[:2] != mask.shape:
                 raise ValueError("the photo changed size since it was segmented; run it again")
             report.written += export_photo(
-                rgb, mask, photo.path, folder, options, stems[photo.path]
+                image.rgb, mask, photo.path, folder, options, plan, image.alpha
             )
             if folder not in report.folders:
                 report.folders.append(folder)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from collections.abc import Iterable
@@ -19,13 +20,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from engine.intake import find_photos
 from engine.io import (
+    DEFAULT_MAX_MEGAPIXELS,
     ImageReadError,
     atomic_write_bytes,
-    find_images,
     os_error_reason,
     read_mask,
     save_image_atomic,
+    too_large_reason,
 )
 from engine.pairs import Pair
 
@@ -93,7 +96,9 @@ def car_of(path: Path) -> str:
     return m.group("car") if m else path.parent.name or str(path.parent)
 
 
-def check_photo(path: Path) -> tuple[tuple[int, int] | None, str | None]:
+def check_photo(
+    path: Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+) -> tuple[tuple[int, int] | None, str | None]:
     """(width, height) from the header, or a reason the file cannot be used. Cheap: the pixels
     are decoded later, on the worker, where a truncated file fails with its own reason."""
     try:
@@ -103,12 +108,12 @@ def check_photo(path: Path) -> tuple[tuple[int, int] | None, str | None]:
             w, h = im.size
     except UnidentifiedImageError:
         return None, "not an image file (unrecognised content)"
-    except Image.DecompressionBombError:  # not an OSError: it would abort the whole add
-        return None, "image too large"
     except OSError as exc:
         return None, f"unreadable: {os_error_reason(exc)}"
     if min(w, h) < MIN_SIDE:
         return None, f"too small ({w}×{h}; at least {MIN_SIDE} pixels a side)"
+    if w * h > max_megapixels * 1e6:
+        return None, too_large_reason(w, h, max_megapixels)
     return (w, h), None
 
 
@@ -134,13 +139,16 @@ class Session:
 
     # -- intake ----------------------------------------------------------------------------
     @staticmethod
-    def scan(inputs: Iterable[str | Path]) -> tuple[list[tuple[Path, tuple[int, int]]], list]:
+    def scan(
+        inputs: Iterable[str | Path], max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+    ) -> tuple[list[tuple[Path, tuple[int, int]]], list]:
         """Expand files/folders (recursively) and check each photo; slow, so run it on a worker.
         Returns ([(path, (w, h))], [(path, reason)])."""
-        images, problems = find_images(inputs, recursive=True)
+        intake = find_photos(inputs, recursive=True)
+        problems = list(intake.skipped)
         good = []
-        for path in images:
-            size, reason = check_photo(path)
+        for path in intake.photos:
+            size, reason = check_photo(path, max_megapixels)
             if reason:
                 problems.append((path, reason))
             else:
@@ -150,11 +158,13 @@ class Session:
     def add_checked(self, good, problems) -> AddReport:
         """Queue checked photos (from `scan`); the same file is queued once."""
         report = AddReport(problems=list(problems))
+        queued = {Path(k).resolve() for k in self.photos}
         for path, size in good:
-            path = Path(path).resolve()
-            if str(path) in self.photos:
+            path = Path(os.path.abspath(path))  # as given: a linked photo keeps its own name
+            if path.resolve() in queued:
                 report.duplicates.append(path)
                 continue
+            queued.add(path.resolve())
             photo = Photo(path, car_of(path), tuple(size))
             self.photos[photo.key] = photo
             report.added.append(photo)
@@ -163,8 +173,10 @@ class Session:
         self.save()
         return report
 
-    def add(self, inputs: Iterable[str | Path]) -> AddReport:
-        return self.add_checked(*self.scan(inputs))
+    def add(
+        self, inputs: Iterable[str | Path], max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+    ) -> AddReport:
+        return self.add_checked(*self.scan(inputs, max_megapixels))
 
     def remove(self, keys: Iterable[str]) -> None:
         for key in list(keys):

@@ -2,8 +2,8 @@
 
 safetensors cannot execute code when loaded (unlike pickle). The header (`engine.model_header`,
 readable without torch) holds what is needed to rebuild and feed the model and what a person wants
-to know about it. A SHA-256 of the weights in the header catches files whose tensors were altered
-after saving.
+to know about it. The header holds a SHA-256 of the weights (`sha256`) and one of itself with that
+(`digest`), so a file whose tensors or header were altered after saving is refused.
 """
 
 from __future__ import annotations
@@ -54,21 +54,31 @@ def save_model(path, model: UNet, header: ModelHeader, dtype: torch.dtype = torc
         timespec="seconds"
     )
     header.sha256 = _weights_digest(tensors)
-    data = st_save(tensors, metadata={_HEADER_KEY: header.to_json()})
+    data = st_save(tensors, metadata={_HEADER_KEY: header.sealed().to_json()})
     return atomic_write_bytes(path, data)
 
 
-def load_model(path, device: str | torch.device = "cpu") -> tuple[UNet, ModelHeader]:
-    """Rebuild the model described by the file and load its weights (float32, eval mode)."""
+def load_model(
+    path, device: str | torch.device = "cpu", legacy: bool = False
+) -> tuple[UNet, ModelHeader]:
+    """Rebuild the model described by the file and load its weights (float32, eval mode).
+
+    ``legacy`` also reads files of format 1 (no header checksum), for `resave_model` only."""
     path = Path(path)
-    header = read_header(path)
+    header = read_header(path, legacy=legacy)
     try:
         tensors = st_load(path.read_bytes())
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(path, f"truncated or corrupt weights: {exc}") from exc
+    if not header.sha256 and not legacy:
+        raise ModelFileError(path, "the weights have no checksum")
     if header.sha256 and _weights_digest(tensors) != header.sha256:
         raise ModelFileError(path, "weights do not match their checksum (file altered or damaged)")
-    model = UNet(header.arch, pretrained=None)
+    try:
+        model = UNet(header.arch, pretrained=None)
+    except (KeyError, ValueError, RuntimeError) as exc:
+        reason = f"field 'arch' describes no network CarMask can build: {exc}"
+        raise ModelFileError(path, reason) from exc
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -84,3 +94,15 @@ def load_model(path, device: str | torch.device = "cpu") -> tuple[UNet, ModelHea
     model.mean.copy_(torch.tensor(header.mean).view(1, 3, 1, 1))
     model.std.copy_(torch.tensor(header.std).view(1, 3, 1, 1))
     return model.to(device).eval(), header
+
+
+def resave_model(src, dst) -> tuple[Path, ModelHeader]:
+    """Re-save a model file made by an older CarMask (or an intact current one) in today's
+    format, with a checksum over its header and weights. The source file is kept."""
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise ModelFileError(dst, "the new file must differ from the old one (the old one is kept)")
+    model, header = load_model(src, legacy=True)
+    dtype = getattr(torch, header.dtype)
+    header.digest = ""
+    return save_model(dst, model, header, dtype=dtype), header

@@ -13,9 +13,12 @@ carmask refine --model FILE --data DIR --out FILE [--helper FILE]... [--refiner-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,11 +28,21 @@ from tqdm import tqdm
 from engine import __version__
 from engine.devices import DEVICE_CHOICES, PRECISION_CHOICES, DeviceError
 from engine.ensemble import VOTE_METHODS, combine
-from engine.export import EXPORT_FORMATS, ExportOptions, export_photo, output_stems
-from engine.io import ImageReadError, OutputWriteError, find_images, read_mask, read_rgb
+from engine.export import EXPORT_FORMATS, ExportOptions, export_photo
+from engine.intake import find_photos
+from engine.io import (
+    DEFAULT_MAX_MEGAPIXELS,
+    ImageReadError,
+    OutputWriteError,
+    find_images,
+    read_mask,
+    read_photo,
+    read_rgb,
+)
 from engine.library import chosen_model_paths, library_dirs, list_library
 from engine.metrics import dice
 from engine.model_header import ModelFileError
+from engine.outputs import OutputPlan
 from engine.train_config import OPTIMIZERS, PRESETS, SCHEDULES, TRAIN_CHILD_FLAG
 
 log = logging.getLogger("carmask")
@@ -77,39 +90,86 @@ def _say(msg: str) -> None:
 
 
 def cmd_predict(args) -> int:
-    files, skipped = find_images(args.inputs)
+    intake = find_photos(args.inputs)
+    options = ExportOptions(formats=tuple(args.format or ["png"]), background=args.background)
+    plan = OutputPlan(options.formats, intake.photos)
+    for f in intake.photos:
+        plan.assign(f, args.out)  # every name chosen before anything is written
     predictor = _predictor(args)
     _say(f"device: {predictor.device_label}; model: {predictor.label}")
-    options = ExportOptions(
-        formats=tuple(args.format or ["png"]), background=_parse_colour(args.background)
-    )
-    failed: list[tuple[Path, str]] = list(skipped)
-    stems = output_stems((f, args.out) for f in files)
+    failed: list[tuple[Path, str]] = []
+    notes: list[tuple[Path, str]] = []
     done, times = 0, []
-    for path in tqdm(files, desc="photos", unit="photo", disable=args.quiet, file=sys.stderr):
-        t0 = time.perf_counter()
-        try:
-            rgb = read_rgb(path)
-            mask = predictor.predict(rgb)
-            export_photo(rgb, mask, path, args.out, options, stems[path])
-        except (ImageReadError, OutputWriteError) as exc:
-            failed.append((exc.path, exc.reason))
-            _say(f"failed: {exc}")
-            continue
-        times.append(time.perf_counter() - t0)
-        done += 1
+    bar = tqdm(intake.photos, desc="photos", unit="photo", disable=args.quiet, file=sys.stderr)
+    try:
+        for path in bar:
+            t0 = time.perf_counter()
+            try:
+                photo = read_photo(path, args.max_megapixels)
+                mask = predictor.predict(photo.rgb)
+                with _finish_before_stopping():  # a cutout never lacks the mask asked with it
+                    export_photo(photo.rgb, mask, path, args.out, options, plan, photo.alpha)
+            except (ImageReadError, OutputWriteError) as exc:
+                failed.append((exc.path, exc.reason))
+                _say(f"failed: {exc}")
+                continue
+            if photo.note:
+                notes.append((path, photo.note))
+            times.append(time.perf_counter() - t0)
+            done += 1
+    except KeyboardInterrupt:
+        bar.close()
+        left = len(intake.photos) - done - len(failed)
+        _predict_summary(done, failed, notes, intake, times, predictor, f", not started: {left}")
+        print("interrupted: the photos done so far are complete; run again to finish the rest")
+        return 130
+    _predict_summary(done, failed, notes, intake, times, predictor)
+    return 1 if failed or not intake.photos else 0
+
+
+def _predict_summary(done, failed, notes, intake, times, predictor, extra="") -> None:
     per = f", {np.median(times):.2f} s per photo (median)" if times else ""
-    print(f"done: {done}, failed: {len(failed)}{per}; device: {predictor.device_label}")
+    more = f", {intake.summary()}" if intake.summary() else ""
+    print(
+        f"done: {done}, failed: {len(failed)}{extra}{more}{per}; device: {predictor.device_label}"
+    )
     for path, reason in failed:
         print(f"  failed: {path}: {reason}")
-    return 1 if failed or not files else 0
+    for path, reason in intake.skipped:
+        print(f"  skipped: {path}: {reason}")
+    for path, note in notes:
+        print(f"  note: {path}: {note}")
+
+
+@contextlib.contextmanager
+def _finish_before_stopping():
+    """Hold Ctrl-C back while one photo's outputs are written, then stop."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    asked: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda sig, frame: asked.append(sig))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if asked:
+        raise KeyboardInterrupt
 
 
 def _parse_colour(text: str) -> tuple[int, int, int]:
-    text = text.strip().lstrip("#")
-    if len(text) != 6:
-        raise argparse.ArgumentTypeError(f"colour must be #RRGGBB, not {text!r}")
-    return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+    """#RRGGBB, #RGB or a CSS colour name ("white", "red") as (r, g, b)."""
+    from PIL import ImageColor
+
+    spec = text.strip()
+    if spec and all(c in "0123456789abcdefABCDEF" for c in spec) and len(spec) in (3, 6):
+        spec = "#" + spec  # "FFFFFF" as the old option took it
+    try:
+        return ImageColor.getrgb(spec)[:3]  # type: ignore[return-value]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a colour: give #RRGGBB, #RGB or a name such as white or red"
+        ) from None
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -133,6 +193,10 @@ def find_mask_for(image: Path, masks_dir: Path) -> Path | None:
 
 
 def cmd_evaluate(args) -> int:
+    for flag, folder in (("--images", args.images), ("--masks", args.masks)):
+        if not Path(folder).is_dir():
+            print(f"error: {flag} {folder}: no such folder")
+            return 2
     images, _ = find_images([args.images])
     masks_dir = Path(args.masks)
     from engine.predict import Predictor
@@ -154,6 +218,10 @@ def cmd_evaluate(args) -> int:
             rgb, truth = read_rgb(path), read_mask(mask_path)
         except ImageReadError as exc:
             problems.append((exc.path, exc.reason))
+            continue
+        if truth.shape != rgb.shape[:2]:
+            (h, w), (mh, mw) = rgb.shape[:2], truth.shape
+            problems.append((mask_path, f"mask is {mw}×{mh}, its photo {w}×{h}"))
             continue
         probs = []
         for p, m in zip(paths, members, strict=True):
@@ -186,6 +254,16 @@ def cmd_models_list(args) -> int:
         print(f"unreadable: {err}")
     if not found:
         print("no model files found in " + ", ".join(str(d) for d in dirs))
+    return 0
+
+
+def cmd_models_resave(args) -> int:
+    from engine.checkpoint import resave_model
+
+    path, header = resave_model(args.file, args.new_file)
+    if not header.sha256:
+        print(f"warning: {args.file} had no checksum of its weights: they are taken as they are")
+    print(f"re-saved {header.label} as {path} (the old file is kept)")
     return 0
 
 
@@ -353,7 +431,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=EXPORT_FORMATS,
         help="png: transparent cutout (default), mask: mask PNG, jpg: on a colour",
     )
-    p.add_argument("--background", default="#FFFFFF", help="colour for --format jpg")
+    p.add_argument(
+        "--background",
+        type=_parse_colour,
+        default="#FFFFFF",
+        help="colour for --format jpg: #RRGGBB, #RGB or a name such as white",
+    )
+    p.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=DEFAULT_MAX_MEGAPIXELS,
+        help=f"refuse larger photos (default {DEFAULT_MAX_MEGAPIXELS:g}; about 55 MB of memory "
+        "per megapixel)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _model_args(p)
     p.set_defaults(func=cmd_predict)
@@ -370,6 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
     pl = msub.add_parser("list", help="list model files")
     pl.add_argument("--dir", help="folder to list (default: shipped models and the user library)")
     pl.set_defaults(func=cmd_models_list)
+    pr = msub.add_parser(
+        "resave", help="re-save a model file made by an older CarMask, with a full checksum"
+    )
+    pr.add_argument("file", help="the old model file (kept as it is)")
+    pr.add_argument("new_file", help="the file to write")
+    pr.set_defaults(func=cmd_models_resave)
 
     for name in ("train", "finetune"):
         p = sub.add_parser(name, help=f"{name} a model on photos with masks")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io import OutputWriteError, os_error_reason, read_icc_profile, save_image_atomic
+from engine.io import image_writer, read_icc_profile
+from engine.outputs import NAME_PATTERNS, OutputPlan
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -18,11 +19,9 @@ __all__ = [
     "cutout_rgba",
     "export_photo",
     "output_paths",
-    "output_stems",
 ]
 
-EXPORT_FORMATS: tuple[str, ...] = ("png", "mask", "jpg")
-_NAME_PATTERNS = {"png": "{stem}.png", "mask": "{stem}_mask.png", "jpg": "{stem}.jpg"}
+EXPORT_FORMATS: tuple[str, ...] = tuple(NAME_PATTERNS)
 
 
 @dataclass(frozen=True)
@@ -37,46 +36,17 @@ class ExportOptions:
     png_compress_level: int = 1
 
 
-def output_stems(
-    items: Iterable[tuple[str | os.PathLike[str], str | os.PathLike[str]]],
-) -> dict[Path, str]:
-    """Output name stem per input for a batch of (input, out_dir): the input's own stem, except
-    where two inputs would write the same files (``a/x.jpg`` and ``a/x.png``, or ``x.jpg`` from
-    two folders into one output folder): the later one gets its extension added (``x_png``),
-    then a number, so no export overwrites another."""
-    taken: set[tuple[str, str]] = set()
-    stems: dict[Path, str] = {}
-    for inp, out_dir in items:
-        inp = Path(inp)
-        folder = str(Path(out_dir).resolve()).lower()
-        stem = inp.stem
-        if (folder, stem.lower()) in taken:
-            stem = f"{inp.stem}_{inp.suffix.lstrip('.').lower() or 'photo'}"
-            n = 2
-            while (folder, stem.lower()) in taken:
-                stem, n = f"{inp.stem}_{n}", n + 1
-        taken.add((folder, stem.lower()))
-        stems[inp] = stem
-    return stems
-
-
 def output_paths(
     input_path: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     formats: Iterable[str],
     stem: str | None = None,
 ) -> dict[str, Path]:
-    """Output file per format, named after the input (``car.jpg`` -> ``car.png``, ...) or `stem`."""
+    """Output file per format, named after the input (``car.jpg`` -> ``car.png``, ...) or `stem`,
+    before any clash is looked at (`OutputPlan.assign` picks the names actually written)."""
     stem = stem or Path(input_path).stem
-    paths: dict[str, Path] = {}
-    for fmt in formats:
-        key = fmt.lower()
-        if key not in _NAME_PATTERNS:
-            raise ValueError(
-                f"unknown export format {fmt!r}; valid formats: {', '.join(EXPORT_FORMATS)}"
-            )
-        paths[key] = Path(out_dir) / _NAME_PATTERNS[key].format(stem=stem)
-    return paths
+    formats = OutputPlan(formats).formats  # checks them
+    return {f: Path(out_dir) / NAME_PATTERNS[f].format(stem=stem) for f in formats}
 
 
 def _check_pair(rgb: np.ndarray, mask: np.ndarray) -> None:
@@ -123,49 +93,33 @@ def composite_on(
     return blended.astype(np.uint8)
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def export_photo(
     rgb: np.ndarray,
     mask: np.ndarray,
     input_path: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     options: ExportOptions = ExportOptions(),
-    stem: str | None = None,
+    plan: OutputPlan | None = None,
+    alpha: np.ndarray | None = None,
 ) -> list[Path]:
     """Write the requested formats for one photo into ``out_dir``; return the written paths.
-    Files are named after the input, or `stem` (see `output_stems` for a batch).
 
-    Never overwrites ``input_path``. Raises OutputWriteError (naming the output file) on any
-    write failure, ValueError for an unknown format or mismatched arrays.
+    Names come from ``plan`` (one `OutputPlan` for a whole batch, so that names are chosen with
+    every input in view), or from a plan of this photo alone. Never replaces an input or a file
+    CarMask did not write (see `engine.outputs`). ``alpha``, the photo's own transparency, bounds
+    the cutout: what was transparent in the photo stays transparent. Raises OutputWriteError
+    (naming the output file) on any write failure, ValueError for an unknown format or
+    mismatched arrays.
     """
-    input_path, out_dir = Path(input_path), Path(out_dir)
-    paths = output_paths(input_path, out_dir, options.formats, stem)
+    input_path = Path(input_path)
+    plan = plan or OutputPlan(options.formats, [input_path])
+    paths = plan.assign(input_path, out_dir)
     if not paths:
         return []
     rgb, mask = np.asarray(rgb), np.asarray(mask)
     _check_pair(rgb, mask)
-
-    source = input_path.resolve()
-    for path in paths.values():
-        if path.resolve() == source or _same_file(path, input_path):
-            raise OutputWriteError(
-                path, "would overwrite the original photo; choose another output folder"
-            )
-
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except FileExistsError as exc:
-        first = next(iter(paths.values()))
-        raise OutputWriteError(first, f"output folder {out_dir} is a file, not a folder") from exc
-    except OSError as exc:
-        reason = f"cannot create output folder {out_dir}: {os_error_reason(exc)}"
-        raise OutputWriteError(next(iter(paths.values())), reason) from exc
+    if alpha is not None:
+        mask = np.minimum(alpha_u8(mask), alpha_u8(np.asarray(alpha)))
 
     level = options.png_compress_level
     # the photo's colours mean what its profile says: cutout and composite keep it (not the mask)
@@ -174,13 +128,13 @@ def export_photo(
     written: list[Path] = []
     for fmt, path in paths.items():
         if fmt == "png":
-            save_image_atomic(path, cutout_rgba(rgb, mask), "PNG", compress_level=level, **colour)
+            data = image_writer(cutout_rgba(rgb, mask), "PNG", compress_level=level, **colour)
         elif fmt == "mask":
-            save_image_atomic(path, alpha_u8(mask), "PNG", compress_level=level)
+            data = image_writer(alpha_u8(mask), "PNG", compress_level=level)
         else:
             image = composite_on(rgb, mask, options.background)
-            save_image_atomic(
-                path, image, "JPEG", quality=options.jpeg_quality, subsampling=0, **colour
+            data = image_writer(
+                image, "JPEG", quality=options.jpeg_quality, subsampling=0, **colour
             )
-        written.append(path)
+        written.append(plan.write(path, input_path, data))
     return written

@@ -11,7 +11,9 @@ import io
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,17 +24,30 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "ImageReadError",
     "OutputWriteError",
+    "Photo",
     "atomic_write",
     "atomic_write_bytes",
     "find_images",
+    "image_writer",
     "os_error_reason",
     "read_mask",
+    "read_photo",
     "read_rgb",
+    "remove_stale_temp_files",
     "save_image_atomic",
+    "too_large_reason",
 ]
 
-IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
+try:  # HEIC/HEIF: what iPhones shoot
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    HEIF_SUFFIXES: frozenset[str] = frozenset({".heic", ".heif"})
+except ImportError:  # pragma: no cover - pillow-heif is a dependency; a trimmed install may lack it
+    HEIF_SUFFIXES = frozenset()
+
+IMAGE_SUFFIXES: frozenset[str] = (
+    frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}) | HEIF_SUFFIXES
 )
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -109,22 +124,45 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
-def _decode(path: Path, data: bytes) -> Image.Image:
-    """Open and fully decode ``data`` with Pillow (truncated files are errors)."""
+DEFAULT_MAX_MEGAPIXELS = 100.0
+_BYTES_PER_PIXEL = 55  # peak memory of a cut-out per photo pixel (decode, resize, masks, encode)
+_NOTE_MEGAPIXELS = 50.0
+
+# Pillow's own decompression-bomb guard warns (raw) at 89 MP and refuses at 179 MP; every decode
+# here goes through _decode, which applies the user's limit and says what a photo costs instead.
+Image.MAX_IMAGE_PIXELS = None
+
+
+def memory_note(width: int, height: int) -> str:
+    mp = width * height / 1e6
+    mb = mp * _BYTES_PER_PIXEL
+    cost = f"{mb / 1e3:.1f} GB" if mb >= 1000 else f"{mb:.0f} MB"
+    return f"{mp:.{0 if mp >= 10 else 1}f}-megapixel photo: needs about {cost} of memory"
+
+
+def too_large_reason(width: int, height: int, max_megapixels: float) -> str:
+    return (
+        f"{memory_note(width, height)}, above the {max_megapixels:g} MP limit "
+        "(carmask predict --max-megapixels raises it)"
+    )
+
+
+def _decode(path: Path, data: bytes, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> Image.Image:
+    """Open and fully decode ``data`` with Pillow (truncated files are errors); photos over
+    ``max_megapixels`` are refused before they are decoded."""
     try:
         img = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(path, "image too large") from exc
     except UnidentifiedImageError as exc:
         raise ImageReadError(path, "not an image file (or an unsupported format)") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageReadError(path, "truncated or corrupt image data") from exc
+    w, h = img.size
+    if w * h > max_megapixels * 1e6:
+        raise ImageReadError(path, too_large_reason(w, h, max_megapixels))
     try:
         img.load()
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(path, "image too large") from exc
     except MemoryError as exc:
-        raise ImageReadError(path, "image too large") from exc
+        raise ImageReadError(path, f"not enough memory: {memory_note(w, h)}") from exc
     except Exception as exc:  # decoders raise many exception types on bad data
         raise ImageReadError(path, "truncated or corrupt image data") from exc
     return img
@@ -176,15 +214,30 @@ def _is_16bit_colour_png(data: bytes) -> bool:
     return data[:8] == _PNG_SIGNATURE and len(data) > 25 and data[24] == 16 and data[25] in (2, 6)
 
 
-def _decode_16bit_colour_png(path: Path, data: bytes) -> np.ndarray:
-    """Decode a 16-bit RGB(A) PNG with OpenCV, returning 8-bit RGB (alpha dropped)."""
+def _decode_16bit_colour_png(path: Path, data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decode a 16-bit RGB(A) PNG with OpenCV: 8-bit RGB, and 8-bit alpha (None if opaque)."""
     import cv2  # local: only needed for this rare format
 
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None or arr.ndim != 3 or arr.shape[2] not in (3, 4):
         raise ImageReadError(path, "truncated or corrupt image data")
-    rgb = arr[:, :, 2::-1]  # BGR(A) -> RGB
-    return _scale16(rgb) if arr.dtype == np.uint16 else rgb.astype(np.uint8)
+    to8 = _scale16 if arr.dtype == np.uint16 else (lambda a: a.astype(np.uint8))
+    alpha = to8(arr[:, :, 3]) if arr.shape[2] == 4 else None
+    if alpha is not None and alpha.min() == 255:
+        alpha = None
+    return to8(arr[:, :, 2::-1]), alpha  # BGR(A) -> RGB
+
+
+def _alpha_of(img: Image.Image) -> np.ndarray | None:
+    """The image's own transparency as HxW uint8, or None if it has none (or is all opaque)."""
+    if not (img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info)):
+        return None
+    try:
+        alpha = np.asarray(img.getchannel("A") if "A" in img.getbands() else img.convert("RGBA"))
+    except (ValueError, OSError):
+        return None
+    alpha = alpha[:, :, 3] if alpha.ndim == 3 else alpha
+    return None if alpha.min() == 255 else np.ascontiguousarray(alpha, dtype=np.uint8)
 
 
 def _to_rgb_array(path: Path, img: Image.Image) -> np.ndarray:
@@ -203,23 +256,52 @@ def _to_rgb_array(path: Path, img: Image.Image) -> np.ndarray:
     return np.array(rgb, dtype=np.uint8)
 
 
+@dataclass(frozen=True)
+class Photo:
+    """A decoded photo: RGB, its own transparency (None when opaque), and what a person should
+    know about how it was read (e.g. "page 1 of 3 used")."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    note: str = ""
+
+
+def read_photo(
+    path: str | os.PathLike[str], max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+) -> Photo:
+    """Read a photo: HxWx3 uint8 RGB with the EXIF orientation applied, plus its alpha channel
+    (a cutout stays inside what was transparent in the photo) and a note for multi-page files
+    (TIFF, HEIC: the first page is used) or very large photos. Raises ImageReadError with a
+    human reason; photos over ``max_megapixels`` are refused before they are decoded."""
+    path = Path(path)
+    data = _read_bytes(path)
+    img = _decode(path, data, max_megapixels)
+    pages = int(getattr(img, "n_frames", 1) or 1)
+    notes = [f"{pages} pages (images) in the file; page 1 used"] if pages > 1 else []
+    if img.size[0] * img.size[1] > _NOTE_MEGAPIXELS * 1e6:
+        notes.append(memory_note(*img.size))
+    note = "; ".join(notes)
+    if _is_16bit_colour_png(data):
+        orientation = _orientation(img)
+        arr, alpha = _decode_16bit_colour_png(path, data)
+        if orientation in _ORIENTATION_TRANSPOSE:
+            turn = _ORIENTATION_TRANSPOSE[orientation]
+            arr = np.asarray(Image.fromarray(np.ascontiguousarray(arr)).transpose(turn))
+            if alpha is not None:
+                alpha = np.asarray(Image.fromarray(alpha).transpose(turn))
+    else:
+        img = _exif_transpose(img)
+        arr, alpha = _to_rgb_array(path, img), _alpha_of(img)
+    rgb = np.ascontiguousarray(arr, dtype=np.uint8)
+    return Photo(rgb, None if alpha is None else np.ascontiguousarray(alpha), note)
+
+
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a photo as an HxWx3 uint8 C-contiguous RGB array, EXIF orientation applied.
 
     Raises ImageReadError with a human reason if the file cannot be read.
     """
-    path = Path(path)
-    data = _read_bytes(path)
-    img = _decode(path, data)
-    if _is_16bit_colour_png(data):
-        orientation = _orientation(img)
-        arr = _decode_16bit_colour_png(path, data)
-        if orientation in _ORIENTATION_TRANSPOSE:
-            oriented = Image.fromarray(np.ascontiguousarray(arr))
-            arr = np.asarray(oriented.transpose(_ORIENTATION_TRANSPOSE[orientation]))
-    else:
-        arr = _to_rgb_array(path, _exif_transpose(img))
-    return np.ascontiguousarray(arr, dtype=np.uint8)
+    return read_photo(path).rgb
 
 
 def read_icc_profile(path: str | os.PathLike[str]) -> bytes | None:
@@ -261,30 +343,75 @@ def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
 # --------------------------------------------------------------------------- finding
 
 
-def _is_image_name(name: str, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> bool:
-    return not name.startswith(".") and Path(name).suffix.lower() in suffixes
+_OWN_PREFIXES = (".cm-", ".carmask")  # this tool's temp files and output records: not photos
 
 
-def _images_in_folder(folder: Path, recursive: bool, suffixes: frozenset[str]) -> list[Path]:
-    """Files with these suffixes under ``folder``, hidden files/folders skipped, sorted by path."""
+def _unused_reason(path: Path) -> str | None:
+    """Why a file found in a folder is not a photo to use, or None if it is a regular file."""
+    if path.is_symlink():
+        try:
+            path.stat()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return "symbolic link loop"
+            return "broken symbolic link (its target is missing)"
+    if not path.exists():
+        return "vanished while the folder was read"
+    if not path.is_file():
+        return "not a regular file (a pipe, socket or device)"
+    return None
+
+
+def _suffix_reason(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".heic", ".heif"):
+        return "HEIC photo, but pillow-heif is not installed (pip install pillow-heif)"
+    if suffix == ".gif":
+        return "GIF is not read as a photo (masks and animations use it)"
+    return f"not a supported image type ({path.suffix or 'no extension'})"
+
+
+def _images_in_folder(
+    folder: Path, recursive: bool, suffixes: frozenset[str]
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files with these suffixes under ``folder`` sorted by path, and every other file there
+    with the reason it is not used (hidden folders are not searched)."""
     found: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
-        found.extend(Path(root, f) for f in files if _is_image_name(f, suffixes))
-    found = [f for f in found if f.is_file()]
-    return sorted(found, key=lambda p: (str(p.relative_to(folder)).lower(), str(p)))
+        for name in files:
+            path = Path(root, name)
+            if name.startswith(_OWN_PREFIXES):
+                continue
+            if name.startswith("."):
+                skipped.append((path, "hidden file"))
+            elif Path(name).suffix.lower() not in suffixes:
+                skipped.append((path, _suffix_reason(path)))
+            elif (reason := _unused_reason(path)) is not None:
+                skipped.append((path, reason))
+            else:
+                found.append(path)
+
+    def order(p: tuple | Path):
+        p = p[0] if isinstance(p, tuple) else p
+        return str(p.relative_to(folder)).lower(), str(p)
+
+    return sorted(found, key=order), sorted(skipped, key=order)
 
 
 def find_images(
     inputs: Iterable[str | os.PathLike[str]],
     recursive: bool = True,
-    suffixes: frozenset[str] = IMAGE_SUFFIXES,
+    suffixes: frozenset[str] | None = None,
 ) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Expand files and folders into image paths (files with these suffixes).
 
-    Returns ``(images, skipped)``: unique resolved image paths in input order (folder contents
-    sorted by path), and ``(path, reason)`` for every explicit input that was not used.
+    Returns ``(images, skipped)``: unique absolute image paths in input order (folder contents
+    sorted by path), spelt as the user gave them (a link keeps its own name), and
+    ``(path, reason)`` for every file given or found that is not used.
     """
+    suffixes = IMAGE_SUFFIXES if suffixes is None else suffixes
     images: list[Path] = []
     seen: set[Path] = set()
     skipped: list[tuple[Path, str]] = []
@@ -293,20 +420,22 @@ def find_images(
         resolved = p.resolve()
         if resolved not in seen:
             seen.add(resolved)
-            images.append(resolved)
+            images.append(p)
 
     for item in inputs:
-        p = Path(item).expanduser()
+        p = Path(os.path.abspath(Path(item).expanduser()))
         if p.is_dir():
-            for f in _images_in_folder(p, recursive, suffixes):
+            found, unused = _images_in_folder(p, recursive, suffixes)
+            for f in found:
                 add(f)
+            skipped += unused
         elif p.is_file():
             if p.suffix.lower() in suffixes:
                 add(p)
             else:
-                skipped.append((p, f"not a supported image type ({p.suffix or 'no extension'})"))
-        elif p.exists():
-            skipped.append((p, "not a regular file"))
+                skipped.append((p, _suffix_reason(p)))
+        elif os.path.lexists(p):
+            skipped.append((p, _unused_reason(p) or "not a regular file"))
         else:
             skipped.append((p, "not found"))
     return images, skipped
@@ -324,11 +453,56 @@ def _read_umask() -> int:
 _UMASK = _read_umask()  # read once at import: os.umask() is process-wide and not thread-safe
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
+TEMP_PREFIX = ".cm-"  # CarMask's temp files: .cm-<pid>-<random>.tmp (short: long names fit)
+_STALE_AFTER_S = 3600.0
+
+
+def remove_stale_temp_files(folder: str | os.PathLike[str]) -> int:
+    """Remove CarMask temp files in ``folder`` left by a run that was killed (its process is
+    gone, or the file is over an hour old). Returns how many were removed."""
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    now = time.time()
+    for e in entries:
+        if not (e.name.startswith(TEMP_PREFIX) and e.name.endswith(".tmp")):
+            continue
+        try:
+            pid = int(e.name[len(TEMP_PREFIX) :].split("-", 1)[0])
+            old = now - e.stat(follow_symlinks=False).st_mtime > _STALE_AFTER_S
+        except (ValueError, OSError):
+            continue
+        if old or not _process_alive(pid):
+            with contextlib.suppress(OSError):
+                os.unlink(e.path)
+                removed += 1
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but not ours (PermissionError), or no way to ask (Windows)
+        return True
+    return True
+
+
+def atomic_write(
+    path: str | os.PathLike[str],
+    write: Callable[[BinaryIO], None],
+    before_replace: Callable[[Path], None] | None = None,
+) -> Path:
     """Write a file via a temp file in the same folder, fsync, then ``os.replace`` onto ``path``.
 
     On any error the temp file is removed, an existing ``path`` is left untouched, and
-    OutputWriteError(path, reason) is raised. Creates no folders. Returns the final path.
+    OutputWriteError(path, reason) is raised. Creates no folders. ``before_replace(tmp)`` is
+    called with the complete temp file just before the rename. Returns the final path.
     """
     path = Path(path)
     try:
@@ -337,7 +511,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
         mode = 0o666 & ~_UMASK
     try:
         tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed explicitly below
-            dir=path.parent, delete=False, prefix=f".{path.name}.", suffix=".tmp"
+            dir=path.parent, delete=False, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp"
         )
     except OSError as exc:
         raise OutputWriteError(path, os_error_reason(exc)) from exc
@@ -349,10 +523,14 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
             os.fsync(tmp.fileno())
             if hasattr(os, "fchmod"):
                 os.fchmod(tmp.fileno(), mode)
+        if before_replace is not None:
+            before_replace(tmp_path)
         os.replace(tmp_path, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp_path.unlink(missing_ok=True)
+        if isinstance(exc, OutputWriteError):
+            raise
         if isinstance(exc, OSError):
             raise OutputWriteError(path, os_error_reason(exc)) from exc
         if isinstance(exc, Exception):
@@ -366,14 +544,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return atomic_write(path, lambda f: f.write(data))
 
 
-def save_image_atomic(
-    path: str | os.PathLike[str], image: np.ndarray, format: str, **save_kwargs: object
-) -> Path:
-    """Save an HxW (L), HxWx3 (RGB) or HxWx4 (RGBA) uint8 array atomically with Pillow.
-
-    Bool HxW arrays are saved as 0/255. Raises ValueError for other shapes/dtypes and
-    OutputWriteError if the file cannot be written.
-    """
+def image_writer(
+    image: np.ndarray, format: str, **save_kwargs: object
+) -> Callable[[BinaryIO], None]:
+    """A function that saves an HxW (L), HxWx3 (RGB) or HxWx4 (RGBA) uint8 array with Pillow
+    into an open file (for `atomic_write`). Bool HxW arrays are saved as 0/255; other shapes or
+    dtypes raise ValueError here, before any file is opened."""
     arr = np.asarray(image)
     if arr.dtype == np.bool_ and arr.ndim == 2:
         arr = arr.astype(np.uint8) * 255
@@ -382,4 +558,12 @@ def save_image_atomic(
     if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
         raise ValueError(f"image must be HxW, HxWx3 or HxWx4, got shape {arr.shape}")
     pil = Image.fromarray(np.ascontiguousarray(arr))
-    return atomic_write(path, lambda f: pil.save(f, format=format, **save_kwargs))
+    return lambda f: pil.save(f, format=format, **save_kwargs)
+
+
+def save_image_atomic(
+    path: str | os.PathLike[str], image: np.ndarray, format: str, **save_kwargs: object
+) -> Path:
+    """Save an image array atomically with Pillow (see `image_writer`). Raises ValueError for
+    bad arrays and OutputWriteError if the file cannot be written."""
+    return atomic_write(path, image_writer(image, format, **save_kwargs))

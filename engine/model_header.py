@@ -6,7 +6,9 @@ what is needed to rebuild and feed the model and what a person wants to know abo
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,8 +19,14 @@ from engine.models.config import UNetConfig
 
 MODEL_SUFFIX = ".safetensors"
 FORMAT_NAME = "carmask-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: `digest` covers the header and the weights, and is required
 _HEADER_KEY = "carmask"
+_DTYPES = ("float16", "bfloat16", "float32")
+_MIN_SIDE, _MAX_SIDE = 32, 8192
+RESAVE_HINT = (
+    "re-save it with `carmask models resave FILE NEW_FILE` (only for a file you trust: "
+    "it is given a new checksum)"
+)
 
 
 class ModelFileError(Exception):
@@ -44,26 +52,40 @@ class ModelHeader:
     created: str = ""
     version: str = __version__
     dtype: str = "float16"
-    sha256: str = ""
+    sha256: str = ""  # of the weights alone
+    digest: str = ""  # of the whole header (but this field) and the weights' sha256
 
     def to_json(self) -> str:
         d = asdict(self)
         d["format"], d["format_version"] = FORMAT_NAME, FORMAT_VERSION
         return json.dumps(d, sort_keys=True)
 
+    def sealed(self) -> ModelHeader:
+        """This header with `digest` set (`sha256` must already be the weights' digest)."""
+        d = json.loads(self.to_json())
+        self.digest = header_digest(d)
+        return self
+
     @classmethod
-    def from_json(cls, text: str) -> ModelHeader:
+    def from_json(cls, text: str, legacy: bool = False) -> ModelHeader:
+        """Parse and check a header field by field (ValueError names the field). A header
+        without a digest (format 1) is refused unless ``legacy`` (for `models resave`)."""
         d = json.loads(text)
-        if d.get("format") != FORMAT_NAME:
+        if not isinstance(d, dict) or d.get("format") != FORMAT_NAME:
             raise ValueError("not a CarMask model file")
-        if int(d.get("format_version", 0)) > FORMAT_VERSION:
-            raise ValueError(
-                f"made by a newer CarMask (format {d['format_version']}); update the app"
-            )
-        d["arch"] = UNetConfig.from_dict(d["arch"])
-        for key in ("input_size", "mean", "std"):
-            d[key] = tuple(d[key])
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        version = d.get("format_version", 0)
+        if not isinstance(version, int):
+            raise ValueError(f"field 'format_version' is {version!r}; must be a whole number")
+        if version > FORMAT_VERSION:
+            raise ValueError(f"made by a newer CarMask (format {version}); update the app")
+        if not legacy:
+            if version < 2 or not d.get("digest"):
+                raise ValueError(
+                    f"made by an older CarMask, without a checksum of its header; {RESAVE_HINT}"
+                )
+            if d["digest"] != header_digest(d):
+                raise ValueError("the header does not match its checksum (file edited or damaged)")
+        return cls(**_checked_fields(d))
 
     @property
     def label(self) -> str:
@@ -73,8 +95,91 @@ class ModelHeader:
         return f"{self.name} ({self.arch.encoder} {self.arch.join}, {h}×{w}{score})"
 
 
-def read_header(path) -> ModelHeader:
-    """Read only the header (fast: the weights are not loaded)."""
+def header_digest(d: dict) -> str:
+    """SHA-256 of a header as stored (every field but `digest`, canonical JSON); the weights
+    are covered through their own digest, the `sha256` field."""
+    body = {k: v for k, v in d.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _fail(name: str, value, rule: str):
+    raise ValueError(f"field {name!r} is {value!r}; {rule}")
+
+
+def _number(name: str, v, low: float | None = None, high: float | None = None) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        _fail(name, v, "must be a number")
+    if (low is not None and v <= low) or (high is not None and v >= high):
+        bounds = f"between {low:g} and {high:g}" if high is not None else f"above {low:g}"
+        _fail(name, v, f"must be {bounds}")
+    return float(v)
+
+
+def _checked_fields(d: dict) -> dict:
+    """The header's fields as ModelHeader takes them, each checked; ValueError names the first
+    bad one."""
+    out: dict = {}
+    name = d.get("name")
+    if not isinstance(name, str) or not name.strip():
+        _fail("name", name, "must be a non-empty text")
+    out["name"] = name
+    arch = d.get("arch")
+    if not isinstance(arch, dict):
+        _fail("arch", arch, "must describe the network")
+    enc = arch.get("encoder")
+    if not isinstance(enc, str) or not enc:
+        _fail("arch.encoder", enc, "must name an encoder")
+    widths = arch.get("decoder_widths", UNetConfig.decoder_widths)
+    if not isinstance(widths, list | tuple) or not all(
+        isinstance(w, int) and not isinstance(w, bool) and 0 < w <= 4096 for w in widths
+    ):
+        _fail("arch.decoder_widths", widths, "must be five whole numbers from 1 to 4096")
+    for key in ("middle_width", "refiner_width"):
+        v = arch.get(key, 0 if key == "refiner_width" else 1)
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 4096:
+            _fail(f"arch.{key}", v, "must be a whole number from 0 to 4096")
+    try:
+        out["arch"] = UNetConfig.from_dict(arch)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"field 'arch': {exc}") from None
+    size = d.get("input_size")
+    if (
+        not isinstance(size, list | tuple)
+        or len(size) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in size)
+        or not all(_MIN_SIDE <= v <= _MAX_SIDE for v in size)
+    ):
+        _fail("input_size", size, f"must be [height, width] from {_MIN_SIDE} to {_MAX_SIDE}")
+    out["input_size"] = tuple(size)
+    out["threshold"] = _number("threshold", d.get("threshold"), 0.0, 1.0)
+    for key, low, high in (("mean", -1.0, 2.0), ("std", 0.0, None)):
+        v = d.get(key)
+        if not isinstance(v, list | tuple) or len(v) != 3:
+            _fail(key, v, "must be three numbers (red, green, blue)")
+        out[key] = tuple(_number(f"{key}[{i}]", x, low, high) for i, x in enumerate(v))
+    for key in ("training", "metrics"):
+        v = d.get(key, {})
+        if not isinstance(v, dict):
+            _fail(key, v, "must be a JSON object")
+        out[key] = v
+    for key in ("created", "version"):
+        v = d.get(key, "")
+        if not isinstance(v, str):
+            _fail(key, v, "must be text")
+        out[key] = v
+    if d.get("dtype", "float16") not in _DTYPES:
+        _fail("dtype", d.get("dtype"), f"must be one of {', '.join(_DTYPES)}")
+    out["dtype"] = d.get("dtype", "float16")
+    for key in ("sha256", "digest"):
+        v = d.get(key, "")
+        if not isinstance(v, str) or (v and (len(v) != 64 or v.strip("0123456789abcdef"))):
+            _fail(key, v, "must be a SHA-256 in hex")
+        out[key] = v
+    return out
+
+
+def read_header(path, legacy: bool = False) -> ModelHeader:
+    """Read only the header (fast: the weights are not loaded), every field checked."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(path, "model file not found")
@@ -88,7 +193,7 @@ def read_header(path) -> ModelHeader:
     if _HEADER_KEY not in meta:
         raise ModelFileError(path, "not a CarMask model file (no CarMask header)")
     try:
-        return ModelHeader.from_json(meta[_HEADER_KEY])
+        return ModelHeader.from_json(meta[_HEADER_KEY], legacy=legacy)
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(path, f"damaged model header: {exc}") from exc
 

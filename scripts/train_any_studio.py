@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--mix", default="{}", help='odds of each kind as JSON, e.g. {"photo": 0.2}')
     args = p.parse_args(argv)
     data, out = Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -70,6 +71,7 @@ def main(argv=None) -> int:
             "scenes": str(data / "scenes"),
             "photos": photos,
             "cache_dir": str(cache),
+            "mix": json.loads(args.mix),
         },
         keep_last=True,
     )

@@ -18,9 +18,9 @@ from engine.export import (
     cutout_rgba,
     export_photo,
     output_paths,
-    output_stems,
 )
 from engine.io import OutputWriteError, os_error_reason, read_mask, read_rgb
+from engine.outputs import MANIFEST_NAME, OutputPlan
 
 DATA = Path(__file__).parent / "data"
 PHOTO = DATA / "carvana" / "train" / "00087a6bd4dc_01.jpg"
@@ -128,7 +128,7 @@ def test_export_all_formats(photo, tmp_path: Path) -> None:
         out_dir / f"{stem}_mask.png",
         out_dir / f"{stem}.jpg",
     ]
-    assert sorted(out_dir.iterdir()) == sorted(written)  # and no temp files
+    assert sorted(out_dir.iterdir()) == sorted([*written, out_dir / MANIFEST_NAME])  # no temps
     assert _snapshot(PHOTO) == before
 
     with Image.open(written[0]) as im:
@@ -194,31 +194,70 @@ def test_export_overwrites_previous_outputs(photo, tmp_path: Path) -> None:
     assert _temp_files(tmp_path) == []
 
 
-def test_export_refuses_to_overwrite_input_jpeg(photo, tmp_path: Path) -> None:
+def test_export_beside_an_input_of_the_same_name_picks_another_name(photo, tmp_path) -> None:
     rgb, mask = photo
     src = tmp_path / "car_01.jpg"
     shutil.copy2(PHOTO, src)
     before = _snapshot(src)
-    with pytest.raises(OutputWriteError) as info:
-        export_photo(rgb, mask, src, tmp_path, ALL)
-    assert info.value.path == src
-    assert "car_01.jpg" in str(info.value)
-    assert info.value.reason == "would overwrite the original photo; choose another output folder"
+    written = export_photo(rgb, mask, src, tmp_path, ALL)
+    assert [p.name for p in written] == ["car_01_jpg.png", "car_01_jpg_mask.png", "car_01_jpg.jpg"]
     assert _snapshot(src) == before
-    assert sorted(tmp_path.iterdir()) == [src]  # nothing else written either
 
 
-def test_export_refuses_to_overwrite_input_png_via_other_spelling(photo, tmp_path: Path) -> None:
+def test_export_never_writes_onto_the_photo_under_another_spelling(photo, tmp_path) -> None:
     rgb, mask = photo
     src = tmp_path / "car.png"
     Image.fromarray(rgb).save(src)
     before = _snapshot(src)
     out_dir = tmp_path / "sub" / ".."  # same folder, spelled differently
     (tmp_path / "sub").mkdir()
-    with pytest.raises(OutputWriteError, match="would overwrite the original photo"):
-        export_photo(rgb, mask, src, out_dir, ExportOptions(formats=("mask", "png")))
+    written = export_photo(rgb, mask, src, out_dir, ExportOptions(formats=("mask", "png")))
+    assert [p.name for p in written] == ["car_png_mask.png", "car_png.png"]
     assert _snapshot(src) == before
-    assert not (tmp_path / "car_mask.png").exists()
+    # asked outright for a name that is the photo: refused, nothing written
+    plan = OutputPlan(("png",), [src])
+    with pytest.raises(OutputWriteError, match="would overwrite an input photo"):
+        plan.write(tmp_path / "car.png", src, lambda f: f.write(b"x"))
+    assert _snapshot(src) == before
+
+
+def test_export_leaves_files_it_did_not_write(photo, tmp_path) -> None:
+    """A file of the same name that CarMask did not write (or that was edited since) is kept."""
+    rgb, mask = photo
+    theirs = tmp_path / f"{PHOTO.stem}.png"
+    theirs.write_bytes(b"the studio's own file")
+    written = export_photo(rgb, mask, PHOTO, tmp_path, ExportOptions(formats=("png",)))
+    assert written == [tmp_path / f"{PHOTO.stem}_jpg.png"]
+    assert theirs.read_bytes() == b"the studio's own file"
+    # our own output is replaced by a rerun; once a person edits it, it is theirs
+    again = export_photo(rgb, mask, PHOTO, tmp_path, ExportOptions(formats=("png",)))
+    assert again == written
+    written[0].write_bytes(b"retouched by hand")
+    third = export_photo(rgb, mask, PHOTO, tmp_path, ExportOptions(formats=("png",)))
+    assert third == [tmp_path / f"{PHOTO.stem}_jpg_2.png"]
+    assert written[0].read_bytes() == b"retouched by hand"
+    assert (tmp_path / MANIFEST_NAME).is_file()
+
+
+def test_a_file_appearing_after_planning_is_not_replaced(photo, tmp_path) -> None:
+    rgb, mask = photo
+    plan = OutputPlan(("png",), [PHOTO])
+    paths = plan.assign(PHOTO, tmp_path)
+    paths["png"].write_bytes(b"copied in meanwhile")
+    with pytest.raises(OutputWriteError, match="did not write is in the way"):
+        export_photo(rgb, mask, PHOTO, tmp_path, ExportOptions(formats=("png",)), plan)
+    assert paths["png"].read_bytes() == b"copied in meanwhile"
+    assert _temp_files(tmp_path) == []
+
+
+def test_photo_alpha_bounds_the_cutout(photo, tmp_path) -> None:
+    rgb, mask = photo
+    alpha = np.full(mask.shape, 255, np.uint8)
+    alpha[:, : mask.shape[1] // 2] = 0  # the left half was transparent in the photo
+    (out,) = export_photo(rgb, mask, PHOTO, tmp_path, ExportOptions(("mask",)), alpha=alpha)
+    got = read_mask(out)
+    assert not got[:, : mask.shape[1] // 2].any()
+    np.testing.assert_array_equal(got[:, mask.shape[1] // 2 :], mask[:, mask.shape[1] // 2 :])
 
 
 def test_export_next_to_input_when_names_differ(photo, tmp_path: Path) -> None:
@@ -327,14 +366,16 @@ def test_export_failure_midway_leaves_no_temp_files(photo, tmp_path: Path) -> No
     rgb, mask = photo
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    (out_dir / f"{PHOTO.stem}.jpg").mkdir()  # a folder squats on the JPEG's name
+    plan = OutputPlan(ALL.formats, [PHOTO])
+    plan.assign(PHOTO, out_dir)
+    (out_dir / f"{PHOTO.stem}.jpg").mkdir()  # a folder squats on the JPEG's name meanwhile
     with pytest.raises(OutputWriteError) as info:
-        export_photo(rgb, mask, PHOTO, out_dir, ALL)
+        export_photo(rgb, mask, PHOTO, out_dir, ALL, plan)
     assert info.value.path == out_dir / f"{PHOTO.stem}.jpg"
-    assert info.value.reason == "is a folder, not a file"
+    assert "did not write is in the way" in info.value.reason
     assert _temp_files(tmp_path) == []
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(
-        [f"{PHOTO.stem}.png", f"{PHOTO.stem}_mask.png", f"{PHOTO.stem}.jpg"]
+        [MANIFEST_NAME, f"{PHOTO.stem}.png", f"{PHOTO.stem}_mask.png", f"{PHOTO.stem}.jpg"]
     )
 
 
@@ -346,7 +387,7 @@ def test_export_does_not_touch_fixture_files(photo, tmp_path: Path) -> None:
     assert not any((PHOTO.parent / f"{PHOTO.stem}{s}").exists() for s in (".png", "_mask.png"))
 
 
-def test_output_stems_never_let_two_photos_share_an_output_name(tmp_path):
+def test_one_plan_never_lets_two_photos_share_an_output_name(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     out = tmp_path / "out"
     items = [
@@ -356,7 +397,8 @@ def test_output_stems_never_let_two_photos_share_an_output_name(tmp_path):
         (b / "car_02.jpg", b / "cutouts"),
         (a / "car_02.jpg", a / "cutouts"),  # same name, but other output folders: kept
     ]
-    stems = output_stems(items)
+    plan = OutputPlan(("png",), [i for i, _ in items])
+    stems = {i: plan.assign(i, o)["png"].stem for i, o in items}
     assert stems[a / "car_01.jpg"] == "car_01"
     assert stems[a / "car_01.png"] == "car_01_png"
     assert stems[b / "car_01.jpg"] == "car_01_jpg"
@@ -364,8 +406,9 @@ def test_output_stems_never_let_two_photos_share_an_output_name(tmp_path):
     rgb = np.zeros((8, 8, 3), np.uint8)
     mask = np.ones((8, 8), bool)
     for inp, folder in items[:3]:
-        export_photo(rgb, mask, inp, folder, ExportOptions(("png",)), stems[inp])
+        export_photo(rgb, mask, inp, folder, ExportOptions(("png",)), plan)
     assert sorted(p.name for p in out.iterdir()) == [
+        MANIFEST_NAME,
         "car_01.png",
         "car_01_jpg.png",
         "car_01_png.png",

@@ -21,6 +21,7 @@ from engine.io import (
     atomic_write_bytes,
     find_images,
     read_mask,
+    read_photo,
     read_rgb,
     save_image_atomic,
 )
@@ -72,7 +73,9 @@ def _add_png_exif_orientation(data: bytes, orientation: int) -> bytes:
 
 
 def test_image_suffixes() -> None:
-    assert {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"} == IMAGE_SUFFIXES
+    assert {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif"} == (
+        IMAGE_SUFFIXES
+    )
 
 
 def test_read_rgb_real_photo() -> None:
@@ -331,10 +334,26 @@ def test_read_folder_passed_as_file(tmp_path: Path, reader) -> None:
 def test_read_decompression_bomb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "huge.jpg"
     path.write_bytes(PHOTO.read_bytes())
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 480x320 is > 2x this limit
+    with pytest.raises(ImageReadError) as info:
+        read_photo(path, max_megapixels=0.1)  # the photo is 480x320: 0.15 MP
+    _assert_read_error(
+        info.value,
+        path,
+        "0.2-megapixel photo: needs about 8 MB of memory, above the 0.1 MP limit "
+        "(carmask predict --max-megapixels raises it)",
+    )
+
+
+def test_a_photo_over_the_default_limit_is_refused_before_decoding(tmp_path, recwarn) -> None:
+    """A 101-megapixel photo: refused with what it would cost, not a raw Pillow warning."""
+    path = tmp_path / "huge.png"
+    Image.new("1", (10100, 10000)).save(path)
     with pytest.raises(ImageReadError) as info:
         read_rgb(path)
-    _assert_read_error(info.value, path, "image too large")
+    assert info.value.reason.startswith("101-megapixel photo: needs about 5.6 GB of memory")
+    assert not [w for w in recwarn if "DecompressionBomb" in type(w.message).__name__]
+    photo = read_photo(path, max_megapixels=200)  # the user raised the limit
+    assert photo.rgb.shape == (10000, 10100, 3) and "5.6 GB" in photo.note
 
 
 def test_read_permission_denied(tmp_path: Path) -> None:
@@ -454,7 +473,10 @@ def test_find_images_nested_hidden_duplicates_and_skips(tmp_path: Path) -> None:
     images, skipped = find_images([z, root, a, str(notes), missing, root / "sub" / ".." / "a.jpg"])
 
     assert images == [p.resolve() for p in (z, a, b, c, e)]
-    assert skipped == [
+    assert skipped == [  # hidden folders are not searched; every other file is accounted for
+        (root / ".hidden.jpg", "hidden file"),
+        (root / "readme.txt", "not a supported image type (.txt)"),
+        (root / "sub" / "raw.cr2", "not a supported image type (.cr2)"),
         (notes, "not a supported image type (.txt)"),
         (missing, "not found"),
     ]

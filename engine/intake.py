@@ -1,0 +1,59 @@
+"""Which files of the folders a user gives are photos to cut out, and why the others are not.
+
+`find_images` lists image files and the reasons other files are not used. On top of that a batch
+leaves out what is not a photo of the shoot: files CarMask wrote in an earlier run (listed in the
+output record beside them, `engine.outputs`), and hand-made masks beside their photos
+(``X_mask.png`` next to ``X.jpg``, the layout `carmask train` reads).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.io import find_images
+from engine.outputs import written_by_carmask
+
+__all__ = ["Intake", "find_photos"]
+
+_MASK_TAIL = "_mask"
+
+
+@dataclass
+class Intake:
+    photos: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, why it is not used)
+    earlier_outputs: list[Path] = field(default_factory=list)  # CarMask's own, left out
+
+    def summary(self) -> str:
+        """One line for the end of a run ("" when every file found was used)."""
+        parts = []
+        if self.skipped:
+            parts.append(f"skipped: {len(self.skipped)}")
+        if self.earlier_outputs:
+            parts.append(f"{len(self.earlier_outputs)} outputs of an earlier run left out")
+        return ", ".join(parts)
+
+
+def find_photos(inputs: Iterable[str | os.PathLike[str]], recursive: bool = True) -> Intake:
+    """The photos among files and folders, with every other file and why it is not used."""
+    images, skipped = find_images(inputs, recursive=recursive)
+    ours = written_by_carmask(images)
+    photos = [p for p in images if p not in ours]
+    stems = {}
+    for p in photos:
+        if not p.stem.casefold().endswith(_MASK_TAIL):
+            stems.setdefault((p.parent, p.stem.casefold()), p)
+    intake = Intake(earlier_outputs=[p for p in images if p in ours], skipped=list(skipped))
+    for p in photos:
+        stem = p.stem.casefold()
+        twin = None
+        if stem.endswith(_MASK_TAIL):
+            twin = stems.get((p.parent, stem[: -len(_MASK_TAIL)]))
+        if twin is not None:
+            intake.skipped.append((p, f"the mask of {twin.name}, not a photo"))
+        else:
+            intake.photos.append(p)
+    return intake
