@@ -413,14 +413,16 @@ def find_images(
     """
     suffixes = IMAGE_SUFFIXES if suffixes is None else suffixes
     images: list[Path] = []
-    seen: set[Path] = set()
+    seen: dict[Path, Path] = {}
     skipped: list[tuple[Path, str]] = []
 
     def add(p: Path) -> None:
         resolved = p.resolve()
         if resolved not in seen:
-            seen.add(resolved)
+            seen[resolved] = p
             images.append(p)
+        elif seen[resolved] != p:  # a link to, or another spelling of, a photo already listed
+            skipped.append((p, f"the same file as {seen[resolved]}"))
 
     for item in inputs:
         p = Path(os.path.abspath(Path(item).expanduser()))

@@ -1,0 +1,71 @@
+"""The app's Export shares the engine's rule: it never replaces a photo or a file it did not
+write, even when the export folder is the shoot folder (real photos, real masks, real files)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+
+from app.export_dialog import export_session
+from app.session import DONE, Session
+from engine.export import ExportOptions
+from engine.io import read_mask
+from engine.outputs import MANIFEST_NAME
+
+CARVANA = Path(__file__).parent / "data" / "carvana"
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def test_export_into_the_shoot_folder_keeps_every_photo(tmp_path):
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    a, b = sorted((CARVANA / "val").glob("*.jpg"))[:2]
+    shutil.copy(a, shoot / "car.jpg")
+    Image.open(b).save(shoot / "car.png")  # another photo of the same name, as a PNG
+    Image.open(CARVANA / "val_masks" / f"{a.stem}_mask.gif").convert("L").save(
+        shoot / "car_mask.png"
+    )  # and a hand-made mask of car.jpg
+    before = _digests(shoot)
+    session = Session(tmp_path / "session")
+    report = session.add([shoot])
+    assert sorted(p.name for p in session.photos.values()) == ["car.jpg", "car.png"]
+    assert [(p.name, r) for p, r in report.problems] == [
+        ("car_mask.png", "the mask of car.jpg, not a photo")
+    ]
+    truth = {
+        "car.jpg": read_mask(CARVANA / "val_masks" / f"{a.stem}_mask.gif"),
+        "car.png": read_mask(CARVANA / "val_masks" / f"{b.stem}_mask.gif"),
+    }
+    for photo in session.photos.values():
+        session.write_model_mask(photo, truth[photo.path.name])
+        session.set_status(photo, DONE)
+
+    options = ExportOptions(formats=("png", "mask"))
+    first = export_session(session, str(shoot), options)
+    assert first.failed == [] and len(first.written) == 4
+    after = _digests(shoot)
+    assert {k: after[k] for k in before} == before  # photos and the hand-made mask untouched
+    assert set(after) - set(before) == {
+        "car_jpg.png",
+        "car_jpg_mask.png",
+        "car_png.png",
+        "car_png_mask.png",
+        MANIFEST_NAME,
+    }
+    np.testing.assert_array_equal(read_mask(shoot / "car_png_mask.png"), truth["car.png"])
+
+    again = export_session(session, str(shoot), options)  # exporting again: the same files
+    assert sorted(again.written) == sorted(first.written)
+    assert set(_digests(shoot)) == set(after)
+    # and the shoot added again brings in no cutouts as photos
+    assert Session(tmp_path / "s2").add([shoot]).added and len(Session.scan([shoot])[0]) == 2
