@@ -457,9 +457,10 @@ class MainWindow(QMainWindow):
             self.add_paths(paths)
 
     def add_files_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Add photos", "", "Photos (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp)"
-        )
+        from engine.io import IMAGE_SUFFIXES
+
+        patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
+        files, _ = QFileDialog.getOpenFileNames(self, "Add photos", "", f"Photos ({patterns})")
         if files:
             self.add_paths(files)
 

@@ -260,6 +260,10 @@ def cmd_models_list(args) -> int:
 def cmd_models_resave(args) -> int:
     from engine.checkpoint import resave_model
 
+    problem = _model_out_problem(args.new_file)
+    if problem:
+        print(f"error: {problem.replace('--out ', '')}")
+        return 2
     path, header = resave_model(args.file, args.new_file)
     if not header.sha256:
         print(f"warning: {args.file} had no checksum of its weights: they are taken as they are")
@@ -276,9 +280,30 @@ def _add_amp_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _model_out_problem(out: str) -> str | None:
+    """Why `--out` must not be written as a model file (None when it may): the file to write is
+    a `.safetensors` file, and an existing one must be a CarMask model (it is replaced)."""
+    from engine.model_header import MODEL_SUFFIX, read_header
+
+    path = Path(out)
+    if path.suffix.lower() != MODEL_SUFFIX:
+        return f"--out {out}: a model file ends in {MODEL_SUFFIX}"
+    if path.exists():
+        try:
+            read_header(path, legacy=True)
+        except ModelFileError:
+            return f"--out {out}: is a file but not a CarMask model; it is left as it is"
+    return None
+
+
 def cmd_train(args, finetune: bool = False) -> int:
     from engine.events import JsonLinesSink
     from engine.train import TrainConfig, Trainer
+
+    problem = _model_out_problem(args.out)
+    if problem:
+        print(f"error: {problem}")
+        return 2
 
     fields = dict(
         data=args.data,
@@ -357,6 +382,11 @@ def _compose_fields(args) -> dict | None:
 
 def cmd_refine(args) -> int:
     from engine.refine_train import RefineConfig, refine_model
+
+    problem = _model_out_problem(args.out)
+    if problem:
+        print(f"error: {problem}")
+        return 2
 
     # the options are named as RefineConfig's fields; options not given keep its defaults
     names = {f.name for f in dataclasses.fields(RefineConfig)}

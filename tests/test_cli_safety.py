@@ -341,3 +341,18 @@ def test_ctrl_c_prints_the_summary_and_leaves_whole_photos(trained_model, tmp_pa
     masks = {p.name[: -len("_mask.png")] for p in out.glob("car_??_mask.png")}
     assert cutouts == masks and 2 <= len(cutouts) < 40
     assert not list(out.glob(".cm-*.tmp"))
+
+
+@pytest.mark.parametrize("command", ["train", "finetune", "refine"])
+def test_training_never_writes_its_model_over_a_studio_file(trained_model, tmp_path, command):
+    photo = tmp_path / "car.jpg"
+    shutil.copy(PHOTOS[0], photo)
+    named = tmp_path / "notes.safetensors"
+    named.write_bytes(b"not a model")
+    before = {p: p.read_bytes() for p in (photo, named)}
+    base = [command, "--data", str(VAL)]
+    if command != "train":
+        base += ["--model", str(trained_model)]
+    for out in (photo, named):
+        assert main([*base, "--out", str(out)]) == 2
+    assert {p: p.read_bytes() for p in (photo, named)} == before
