@@ -83,6 +83,7 @@ class BatchWorker(QObject):
     @Slot()
     def run(self) -> None:
         from engine.io import ImageReadError, read_rgb
+        from engine.memory import release_freed_memory
 
         try:
             predictor = get_predictor(self.models, self.device)
@@ -116,6 +117,8 @@ class BatchWorker(QObject):
                 self.photo_failed.emit(key, f"{type(exc).__name__}: {exc}")
             else:
                 self.photo_done.emit(key, time.perf_counter() - t, predictor.label)
+            finally:
+                release_freed_memory()  # thousands of photos in one session: memory stays flat
             busy += time.perf_counter() - t
             done += 1
             rate = done / busy if busy > 0 else 0.0

@@ -310,8 +310,8 @@ def test_ctrl_c_prints_the_summary_and_leaves_whole_photos(trained_model, tmp_pa
     cutout has the mask it was asked with."""
     shoot, out = tmp_path / "shoot", tmp_path / "out"
     shoot.mkdir()
-    for i in range(40):
-        shutil.copy(PHOTOS[i % len(PHOTOS)], shoot / f"car_{i:02d}.jpg")
+    for i in range(120):
+        shutil.copy(PHOTOS[i % len(PHOTOS)], shoot / f"car_{i:03d}.jpg")
     cmd = [
         sys.executable,
         "-m",
@@ -337,9 +337,9 @@ def test_ctrl_c_prints_the_summary_and_leaves_whole_photos(trained_model, tmp_pa
     stdout, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout
     assert "not started:" in stdout and "interrupted" in stdout
-    cutouts = {p.name[: -len(".png")] for p in out.glob("car_??.png")}
-    masks = {p.name[: -len("_mask.png")] for p in out.glob("car_??_mask.png")}
-    assert cutouts == masks and 2 <= len(cutouts) < 40
+    cutouts = {p.name[: -len(".png")] for p in out.glob("car_???.png")}
+    masks = {p.name[: -len("_mask.png")] for p in out.glob("car_???_mask.png")}
+    assert cutouts == masks and 2 <= len(cutouts) < 120
     assert not list(out.glob(".cm-*.tmp"))
 
 

@@ -1,4 +1,5 @@
-"""The mask being touched up: the photo, the model's mask, the edited mask and its undo history.
+"""The mask being touched up (Qt side): the photo, the model's mask, the edited mask and its undo
+history. The painting itself is numpy-only, in `app.editor.paint`.
 
 Every edit is one `MaskEdit` on `MaskDocument.undo_stack` that keeps the before/after of the
 changed box only, so a long session of brush strokes on a 1918×1280 photo stays small.
@@ -10,26 +11,15 @@ another mask than the one it ended on (re-run, touch-up discarded), since it no 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import OrderedDict
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 
-MIN_RADIUS = math.sqrt(0.5)  # the smallest dab still covers the pixel under the pointer
+from app.editor.paint import MIN_RADIUS, Stroke, changed_box
+
 KEPT_HISTORIES = 32  # photos whose undo history is kept (the most recently shown)
-
-Box = tuple[int, int, int, int]  # x, y, w, h in photo pixels
-
-
-def changed_box(diff: np.ndarray) -> Box | None:
-    """The bounding box (x, y, w, h) of the True pixels of `diff`, None when there are none."""
-    rows = np.flatnonzero(diff.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(diff.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
 
 
 class MaskEdit(QUndoCommand):
@@ -45,13 +35,6 @@ class MaskEdit(QUndoCommand):
 
     def undo(self) -> None:
         self.doc._put(self.x, self.y, self.before)
-
-
-class _Stroke:
-    def __init__(self, radius: float, add: bool, before: np.ndarray):
-        self.radius, self.add, self.before = radius, add, before
-        self.last: tuple[float, float] | None = None
-        self.box: list[int] | None = None  # x0, y0, x1, y1 painted so far
 
 
 class MaskDocument(QObject):
@@ -70,7 +53,7 @@ class MaskDocument(QObject):
         self.rgb: np.ndarray | None = None
         self.model_mask: np.ndarray | None = None
         self.mask: np.ndarray | None = None
-        self._stroke: _Stroke | None = None
+        self._stroke: Stroke | None = None
         self.key: str | None = None  # the photo shown, when it has a history to keep
         # key → (its stack, fingerprint of the masks it ended on), most recently left last
         self._histories: OrderedDict[str, tuple[QUndoStack, bytes]] = OrderedDict()
@@ -175,21 +158,16 @@ class MaskDocument(QObject):
 
     def begin_stroke(self, radius: float, add: bool) -> None:
         """Start a live stroke (mouse press); `stroke_to` paints as the mouse moves."""
-        self._stroke = _Stroke(max(float(radius), MIN_RADIUS), bool(add), self.mask.copy())
+        self._stroke = Stroke(max(float(radius), MIN_RADIUS), bool(add), self.mask.copy())
 
     def stroke_to(self, x: float, y: float) -> None:
         s = self._stroke
         if s is None:
             return
-        start, s.last = s.last or (x, y), (x, y)
-        box = self._paint_segment(start, (x, y), s.radius, s.add)
-        if box is None:
-            return
-        x0, y0, x1, y1 = box
-        if s.box is not None:
-            box = [min(s.box[0], x0), min(s.box[1], y0), max(s.box[2], x1), max(s.box[3], y1)]
-        s.box = box
-        self.changed.emit(x0, y0, x1 - x0, y1 - y0)
+        box = s.to(self.mask, x, y)
+        if box is not None:
+            x0, y0, x1, y1 = box
+            self.changed.emit(x0, y0, x1 - x0, y1 - y0)
 
     def end_stroke(self) -> None:
         """Finish the stroke (mouse release): push it as one undo step if it changed anything."""
@@ -220,22 +198,3 @@ class MaskDocument(QObject):
         if self._stroke is not None:  # undo/redo during a drag: the stroke starts from it
             self._stroke.before[y : y + h, x : x + w] = region
         self.changed.emit(x, y, w, h)
-
-    def _paint_segment(self, p0, p1, radius: float, add: bool) -> list[int] | None:
-        """Set the pixels whose centre lies within `radius` of the segment p0-p1 (a round-capped
-        line, exact at any size); returns the box [x0, y0, x1, y1) it covers, or None."""
-        height, width = self.mask.shape
-        x0 = max(math.floor(min(p0[0], p1[0]) - radius), 0)
-        y0 = max(math.floor(min(p0[1], p1[1]) - radius), 0)
-        x1 = min(math.ceil(max(p0[0], p1[0]) + radius), width)
-        y1 = min(math.ceil(max(p0[1], p1[1]) + radius), height)
-        if x0 >= x1 or y0 >= y1:
-            return None
-        px = np.arange(x0, x1, dtype=np.float32)[None, :] + (0.5 - p0[0])  # centre - p0
-        py = np.arange(y0, y1, dtype=np.float32)[:, None] + (0.5 - p0[1])
-        dx, dy = p1[0] - p0[0], p1[1] - p0[1]
-        length2 = dx * dx + dy * dy
-        t = np.clip((px * dx + py * dy) / length2, 0, 1) if length2 else 0.0
-        inside = (px - t * dx) ** 2 + (py - t * dy) ** 2 <= radius * radius
-        self.mask[y0:y1, x0:x1][inside] = add
-        return [x0, y0, x1, y1]

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.touchup import MaskDocument
+from app.editor.document import MaskDocument
 
 TOOLS = ("brush", "eraser", "pan")
 BRUSH_MIN, BRUSH_MAX = 1, 500  # brush diameter in photo pixels
