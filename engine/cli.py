@@ -40,6 +40,7 @@ from engine.io import (
     read_rgb,
 )
 from engine.library import chosen_model_paths, library_dirs, list_library
+from engine.memory import release_freed_memory
 from engine.metrics import dice
 from engine.model_header import ModelFileError
 from engine.outputs import OutputPlan
@@ -113,6 +114,8 @@ def cmd_predict(args) -> int:
                 failed.append((exc.path, exc.reason))
                 _say(f"failed: {exc}")
                 continue
+            finally:
+                release_freed_memory()  # a long batch's memory stays flat
             if photo.note:
                 notes.append((path, photo.note))
             times.append(time.perf_counter() - t0)
