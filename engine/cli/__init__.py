@@ -1,0 +1,48 @@
+"""`carmask`: the headless command line, thin over the engine.
+
+carmask predict INPUTS... --out DIR [--model FILE]... [--ensemble] [--device auto|cpu|cuda]
+                [--tta] [--precision auto|fp32|bf16] [--vote majority|mean]
+                [--format png|mask|jpg]...
+carmask evaluate --images DIR --masks DIR [--model FILE]... [--ensemble]
+carmask models list [--dir DIR]
+carmask train --data DIR --out FILE [--preset NAME] ...
+carmask finetune --model FILE --data DIR --out FILE [--freeze-encoder] ...
+carmask refine --model FILE --data DIR --out FILE [--helper FILE]... [--refiner-from FILE] ...
+
+Commands live one per module (`predict`, `evaluate`, `models`, `train`), their options in `parser`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from engine.cli.common import _parse_size
+from engine.cli.parser import build_parser
+from engine.cli.predict import _finish_before_stopping
+from engine.devices import DeviceError
+from engine.model_header import ModelFileError
+from engine.train_config import TRAIN_CHILD_FLAG
+
+__all__ = ["_finish_before_stopping", "_parse_size", "build_parser", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [TRAIN_CHILD_FLAG]:  # the wizard's training child, from a frozen bundle
+        from engine.train import main as train_main
+
+        return train_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except (DeviceError, ModelFileError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

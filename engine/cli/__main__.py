@@ -1,0 +1,7 @@
+"""`python -m engine.cli`: the same as the `carmask` command."""
+
+import sys
+
+from engine.cli import main
+
+sys.exit(main())

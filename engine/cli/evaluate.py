@@ -1,0 +1,85 @@
+"""`carmask evaluate`: mean Dice against ground-truth masks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from engine.cli.common import (
+    _say,
+)
+from engine.ensemble import combine
+from engine.io import (
+    ImageReadError,
+    find_images,
+    read_mask,
+    read_rgb,
+)
+from engine.library import chosen_model_paths
+from engine.metrics import dice
+
+
+def find_mask_for(image: Path, masks_dir: Path) -> Path | None:
+    """`X.jpg` ↔ `X_mask.gif` / `X_mask.png` / `X.png` (and other image suffixes) in masks_dir."""
+    for name in (f"{image.stem}_mask", image.stem):
+        for ext in (".gif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jpg"):
+            candidate = masks_dir / f"{name}{ext}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def cmd_evaluate(args) -> int:
+    for flag, folder in (("--images", args.images), ("--masks", args.masks)):
+        if not Path(folder).is_dir():
+            print(f"error: {flag} {folder}: no such folder")
+            return 2
+    images, _ = find_images([args.images])
+    masks_dir = Path(args.masks)
+    from engine.predict import Predictor
+
+    paths = chosen_model_paths(args.model, args.ensemble)
+    members = [
+        Predictor([p], device=args.device, tta=args.tta, precision=args.precision) for p in paths
+    ]
+    _say(f"device: {members[0].device_label}")
+    scores: dict[str, list[float]] = {str(p): [] for p in paths}
+    ens: list[float] = []
+    problems = []
+    for path in tqdm(images, desc="evaluate", unit="photo", disable=args.quiet, file=sys.stderr):
+        mask_path = find_mask_for(path, masks_dir)
+        if mask_path is None:
+            problems.append((path, "no mask found"))
+            continue
+        try:
+            rgb, truth = read_rgb(path), read_mask(mask_path)
+        except ImageReadError as exc:
+            problems.append((exc.path, exc.reason))
+            continue
+        if truth.shape != rgb.shape[:2]:
+            (h, w), (mh, mw) = rgb.shape[:2], truth.shape
+            problems.append((mask_path, f"mask is {mw}×{mh}, its photo {w}×{h}"))
+            continue
+        probs = []
+        for p, m in zip(paths, members, strict=True):
+            prob = m.probabilities(rgb)[0]
+            probs.append(prob)
+            scores[str(p)].append(dice(prob > m.models[0].header.threshold, truth))
+        if len(paths) > 1:
+            thresholds = [m.models[0].header.threshold for m in members]
+            ens.append(dice(combine(probs, thresholds, args.vote), truth))
+    if not any(scores.values()):
+        print("no photo could be evaluated")
+        for path, reason in problems:
+            print(f"  {path}: {reason}")
+        return 1
+    for p, s in scores.items():
+        print(f"{Path(p).name}: mean Dice {np.mean(s):.5f} over {len(s)} photos")
+    if ens:
+        print(f"ensemble ({args.vote} vote): mean Dice {np.mean(ens):.5f} over {len(ens)} photos")
+    for path, reason in problems:
+        print(f"  skipped: {path}: {reason}")
+    return 0

@@ -1,0 +1,158 @@
+"""`carmask`'s argument parser: every command and option."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine import __version__
+from engine.cli.common import (
+    _add_amp_option,
+    _model_args,
+    _parse_colour,
+    _parse_size,
+)
+from engine.cli.evaluate import cmd_evaluate
+from engine.cli.models import cmd_models_list, cmd_models_resave
+from engine.cli.predict import cmd_predict
+from engine.cli.train import cmd_refine, cmd_train
+from engine.devices import DEVICE_CHOICES
+from engine.export import EXPORT_FORMATS
+from engine.io import (
+    DEFAULT_MAX_MEGAPIXELS,
+)
+from engine.train_config import OPTIMIZERS, PRESETS, SCHEDULES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carmask", description="Car photo background removal")
+    parser.add_argument("--version", action="version", version=f"carmask {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="cut out the cars in photos")
+    p.add_argument("inputs", nargs="+", help="photos and folders (searched recursively)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--format",
+        action="append",
+        choices=EXPORT_FORMATS,
+        help="png: transparent cutout (default), mask: mask PNG, jpg: on a colour",
+    )
+    p.add_argument(
+        "--background",
+        type=_parse_colour,
+        default="#FFFFFF",
+        help="colour for --format jpg: #RRGGBB, #RGB or a name such as white",
+    )
+    p.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=DEFAULT_MAX_MEGAPIXELS,
+        help=f"refuse larger photos (default {DEFAULT_MAX_MEGAPIXELS:g}; about 55 MB of memory "
+        "per megapixel)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _model_args(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="mean Dice against ground-truth masks")
+    p.add_argument("--images", required=True)
+    p.add_argument("--masks", required=True)
+    p.add_argument("-q", "--quiet", action="store_true")
+    _model_args(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("models", help="the model library")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    pl = msub.add_parser("list", help="list model files")
+    pl.add_argument("--dir", help="folder to list (default: shipped models and the user library)")
+    pl.set_defaults(func=cmd_models_list)
+    pr = msub.add_parser(
+        "resave", help="re-save a model file made by an older CarMask, with a full checksum"
+    )
+    pr.add_argument("file", help="the old model file (kept as it is)")
+    pr.add_argument("new_file", help="the file to write")
+    pr.set_defaults(func=cmd_models_resave)
+
+    for name in ("train", "finetune"):
+        p = sub.add_parser(name, help=f"{name} a model on photos with masks")
+        p.add_argument("--data", required=True, help="folder of photos with masks")
+        p.add_argument("--out", required=True, help="model file to write (best epoch)")
+        p.add_argument("--val-data", help="separate validation folder (else split by car)")
+        p.add_argument("--name")
+        p.add_argument("--size", type=_parse_size, help="training input size HxW, e.g. 512x768")
+        p.add_argument(
+            "--crop",
+            type=_parse_size,
+            help="train on random HxW crops at the --size scale (faster steps; whole-photo val)",
+        )
+        p.add_argument("--epochs", type=int, default=10)
+        p.add_argument("--batch-size", type=int, default=0)
+        p.add_argument("--lr", type=float, default=0.01)
+        p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+        p.add_argument("--schedule", choices=SCHEDULES, default="cosine")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+        p.add_argument("--workers", type=int, default=0)
+        p.add_argument("--max-steps", type=int, default=0)
+        p.add_argument("--cache-dir")
+        p.add_argument("--cancel-file", help="stop cleanly when this file appears")
+        p.add_argument("--events", action="store_true", help="JSON-lines events on stdout")
+        p.add_argument(
+            "--compose",
+            action="store_true",
+            help="paste the --data cars into procedural studios (and --scenes) as they train; "
+            "the last epoch's model is kept",
+        )
+        p.add_argument("--scenes", help="street scenes folder (images/, masks/) to paste into")
+        p.add_argument(
+            "--mix-photos",
+            action="append",
+            metavar="FOLDER",
+            help="real photos with masks mixed in as they are (repeatable)",
+        )
+        _add_amp_option(p)
+        if name == "train":
+            p.add_argument("--preset", choices=sorted(PRESETS), default="cpu-lite0-512x768")
+            p.add_argument(
+                "--no-pretrained",
+                action="store_true",
+                help="start from random weights instead of ImageNet",
+            )
+            p.set_defaults(func=cmd_train)
+        else:
+            p.add_argument("--model", required=True, help="model file to start from (kept)")
+            p.add_argument("--freeze-encoder", action="store_true")
+            p.set_defaults(func=lambda a: cmd_train(a, finetune=True))
+
+    p = sub.add_parser("refine", help="train a model's full-resolution edge refiner")
+    p.add_argument("--model", required=True, help="model file to refine (kept)")
+    p.add_argument("--data", required=True, help="folder of photos with masks")
+    p.add_argument("--out", required=True, help="model file to write (the model + its refiner)")
+    p.add_argument("--val-data", help="separate validation folder (else split by car)")
+    p.add_argument("--name")
+    p.add_argument(
+        "--helper",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="other model whose edges (picked at random per photo) add variety to training",
+    )
+    p.add_argument(
+        "--refiner-from",
+        metavar="FILE",
+        help="start from this model file's refiner (with --steps 0: copy it as it is)",
+    )
+    p.add_argument("--width", type=int, default=12, help="channels of the refiner's layers")
+    p.add_argument("--tiles-per-photo", type=int, default=40)
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=96)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--max-val-photos", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    _add_amp_option(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_refine)
+    return parser

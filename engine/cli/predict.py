@@ -1,0 +1,97 @@
+"""`carmask predict`: cut out the cars of a batch, every file accounted for."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from engine.cli.common import (
+    _predictor,
+    _say,
+)
+from engine.export import ExportOptions, export_photo
+from engine.intake import find_photos
+from engine.io import (
+    ImageReadError,
+    OutputWriteError,
+    read_photo,
+)
+from engine.memory import release_freed_memory
+from engine.outputs import OutputPlan
+
+
+def cmd_predict(args) -> int:
+    intake = find_photos(args.inputs)
+    options = ExportOptions(formats=tuple(args.format or ["png"]), background=args.background)
+    plan = OutputPlan(options.formats, intake.photos)
+    for f in intake.photos:
+        plan.assign(f, args.out)  # every name chosen before anything is written
+    predictor = _predictor(args)
+    _say(f"device: {predictor.device_label}; model: {predictor.label}")
+    failed: list[tuple[Path, str]] = []
+    notes: list[tuple[Path, str]] = []
+    done, times = 0, []
+    bar = tqdm(intake.photos, desc="photos", unit="photo", disable=args.quiet, file=sys.stderr)
+    try:
+        for path in bar:
+            t0 = time.perf_counter()
+            try:
+                photo = read_photo(path, args.max_megapixels)
+                mask = predictor.predict(photo.rgb)
+                with _finish_before_stopping():  # a cutout never lacks the mask asked with it
+                    export_photo(photo.rgb, mask, path, args.out, options, plan, photo.alpha)
+            except (ImageReadError, OutputWriteError) as exc:
+                failed.append((exc.path, exc.reason))
+                _say(f"failed: {exc}")
+                continue
+            finally:
+                release_freed_memory()  # a long batch's memory stays flat
+            if photo.note:
+                notes.append((path, photo.note))
+            times.append(time.perf_counter() - t0)
+            done += 1
+    except KeyboardInterrupt:
+        bar.close()
+        left = len(intake.photos) - done - len(failed)
+        _predict_summary(done, failed, notes, intake, times, predictor, f", not started: {left}")
+        print("interrupted: the photos done so far are complete; run again to finish the rest")
+        return 130
+    _predict_summary(done, failed, notes, intake, times, predictor)
+    return 1 if failed or not intake.photos else 0
+
+
+def _predict_summary(done, failed, notes, intake, times, predictor, extra="") -> None:
+    per = f", {np.median(times):.2f} s per photo (median)" if times else ""
+    more = f", {intake.summary()}" if intake.summary() else ""
+    print(
+        f"done: {done}, failed: {len(failed)}{extra}{more}{per}; device: {predictor.device_label}"
+    )
+    for path, reason in failed:
+        print(f"  failed: {path}: {reason}")
+    for path, reason in intake.skipped:
+        print(f"  skipped: {path}: {reason}")
+    for path, note in notes:
+        print(f"  note: {path}: {note}")
+
+
+@contextlib.contextmanager
+def _finish_before_stopping():
+    """Hold Ctrl-C back while one photo's outputs are written, then stop."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    asked: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda sig, frame: asked.append(sig))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if asked:
+        raise KeyboardInterrupt
