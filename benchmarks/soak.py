@@ -5,10 +5,11 @@ runs in its own fresh process over the same photos (cycled to `-n`), doing exact
 does per photo (`read_photo`, `Predictor.predict`, `export_photo` through one `OutputPlan`, PNG
 cutout + mask), and samples RSS and the number of live Python objects every `--every` photos:
 
-- `as-is`: the loop as the CLI runs it (the baseline);
-- `trim`: the same, plus glibc's `malloc_trim(0)` after each photo: if RSS stops creeping here,
-  the growth is freed heap the allocator keeps, not a leak;
-- `one-arena`: `MALLOC_ARENA_MAX=2` in the environment (fewer per-thread heaps to fragment).
+- `baseline`: the loop as the CLI ran it before `engine.memory` (nothing handed back);
+- `trim`: what the CLI and the app's batch worker do now: `release_freed_memory()` (glibc's
+  `malloc_trim(0)`) after each photo. If RSS stops creeping here, the growth was freed heap the
+  allocator kept, not a leak;
+- `one-arena`: the baseline with `MALLOC_ARENA_MAX=2` (fewer per-thread heaps to fragment).
 
 Reported per variant: RSS after the warm-up photos and at the end, the growth per photo over
 the second half (least-squares slope, MB/photo), live Python objects at both ends.
@@ -19,7 +20,6 @@ the second half (least-squares slope, MB/photo), live Python objects at both end
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import json
 import os
@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-VARIANTS = ("as-is", "trim", "one-arena")
+VARIANTS = ("baseline", "trim", "one-arena")
 
 
 def _rss_mb() -> float:
@@ -47,6 +47,7 @@ def run_variant(args) -> dict:
     from engine.export import ExportOptions, export_photo
     from engine.io import find_images, read_photo
     from engine.library import chosen_model_paths
+    from engine.memory import release_freed_memory
     from engine.outputs import OutputPlan
     from engine.predict import Predictor
 
@@ -55,7 +56,7 @@ def run_variant(args) -> dict:
     photos = photos[: args.distinct]
     predictor = Predictor(chosen_model_paths(args.model, False), device="cpu")
     options = ExportOptions(formats=("png", "mask"))
-    trim = ctypes.CDLL("libc.so.6").malloc_trim if args.variant == "trim" else None
+    trim = release_freed_memory if args.variant == "trim" else None
     samples = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,7 +72,7 @@ def run_variant(args) -> dict:
             mask = predictor.predict(photo.rgb)
             export_photo(photo.rgb, mask, path, out, options, plan, photo.alpha)
             if trim is not None:
-                trim(0)
+                trim()
             if (i + 1) % args.every == 0:
                 samples.append(
                     {

@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from engine.export import alpha_u8
+from engine.models.config import hw
 from engine.pairs import Pair, load_pair
 
 
@@ -124,7 +125,7 @@ class PairDataset(Dataset):
             )
         if crop is not None and augment is None:
             raise ValueError("crop training needs an augmentation (it picks the windows)")
-        self.crop = tuple(crop) if crop is not None else None
+        self.crop = hw(crop) if crop is not None else None
         self.cache = ResizedCache(cache_dir, size) if cache_dir else None
         self.epoch = 0
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from engine.library import user_library_dir
 from engine.metrics import dice
+from engine.models.config import hw
 from engine.pairs import Pair, load_pair
 from engine.train_config import TRAIN_CHILD_FLAG, TrainConfig, step_plan
 
@@ -46,7 +47,7 @@ def finetune_config(
         pretrained=None,
         freeze_encoder=decoder_only,
         size_from_base=input_size is None,
-        input_size=tuple(input_size) if input_size else (1024, 1024),
+        input_size=hw(input_size) if input_size else (1024, 1024),
         epochs=epochs,
         batch_size=batch_size,
         optimizer="adamw",

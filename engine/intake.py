@@ -42,7 +42,7 @@ def find_photos(inputs: Iterable[str | os.PathLike[str]], recursive: bool = True
     images, skipped = find_images(inputs, recursive=recursive)
     ours = written_by_carmask(images)
     photos = [p for p in images if p not in ours]
-    stems = {}
+    stems: dict[tuple[Path, str], Path] = {}
     for p in photos:
         if not p.stem.casefold().endswith(_MASK_TAIL):
             stems.setdefault((p.parent, p.stem.casefold()), p)

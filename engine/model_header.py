@@ -11,6 +11,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from safetensors import SafetensorError, safe_open
 
@@ -102,7 +103,7 @@ def header_digest(d: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def _fail(name: str, value, rule: str):
+def _fail(name: str, value, rule: str) -> NoReturn:
     raise ValueError(f"field {name!r} is {value!r}; {rule}")
 
 
@@ -200,7 +201,8 @@ def read_header(path, legacy: bool = False) -> ModelHeader:
 
 def list_models(folder) -> tuple[list[tuple[Path, ModelHeader]], list[ModelFileError]]:
     """The model library: every model file in a folder, and the files that could not be read."""
-    found, errors = [], []
+    found: list[tuple[Path, ModelHeader]] = []
+    errors: list[ModelFileError] = []
     folder = Path(folder)
     if not folder.is_dir():
         return found, errors

@@ -58,9 +58,8 @@ def input_geometry(
     if abs((big_w / big_h) / (mw / mh) - 1.0) <= ASPECT_TOLERANCE:
         return (mh, mw), (mh, mw)
     s = math.sqrt(mh * mw / (big_h * big_w))
-    content = tuple(max(stride, math.floor(v * s + 0.5)) for v in (big_h, big_w))
-    padded = tuple(-(-v // stride) * stride for v in content)
-    return content, padded
+    ch, cw = (max(stride, math.floor(v * s + 0.5)) for v in (big_h, big_w))
+    return (ch, cw), (-(-ch // stride) * stride, -(-cw // stride) * stride)
 
 
 def to_input_tensor(

@@ -26,6 +26,7 @@ from engine.devices import describe_compute, resolve_device, training_dtype
 from engine.events import EventSink, JsonLinesSink, make_event
 from engine.losses import CombinedLoss
 from engine.metrics import dice
+from engine.models.config import hw
 from engine.models.unet import UNet
 from engine.pairs import Pair, find_pairs, load_pair, split_by_car, spread
 from engine.predict import LoadedModel, Predictor
@@ -94,7 +95,7 @@ class Trainer:
             model, base = load_model(self.cfg.init_from, "cpu")
             self.cfg.arch = base.arch
             if self.cfg.size_from_base:
-                self.cfg.input_size = tuple(base.input_size)
+                self.cfg.input_size = hw(base.input_size)
             return model, base
         return UNet(self.cfg.arch, pretrained=self.cfg.pretrained), None
 
@@ -216,7 +217,7 @@ class Trainer:
         return ModelHeader(
             name,
             c.arch,
-            tuple(c.input_size),
+            hw(c.input_size),
             training=training,
             metrics={"val_dice": best, "val_photos": len(self.val_pairs)},
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from engine.models.config import UNetConfig
+from engine.models.config import UNetConfig, hw
 
 # `carmask --engine-train --config run.json` (and the frozen GUI's executable): the wizard's
 # training child, streaming JSON events
@@ -115,9 +115,9 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.arch, dict):
             self.arch = UNetConfig.from_dict(self.arch)
-        self.input_size = tuple(self.input_size)
+        self.input_size = hw(self.input_size)
         if self.crop_size is not None:
-            self.crop_size = tuple(self.crop_size)
+            self.crop_size = hw(self.crop_size)
         if self.preset:
             p = PRESETS[self.preset]
             self.arch = p.arch

@@ -63,7 +63,8 @@ def _parse_colour(text: str) -> tuple[int, int, int]:
     if spec and all(c in "0123456789abcdefABCDEF" for c in spec) and len(spec) in (3, 6):
         spec = "#" + spec  # "FFFFFF" as the old option took it
     try:
-        return ImageColor.getrgb(spec)[:3]  # type: ignore[return-value]
+        r, g, b = ImageColor.getrgb(spec)[:3]
+        return r, g, b
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a colour: give #RRGGBB, #RGB or a name such as white or red"

@@ -76,8 +76,8 @@ def cmd_evaluate(args) -> int:
         for path, reason in problems:
             print(f"  {path}: {reason}")
         return 1
-    for p, s in scores.items():
-        print(f"{Path(p).name}: mean Dice {np.mean(s):.5f} over {len(s)} photos")
+    for name, s in scores.items():
+        print(f"{Path(name).name}: mean Dice {np.mean(s):.5f} over {len(s)} photos")
     if ens:
         print(f"ensemble ({args.vote} vote): mean Dice {np.mean(ens):.5f} over {len(ens)} photos")
     for path, reason in problems:

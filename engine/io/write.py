@@ -114,7 +114,11 @@ def atomic_write(
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Atomically write ``data`` to ``path`` (see atomic_write)."""
-    return atomic_write(path, lambda f: f.write(data))
+
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+
+    return atomic_write(path, write)
 
 
 def image_writer(

@@ -7,6 +7,12 @@ from dataclasses import asdict, dataclass
 JOIN_MODES = ("concat", "add")
 
 
+def hw(size) -> tuple[int, int]:
+    """(height, width) as two ints, from any pair (a list read from JSON, a tuple)."""
+    h, w = size
+    return int(h), int(w)
+
+
 @dataclass(frozen=True)
 class UNetConfig:
     encoder: str = "resnet50"

@@ -152,7 +152,7 @@ class EfficientNetLite0Classifier(EfficientNetLite0Encoder):
         if pretrained:
             self.load_state_dict(load_imagenet_checkpoint(), strict=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         """ImageNet logits, shape (N, 1000)."""
         x = super().forward(x)[-1]
         x = F.relu6(self._bn1(self._conv_head(x)))

@@ -65,7 +65,9 @@ def photometric(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         _, buf = cv2.imencode(
             ".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 96))]
         )
-        out = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        if decoded is not None:
+            out = np.ascontiguousarray(decoded[..., ::-1])
     return np.ascontiguousarray(out)
 
 

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from engine.data import Augment, ResizedCache, resize_pair
+from engine.models.config import hw
 from engine.pairs import Pair, load_pair
 from engine.scenes.compose import Composer, canvas_size
 from engine.scenes.cutout import CutoutCache
@@ -81,7 +82,7 @@ class ComposedDataset(Dataset):
         if not cars:
             raise ValueError("composition needs car photos with masks")
         self.cars, self.photos = list(cars), list(photos)
-        self.size, self.crop, self.seed = tuple(size), tuple(crop), seed
+        self.size, self.crop, self.seed = hw(size), hw(crop), seed
         self.odds = (mix or Mix()).odds(bool(scenes), bool(self.photos))
         self.length = epoch_size or len(self.cars)
         self.cutouts = CutoutCache(f"{cache_dir}/cutouts") if cache_dir else None

@@ -102,7 +102,7 @@ def _shadow_map(alpha: np.ndarray, ground: int, y0: int, x0: int, shape, ex: Ext
         flat_h = max(2, int(h * 0.3))
         flat = cv2.resize(alpha, (w, flat_h), interpolation=cv2.INTER_AREA)[::-1]
         shear = ex.drop_dx * w
-        m = np.float32([[1, shear / flat_h, 0], [0, 1, 0]])
+        m = np.array([[1, shear / flat_h, 0], [0, 1, 0]], np.float32)
         flat = cv2.warpAffine(np.ascontiguousarray(flat), m, (w + int(abs(shear)) + 2, flat_h))
         plane = _layer(shape, flat, int(gy - 0.1 * flat_h), x0 + int(min(0, shear)))
         plane = cv2.GaussianBlur(plane, (0, 0), max(1.0, 0.05 * w))
