@@ -11,8 +11,6 @@ import argparse
 import logging
 import os
 import sys
-import time
-from pathlib import Path
 
 from engine.train_config import TRAIN_CHILD_FLAG  # torch-free
 
@@ -24,38 +22,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # `python -m engine.train`, so the wizard starts the bundle's own executable with
 # `--engine-train`, and that training child must not load Qt.
 SELF_TEST_TIMEOUT_S = 120.0
-ICON_NAME = "carmask-studio"
-
-
-def apply_theme(theme: str) -> None:
-    """qdarkstyle's dark or light palette (dark by default)."""
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance()
-    try:
-        import qdarkstyle
-        from qdarkstyle.light.palette import LightPalette
-
-        if theme == "light":
-            sheet = qdarkstyle.load_stylesheet(qt_api="pyside6", palette=LightPalette)
-        else:
-            sheet = qdarkstyle.load_stylesheet(qt_api="pyside6")
-    except ImportError:
-        sheet = ""
-    app.setStyleSheet(sheet)
-    app.setProperty("carmask_theme", theme)  # for what a style sheet cannot reach (charts)
-
-
-def app_icon():
-    """The application icon from resources/icons (every PNG size there); empty if not shipped."""
-    from PySide6.QtGui import QIcon
-
-    from engine.library import resources_dir
-
-    icon = QIcon()
-    for png in sorted((resources_dir() / "icons").glob(f"{ICON_NAME}-*.png")):
-        icon.addFile(str(png))
-    return icon
 
 
 def _log_to_file() -> None:
@@ -103,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.settings import APPLICATION, ORGANIZATION, Settings
+    from app.theme import ICON_NAME, app_icon, apply_theme
     from engine import __version__
 
     if args.self_test:
@@ -116,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setDesktopFileName(ICON_NAME)  # matches carmask-studio.desktop (Wayland, taskbars)
     app.setWindowIcon(app_icon())
     if args.self_test:
+        from app.self_test import SelfTest
+
         return SelfTest(app, args.photos[:1], args.self_test_timeout).run()
 
     settings = Settings()
@@ -133,163 +102,6 @@ def main(argv: list[str] | None = None) -> int:
 
     QThreadPool.globalInstance().waitForDone(10_000)
     return code
-
-
-class SelfTest:
-    """`--self-test`: the real main window on a temporary session and temporary settings (the
-    user's are never touched) queues one photo, runs the batch with the default model and
-    waits for the photo to be done. One line on stdout says how it went; exit code 0 if done.
-
-    Every step is asynchronous in the window (scan, model load, segmentation), so a timer polls
-    the window's public state; a modal error dialog, a refused photo or the time limit end the
-    test with a non-zero code and the reason."""
-
-    POLL_MS = 50
-
-    def __init__(self, app, photos: list[str], timeout: float):
-        self.app, self.timeout = app, timeout
-        self.photo_arg = photos[0] if photos else ""
-        self.window = None
-        self.state = "opening"
-        self.t0 = time.perf_counter()
-        self.t_batch = 0.0
-
-    def _sample(self) -> Path:
-        if self.photo_arg:
-            return Path(self.photo_arg).resolve()
-        from engine.io import find_images
-        from engine.library import resources_dir
-
-        found, _ = find_images([resources_dir() / "samples"])
-        if not found:
-            raise RuntimeError(f"no sample photo in {resources_dir() / 'samples'}")
-        return Path(sorted(found)[0]).resolve()
-
-    def run(self) -> int:
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="carmask-self-test-") as tmp:
-            try:
-                code = self._run(Path(tmp))
-            except Exception as exc:  # anything unexpected is a failed self-test, with reason
-                code = self._fail(f"{type(exc).__name__}: {exc}")
-            # a batch thread still running (failure or time-out) must not outlive the window
-            if self.window is not None and self.window.busy:
-                self.window.worker.cancel()
-                if self.window.thread is not None and not self.window.thread.wait(10000):
-                    sys.stdout.flush()
-                    os._exit(code)
-        return code
-
-    def _run(self, tmp: Path) -> int:
-        from PySide6.QtCore import QSettings, QTimer
-
-        from app.settings import Settings
-        from app.window import MainWindow
-
-        self.photo = self._sample()
-        store = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
-        settings = Settings(store)
-        apply_theme(settings.get("theme"))
-        self.window = MainWindow(session_dir=tmp / "session", settings=settings)
-        self.window.show()
-        self.window.add_paths([str(self.photo)])
-        self.state = "scanning"
-        self.code: int | None = None
-        timer = QTimer(interval=self.POLL_MS)
-        timer.timeout.connect(self._poll)
-        timer.start()
-        code = self.app.exec()
-        timer.stop()
-        return code if self.code is None else self.code
-
-    def _finish(self, code: int) -> None:
-        self.code = code
-        self.app.exit(code)  # leaves every event loop, including a modal dialog's
-
-    def _fail(self, reason: str) -> int:
-        print(f"self-test FAILED ({self.state}, {time.perf_counter() - self.t0:.1f} s): {reason}")
-        sys.stdout.flush()
-        self.code = 1
-        self.app.exit(1)
-        return 1
-
-    def _queued(self):
-        for photo in self.window.session.photos.values():
-            if photo.path.resolve() == self.photo:
-                return photo
-        return None
-
-    def _poll(self) -> None:
-        if self.code is not None:
-            return
-        try:
-            self._step()
-        except Exception as exc:  # an exception in a Qt slot would only be printed
-            self._fail(f"{type(exc).__name__}: {exc}")
-
-    def _step(self) -> None:
-        from PySide6.QtCore import QTimer
-        from PySide6.QtWidgets import QApplication, QMessageBox
-
-        w = self.window
-        modal = QApplication.activeModalWidget()
-        if isinstance(modal, QMessageBox):
-            modal.close()
-            self._fail(f"{modal.windowTitle()}: {modal.text()}")
-            return
-        if time.perf_counter() - self.t0 > self.timeout:
-            self._fail(f"timed out after {self.timeout:.0f} s")
-            return
-        if self.state == "scanning":
-            photo = self._queued()
-            if photo is None:
-                if w.session.problems:
-                    path, reason = w.session.problems[0]
-                    self._fail(f"{path.name} was not queued: {reason}")
-                return
-            # started from its own timer event: a modal "no model" dialog inside start_batch()
-            # must not block this poll, which closes it and reports it
-            self.state = "starting"
-            QTimer.singleShot(0, self._start_batch)
-        elif self.state == "segmenting":
-            from app.session import DONE, FAILED
-
-            photo = self._queued()
-            if photo is not None and photo.status == FAILED:
-                self._fail(f"{photo.name} failed: {photo.error}")
-            elif photo is not None and photo.status == DONE:
-                self.state = "finishing"
-            elif not w.busy:
-                self._fail("the batch ended without segmenting the photo")
-        elif self.state == "finishing" and not w.busy:
-            self._report(self._queued())
-
-    def _start_batch(self) -> None:
-        self.t_batch = time.perf_counter()
-        self.state = "segmenting"
-        self.window.start_batch()
-
-    def _report(self, photo) -> None:
-        mask = self.window.session.model_mask(photo)
-        if mask is None:
-            self._fail("the photo is done but its mask cannot be read")
-            return
-        fraction = float((mask > 0).mean())
-        if not 0.0 < fraction < 1.0:
-            self._fail(f"the mask is {'empty' if fraction == 0 else 'full'}")
-            return
-        device = self.window.device_label.text().removeprefix("device: ")
-        total = time.perf_counter() - self.t0
-        print(
-            f"self-test ok: device {device}; model {photo.model}; photo {photo.name} "
-            f"{photo.size[0]}x{photo.size[1]}; segmented in {photo.seconds:.2f} s "
-            f"(batch {time.perf_counter() - self.t_batch:.2f} s, total {total:.2f} s); "
-            f"car fraction {fraction:.4f}"
-        )
-        sys.stdout.flush()
-        self.window.close()
-        self._finish(0)
 
 
 if __name__ == "__main__":

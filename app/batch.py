@@ -1,0 +1,180 @@
+"""The batch controller: starts, pauses and cancels the segmentation of the queue on a worker
+thread, and turns the worker's signals into queue statuses (only here, on the UI thread)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtWidgets import QMessageBox
+
+from app.session import DONE, FAILED, PROCESSING, QUEUED, TOUCHED
+from app.worker import BatchWorker, fmt_time, start_batch
+
+STATUS_SAVE_MS = 1000  # a running batch saves the queue at most this often
+
+
+class BatchController(QObject):
+    """One batch at a time for a `MainWindow` (its session, queue, status bar and actions)."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.w = window
+        self.worker: BatchWorker | None = None
+        self.thread = None
+        # session.json holds the whole queue: a batch saves it once a second, not once per photo
+        self._status_save_timer = QTimer(self, singleShot=True, interval=STATUS_SAVE_MS)
+        self._status_save_timer.timeout.connect(window.session.save)
+
+    @property
+    def busy(self) -> bool:
+        return self.worker is not None
+
+    def start(self) -> None:
+        w = self.w
+        if self.worker is not None:
+            return
+        pending = w.session.pending()
+        if not pending:
+            w.statusBar().showMessage("Nothing to do: every photo is segmented.", 5000)
+            return
+        models = w.model_paths()
+        if not models:
+            QMessageBox.warning(
+                w, "No model", "No model is installed. Add a model file to the library."
+            )
+            return
+        w.session.requeue(pending)
+        for photo in pending:
+            w.queue.show_status(photo, w.session)
+        keys = [p.key for p in pending]
+        self.worker = BatchWorker(w.session, keys, models, w.device_combo.currentText())
+        self.worker.engine_ready.connect(self._engine_ready)
+        self.worker.engine_failed.connect(self._engine_failed)
+        self.worker.photo_started.connect(self._photo_started)
+        self.worker.photo_done.connect(self._photo_done)
+        self.worker.photo_failed.connect(self._photo_failed)
+        self.worker.progress.connect(self._progress)
+        self.worker.finished.connect(self._finished)
+        w.progress.setRange(0, len(keys))
+        w.progress.setValue(0)
+        w.progress.setVisible(True)
+        w.rate_label.setText("loading the model…")
+        self.thread = start_batch(self.worker)
+        w._update_actions()
+
+    def toggle_pause(self, checked: bool) -> None:
+        if self.worker is None:
+            self.w.pause_action.setChecked(False)
+            return
+        if checked:
+            self.worker.pause()
+            self.w.rate_label.setText("paused (after the current photo)")
+        else:
+            self.worker.resume()
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.w.rate_label.setText("cancelling after the current photo…")
+
+    def stop_and_wait(self, ms: int = 60000) -> None:
+        """Cancel the batch and wait for the photo in progress (closing the window)."""
+        if self.worker is not None:
+            self.worker.cancel()
+            if self.thread is not None:
+                self.thread.wait(ms)
+
+    def rerun_selected(self) -> None:
+        w = self.w
+        photos = [w.session.photos[k] for k in w.queue.selected_keys()]
+        photos = [p for p in photos if p.status != PROCESSING]
+        if not photos:
+            return
+        touched = [p for p in photos if p.status == TOUCHED]
+        if touched:
+            answer = QMessageBox.question(
+                w,
+                "Touched-up photos",
+                f"{len(touched)} of the selected photos have touch-ups. Discard them and use the "
+                "new model masks?\n\nYes: discard the touch-ups. No: run the model but keep the "
+                "touch-ups.",
+                QMessageBox.StandardButton.Yes
+                | QMessageBox.StandardButton.No
+                | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.No,
+            )
+            if answer == QMessageBox.StandardButton.Cancel:
+                return
+            if answer == QMessageBox.StandardButton.Yes:
+                for p in touched:
+                    w.session.discard_touchup(p)
+        w.session.requeue(photos)  # a kept touch-up stays in its own file
+        self.start()
+
+    # -- the worker's signals (UI thread) ---------------------------------------------------
+    @Slot(str, str)
+    def _engine_ready(self, device: str, model: str) -> None:
+        self.w._show_device(device)
+        self.w.model_label.setText(f"model: {model}")
+
+    @Slot(str)
+    def _engine_failed(self, message: str) -> None:
+        QMessageBox.critical(self.w, "Cannot start the batch", message)
+
+    @Slot(str)
+    def _photo_started(self, key: str) -> None:
+        photo = self.w.session.photos.get(key)
+        if photo:
+            photo.status = PROCESSING  # shown only; saved as queued if the app stops now
+            self.w.queue.show_status(photo, self.w.session)
+
+    @Slot(str, float, str)
+    def _photo_done(self, key: str, seconds: float, model: str) -> None:
+        w = self.w
+        photo = w.session.photos.get(key)
+        if photo:
+            w.session.set_status(photo, DONE, save=False, seconds=seconds, model=model)
+            self._save_statuses_soon()
+            w.queue.show_status(photo, w.session)
+            if key == w.current_key:
+                w.show_photo(key)
+
+    @Slot(str, str)
+    def _photo_failed(self, key: str, reason: str) -> None:
+        w = self.w
+        photo = w.session.photos.get(key)
+        if photo:
+            w.session.set_status(photo, FAILED, reason, save=False)
+            self._save_statuses_soon()
+            w.queue.show_status(photo, w.session)
+
+    def _save_statuses_soon(self) -> None:
+        """Within a second (not restarted by the next photo: a long batch still saves)."""
+        if not self._status_save_timer.isActive():
+            self._status_save_timer.start()
+
+    @Slot(int, int, float, float)
+    def _progress(self, done: int, total: int, rate: float, left: float) -> None:
+        self.w.progress.setRange(0, total)
+        self.w.progress.setValue(done)
+        if not (self.worker and self.worker.paused):
+            text = f"{done}/{total} · {rate:.2f} photos/s · {fmt_time(left)} left"
+            self.w.rate_label.setText(text)
+
+    @Slot(bool)
+    def _finished(self, cancelled: bool) -> None:
+        w, session = self.w, self.w.session
+        for photo in session.photos.values():
+            if photo.status == PROCESSING:
+                session.set_status(photo, QUEUED, save=False)
+                w.queue.show_status(photo, session)
+        self._status_save_timer.stop()
+        session.save()
+        done, failed = session.count(DONE, TOUCHED), session.count(FAILED)
+        verb = "Cancelled" if cancelled else "Finished"
+        w.rate_label.setText(f"{verb}: {done} segmented, {failed} failed")
+        w.progress.setVisible(False)
+        w.pause_action.setChecked(False)
+        if self.thread is not None:
+            self.thread.wait()
+        self.worker, self.thread = None, None
+        w._update_actions()

@@ -1,0 +1,94 @@
+"""The model chooser of the main window: the shipped default and ensemble, the operator's own
+ensemble, and every model file in the library (headers only: no torch on the UI thread)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+MY_ENSEMBLE = "my-ensemble"  # the "model" setting for the ensemble the operator built
+
+
+def shipped_models() -> tuple[list[Path], list[Path]]:
+    """The shipped default and ensemble model files (empty where nothing is shipped)."""
+    from engine.library import default_model_paths, ensemble_model_paths
+
+    found: list[list[Path]] = []
+    for get in (default_model_paths, ensemble_model_paths):
+        try:
+            found.append(get())
+        except ValueError:
+            found.append([])
+    return found[0], found[1]
+
+
+class ModelPicker:
+    """Fills a combo box with the models to choose from and keeps the choice in the settings."""
+
+    def __init__(self, combo, settings, label):
+        self.combo, self.settings, self.label = combo, settings, label
+
+    def user_ensemble(self) -> list[Path]:
+        try:
+            paths = [Path(p) for p in json.loads(self.settings.get("ensemble") or "[]")]
+        except ValueError:
+            return []
+        return [p for p in paths if p.is_file()]
+
+    def fill(self) -> None:
+        """Shipped default, shipped ensemble and every model file in the library."""
+        from engine.library import list_library
+
+        combo = self.combo
+        combo.blockSignals(True)
+        combo.clear()
+        default, ensemble = shipped_models()
+        if default:
+            combo.addItem("Default model", ["default", [str(p) for p in default]])
+        if ensemble:
+            combo.addItem(
+                f"Ensemble ({len(ensemble)} models)", ["ensemble", [str(p) for p in ensemble]]
+            )
+        mine = self.user_ensemble()
+        if len(mine) > 1:
+            combo.addItem(
+                f"My ensemble ({len(mine)} models)", [MY_ENSEMBLE, [str(p) for p in mine]]
+            )
+        # the default is listed once (above); ensemble members stay choosable on their own
+        shipped = {str(p) for p in default}
+        found, errors = list_library()  # headers only, no torch: fast enough for the UI thread
+        for path, header in found:
+            if str(path) not in shipped:
+                combo.addItem(header.label, [str(path), [str(path)]])
+        for exc in errors:
+            log.warning("model library: %s", exc)
+        if combo.count() == 0:
+            combo.addItem("no model installed", ["", []])
+        wanted = self.settings.get("model")
+        for i in range(combo.count()):
+            if combo.itemData(i)[0] == wanted:
+                combo.setCurrentIndex(i)
+        combo.blockSignals(False)
+        self.label.setText(f"model: {combo.currentText()}")
+
+    def paths(self) -> list[Path]:
+        data = self.combo.currentData() or ["", []]
+        return [Path(p) for p in data[1]]
+
+    def chosen(self, _index: int = 0) -> None:
+        self.settings.set("model", (self.combo.currentData() or [""])[0])
+        self.label.setText(f"model: {self.combo.currentText()}")
+
+    def installed(self, path: str, use: str) -> None:
+        """A model from the wizard is in the library: list it, and use it as asked."""
+        log.info("fine-tuned model saved: %s (%s)", path, use)
+        if use == "default":
+            self.settings.set("model", path)
+        elif use == "ensemble":
+            members = self.user_ensemble() or self.paths()
+            members = [str(p) for p in members if str(p) != path] + [path]
+            self.settings.set("ensemble", json.dumps(members))
+            self.settings.set("model", MY_ENSEMBLE)
+        self.fill()
