@@ -12,7 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.bundle
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = Path(os.environ.get("CARMASK_BUNDLE", ROOT / "dist" / "CarMask Studio"))
 
 

@@ -19,7 +19,7 @@ from PySide6.QtGui import QDropEvent
 from app.session import DONE, FAILED, TOUCHED, Session
 from app.window import MainWindow
 
-CARVANA = Path(__file__).parent / "data" / "carvana"
+CARVANA = Path(__file__).parents[1] / "data" / "carvana"
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from engine.io import (
     save_image_atomic,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 CARVANA = DATA / "carvana"
 PHOTO = CARVANA / "train" / "00087a6bd4dc_01.jpg"
 GIF_MASK = CARVANA / "train_masks" / "00087a6bd4dc_01_mask.gif"

@@ -19,7 +19,7 @@ from PIL import Image
 from engine.cli import main
 from engine.outputs import MANIFEST_NAME
 
-PHOTO = sorted((Path(__file__).parent / "data" / "carvana" / "val").glob("*.jpg"))[0]
+PHOTO = sorted((Path(__file__).parents[1] / "data" / "carvana" / "val").glob("*.jpg"))[0]
 EXTS = [".jpg", ".JPG", ".png", ".jpeg", ".tif", ".webp"]
 
 _char = st.characters(

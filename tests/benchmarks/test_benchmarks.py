@@ -19,7 +19,7 @@ from engine.metrics import dice
 from engine.models.unet import UNet, UNetConfig
 from engine.predict import Predictor
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 TINY = UNetConfig("resnet18", "add", (32, 16, 16, 8, 8), 32)
 
 

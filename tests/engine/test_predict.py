@@ -102,9 +102,9 @@ def test_cuda_fp16_prediction_matches_cpu(trained_model, carvana):
 
 
 SHIPPED_DEFAULT = (
-    Path(__file__).resolve().parent.parent / "resources/models/cpu-lite0-448x672.safetensors"
+    Path(__file__).resolve().parents[2] / "resources/models/cpu-lite0-448x672.safetensors"
 )
-FULLSIZE = Path(__file__).parent / "data" / "fullsize"
+FULLSIZE = Path(__file__).parents[1] / "data" / "fullsize"
 
 
 def test_bf16_on_cpu_gives_the_same_cutout_as_fp32_and_says_so():

@@ -17,8 +17,8 @@ from engine.metrics import dice
 from engine.pairs import Pair, find_pairs, load_pair
 from engine.predict import Predictor
 
-DATA = Path(__file__).parent / "data"
-MODELS = Path(__file__).resolve().parent.parent / "resources" / "models"
+DATA = Path(__file__).parents[1] / "data"
+MODELS = Path(__file__).resolve().parents[2] / "resources" / "models"
 
 
 def _val_photos() -> list[Pair]:
@@ -121,7 +121,7 @@ def test_carmask_predict_uses_the_shipped_default_without_flags(tmp_path, monkey
 
 
 def _whole_val_dice(paths) -> float:
-    val = Path(__file__).resolve().parents[2] / "shared" / "data" / "carvana" / "val"
+    val = Path(__file__).resolve().parents[3] / "shared" / "data" / "carvana" / "val"
     if not val.is_dir():
         pytest.skip("../shared/data/carvana/val is not here")
     predictor = Predictor(paths, device="auto")
@@ -156,7 +156,7 @@ def test_shipped_ensemble_beats_its_best_member_on_the_whole_validation_set(load
     """Heavy (about 4 min on 2 CPU threads): the issue's bar for the ensemble, scored by
     benchmarks/quality.py's own per-photo scoring, as in
     benchmarks/results/quality-cpu-lite0-longer-ensemble-bf16.json."""
-    val = Path(__file__).resolve().parents[2] / "shared" / "data" / "carvana" / "val"
+    val = Path(__file__).resolve().parents[3] / "shared" / "data" / "carvana" / "val"
     if not val.is_dir():
         pytest.skip("../shared/data/carvana/val is not here")
     quality = load_script("benchmarks/quality.py")

@@ -19,7 +19,7 @@ from app.session import DONE, TOUCHED
 from app.window import MY_ENSEMBLE
 from engine.checkpoint import load_model, read_header
 
-CARVANA = Path(__file__).parent / "data" / "carvana"
+CARVANA = Path(__file__).parents[1] / "data" / "carvana"
 
 
 @pytest.fixture

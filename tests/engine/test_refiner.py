@@ -19,8 +19,8 @@ from engine.models.refiner import EdgeRefiner, uncertain_tiles
 from engine.predict import Predictor
 from engine.refine_train import photo_tiles
 
-FULLSIZE = Path(__file__).parent / "data" / "fullsize"
-SHIPPED = Path(__file__).resolve().parent.parent / "resources" / "models"
+FULLSIZE = Path(__file__).parents[1] / "data" / "fullsize"
+SHIPPED = Path(__file__).resolve().parents[2] / "resources" / "models"
 FAST = SHIPPED / "cpu-lite0-256x384.safetensors"
 PHOTO = FULLSIZE / "0ed6904e1004_05.jpg"
 

@@ -30,7 +30,7 @@ from engine.models.unet import UNetConfig
 from engine.pairs import find_pairs
 from engine.train import TrainConfig, Trainer, TrainResult
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CARVANA = REPO / "tests" / "data" / "carvana"
 ARCH = UNetConfig("efficientnet_lite0", "add", (32, 16, 16, 8, 8), 32)
 SIZE = (64, 96)

@@ -21,7 +21,7 @@ from engine.export import cutout_rgba
 from engine.io import read_mask, read_rgb
 from engine.pairs import Pair, car_id, find_pairs, load_pair, split_by_car
 
-CARVANA = Path(__file__).resolve().parent / "data" / "carvana"
+CARVANA = Path(__file__).resolve().parents[1] / "data" / "carvana"
 TRAIN_STEMS = sorted(p.stem for p in (CARVANA / "train").glob("*.jpg"))
 VAL_STEMS = sorted(p.stem for p in (CARVANA / "val").glob("*.jpg"))
 CARS = ["00087a6bd4dc", "0495dcf27283", "0ed6904e1004", "1a17a1bd648b"]

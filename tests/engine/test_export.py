@@ -22,7 +22,7 @@ from engine.export import (
 from engine.io import OutputWriteError, os_error_reason, read_mask, read_rgb
 from engine.outputs import MANIFEST_NAME, OutputPlan
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 PHOTO = DATA / "carvana" / "train" / "00087a6bd4dc_01.jpg"
 GIF_MASK = DATA / "carvana" / "train_masks" / "00087a6bd4dc_01_mask.gif"
 ALL = ExportOptions(formats=EXPORT_FORMATS)

@@ -12,7 +12,7 @@ pytest.importorskip("PySide6")  # app/ is installed with the GUI dependencies
 
 from app.session import DONE, FAILED, QUEUED, TOUCHED, Session, car_of
 
-CARVANA = Path(__file__).parent / "data" / "carvana"
+CARVANA = Path(__file__).parents[1] / "data" / "carvana"
 
 
 @pytest.fixture

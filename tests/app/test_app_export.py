@@ -19,7 +19,7 @@ from engine.export import ExportOptions
 from engine.io import read_mask
 from engine.outputs import MANIFEST_NAME
 
-CARVANA = Path(__file__).parent / "data" / "carvana"
+CARVANA = Path(__file__).parents[1] / "data" / "carvana"
 
 
 def _digests(folder: Path) -> dict[str, str]:

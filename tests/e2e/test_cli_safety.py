@@ -23,8 +23,8 @@ from safetensors.numpy import load_file, save_file
 from engine.cli import _finish_before_stopping, main
 from engine.outputs import MANIFEST_NAME
 
-VAL = Path(__file__).parent / "data" / "carvana" / "val"
-VAL_MASKS = Path(__file__).parent / "data" / "carvana" / "val_masks"
+VAL = Path(__file__).parents[1] / "data" / "carvana" / "val"
+VAL_MASKS = Path(__file__).parents[1] / "data" / "carvana" / "val_masks"
 PHOTOS = sorted(VAL.glob("*.jpg"))
 
 

@@ -18,7 +18,7 @@ from engine.models.efficientnet_lite import (
     load_imagenet_checkpoint,
 )
 
-PHOTOS = Path(__file__).parent / "data" / "carvana" / "train"
+PHOTOS = Path(__file__).parents[1] / "data" / "carvana" / "train"
 PHOTO_NAMES = ("00087a6bd4dc_01.jpg", "00087a6bd4dc_09.jpg", "0495dcf27283_02.jpg")
 # ImageNet classes that are cars or car parts.
 CAR_CLASSES = {436, 468, 479, 511, 575, 581, 609, 627, 656, 661, 675, 705, 717, 734, 751, 817, 864}

@@ -16,7 +16,7 @@ from engine.scenes.paste import Extras, Placement, paste_car, scaled
 from engine.scenes.sources import Scene
 from engine.scenes.studio import KINDS, random_look, render_studio
 
-FULL = Path(__file__).parent / "data" / "fullsize"
+FULL = Path(__file__).parents[1] / "data" / "fullsize"
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_car_sizes_cover_a_quarter_to_almost_the_whole_width(cut):
 
 
 def test_training_items_are_crops_holding_the_main_car(tmp_path):
-    train = Path(__file__).parent / "data" / "carvana" / "train"
+    train = Path(__file__).parents[1] / "data" / "carvana" / "train"
     masks = train.parent / "train_masks"
     cars = [Pair(p, masks / f"{p.stem}_mask.gif", p.stem[:12]) for p in sorted(train.glob("*.jpg"))]
     ds = ComposedDataset(

@@ -27,7 +27,7 @@ from engine.metrics import dice
 from engine.pairs import find_pairs, load_pair
 from engine.predict import Predictor
 
-CARVANA = Path(__file__).parent / "data" / "carvana"
+CARVANA = Path(__file__).parents[1] / "data" / "carvana"
 
 
 def test_recipe_starts_from_the_base_model(trained_model):
