@@ -83,7 +83,7 @@ class BatchWorker(QObject):
     @Slot()
     def run(self) -> None:
         from engine.io import ImageReadError, read_rgb
-        from engine.memory import release_freed_memory
+        from engine.memory import HeapKeeper
 
         try:
             predictor = get_predictor(self.models, self.device)
@@ -95,6 +95,7 @@ class BatchWorker(QObject):
         log.info("batch on %s with %s", predictor.device_label, predictor.label)
         self.engine_ready.emit(predictor.device_label, predictor.label)
         total, done, t0 = len(self.keys), 0, time.perf_counter()
+        heap = HeapKeeper()
         busy = 0.0  # seconds spent working (pauses do not count towards the rate)
         for key in self.keys:
             self._running.wait()
@@ -118,7 +119,7 @@ class BatchWorker(QObject):
             else:
                 self.photo_done.emit(key, time.perf_counter() - t, predictor.label)
             finally:
-                release_freed_memory()  # thousands of photos in one session: memory stays flat
+                heap.after_photo()  # thousands of photos in one session: memory stays flat
             busy += time.perf_counter() - t
             done += 1
             rate = done / busy if busy > 0 else 0.0

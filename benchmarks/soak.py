@@ -6,9 +6,9 @@ does per photo (`read_photo`, `Predictor.predict`, `export_photo` through one `O
 cutout + mask), and samples RSS and the number of live Python objects every `--every` photos:
 
 - `baseline`: the loop as the CLI ran it before `engine.memory` (nothing handed back);
-- `trim`: what the CLI and the app's batch worker do now: `release_freed_memory()` (glibc's
-  `malloc_trim(0)`) after each photo. If RSS stops creeping here, the growth was freed heap the
-  allocator kept, not a leak;
+- `keeper`: what the CLI and the app's batch worker do now: `engine.memory.HeapKeeper`, which
+  calls glibc's `malloc_trim(0)` after a photo whenever RSS grew by 192 MB since the last trim.
+  If RSS stays flat here, the growth was freed heap the allocator kept, not a leak;
 - `one-arena`: the baseline with `MALLOC_ARENA_MAX=2` (fewer per-thread heaps to fragment).
 
 Reported per variant: RSS after the warm-up photos and at the end, the growth per photo over
@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-VARIANTS = ("baseline", "trim", "one-arena")
+VARIANTS = ("baseline", "keeper", "one-arena")
 
 
 def _rss_mb() -> float:
@@ -47,7 +47,7 @@ def run_variant(args) -> dict:
     from engine.export import ExportOptions, export_photo
     from engine.io import find_images, read_photo
     from engine.library import chosen_model_paths
-    from engine.memory import release_freed_memory
+    from engine.memory import HeapKeeper
     from engine.outputs import OutputPlan
     from engine.predict import Predictor
 
@@ -56,7 +56,7 @@ def run_variant(args) -> dict:
     photos = photos[: args.distinct]
     predictor = Predictor(chosen_model_paths(args.model, False), device="cpu")
     options = ExportOptions(formats=("png", "mask"))
-    trim = release_freed_memory if args.variant == "trim" else None
+    keeper = HeapKeeper() if args.variant == "keeper" else None
     samples = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,8 +71,8 @@ def run_variant(args) -> dict:
             photo = read_photo(path)
             mask = predictor.predict(photo.rgb)
             export_photo(photo.rgb, mask, path, out, options, plan, photo.alpha)
-            if trim is not None:
-                trim()
+            if keeper is not None:
+                keeper.after_photo()
             if (i + 1) % args.every == 0:
                 samples.append(
                     {

@@ -23,7 +23,7 @@ from engine.io import (
     OutputWriteError,
     read_photo,
 )
-from engine.memory import release_freed_memory
+from engine.memory import HeapKeeper
 from engine.outputs import OutputPlan
 
 
@@ -38,6 +38,7 @@ def cmd_predict(args) -> int:
     failed: list[tuple[Path, str]] = []
     notes: list[tuple[Path, str]] = []
     done, times = 0, []
+    heap = HeapKeeper()
     bar = tqdm(intake.photos, desc="photos", unit="photo", disable=args.quiet, file=sys.stderr)
     try:
         for path in bar:
@@ -52,7 +53,7 @@ def cmd_predict(args) -> int:
                 _say(f"failed: {exc}")
                 continue
             finally:
-                release_freed_memory()  # a long batch's memory stays flat
+                heap.after_photo()  # a long batch's memory stays flat
             if photo.note:
                 notes.append((path, photo.note))
             times.append(time.perf_counter() - t0)
