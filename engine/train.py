@@ -244,6 +244,7 @@ class Trainer:
             cache_dir=cc.cache_dir or c.cache_dir or None,
             seed=c.seed,
             epoch_size=cc.epoch_size,
+            small_cars=cc.small_cars,
         )
 
     # -- the loop --------------------------------------------------------------------------

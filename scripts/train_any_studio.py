@@ -42,6 +42,9 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--mix", default="{}", help='odds of each kind as JSON, e.g. {"photo": 0.2}')
+    p.add_argument(
+        "--small-cars", type=float, default=0.0, help="share of composites with a small car"
+    )
     args = p.parse_args(argv)
     data, out = Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -72,6 +75,7 @@ def main(argv=None) -> int:
             "photos": photos,
             "cache_dir": str(cache),
             "mix": json.loads(args.mix),
+            "small_cars": args.small_cars,
         },
         keep_last=True,
     )

@@ -93,8 +93,13 @@ class Composer:
         scenes: Sequence[Scene] = (),
         budget: tuple[int, int] = (448, 672),
         camera: bool = True,
+        small_cars: float = 0.0,
     ):
+        """`small_cars`: the share of composites whose main car is small (6-25 % of the frame's
+        width, as in a landscape or a lot seen from afar); 0 keeps every draw as it was, so the
+        benchmark's held-out composites do not change."""
         self.cars, self.scenes, self.budget, self.camera = cars, list(scenes), budget, camera
+        self.small_cars = small_cars
         self._scene_cache: dict[int, np.ndarray] = {}
 
     def size(self, rng: np.random.Generator, aspect: str | None = None) -> tuple[int, int]:
@@ -109,7 +114,8 @@ class Composer:
         return self._scene_cache[i]
 
     def _placement(self, rng, h: int, w: int, floor_y: float, cut: CarCutout) -> Placement:
-        frac = rng.uniform(0.25, 0.95)
+        small = self.small_cars > 0 and rng.random() < self.small_cars
+        frac = rng.uniform(0.06, 0.25) if small else rng.uniform(0.25, 0.95)
         width = frac * w
         car_h = width * cut.size[0] / cut.size[1]
         # mostly near the middle; else anywhere, maybe cut by the frame's edge

@@ -51,6 +51,7 @@ class ComposeConfig:
     photos: list = field(default_factory=list)  # extra real photo/mask pairs (Pair dicts)
     mix: dict = field(default_factory=dict)  # Mix fields
     epoch_size: int = 0  # items per epoch (0: as many as the car pairs)
+    small_cars: float = 0.0  # share of composites with a small main car (Composer.small_cars)
     cache_dir: str = ""  # cut-outs and resized photos are kept here
 
     @classmethod
@@ -78,6 +79,7 @@ class ComposedDataset(Dataset):
         cache_dir=None,
         seed: int = 0,
         epoch_size: int = 0,
+        small_cars: float = 0.0,
     ):
         if not cars:
             raise ValueError("composition needs car photos with masks")
@@ -87,7 +89,7 @@ class ComposedDataset(Dataset):
         self.length = epoch_size or len(self.cars)
         self.cutouts = CutoutCache(f"{cache_dir}/cutouts") if cache_dir else None
         self.resized = ResizedCache(f"{cache_dir}/resized", self.size) if cache_dir else None
-        self.composer = Composer(self._car, scenes, budget=self.size)
+        self.composer = Composer(self._car, scenes, budget=self.size, small_cars=small_cars)
         self.augment = Augment()
         self.epoch = 0
 

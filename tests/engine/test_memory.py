@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from engine.memory import HeapKeeper, _TRIM, resident_mb
+from engine.memory import _TRIM, HeapKeeper, resident_mb
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or _TRIM is None, reason="glibc's malloc_trim only"

@@ -153,6 +153,21 @@ def test_car_sizes_cover_a_quarter_to_almost_the_whole_width(cut):
     assert min(widths) < 0.35 and max(widths) > 0.8
 
 
+def test_small_cars_when_asked_and_the_same_draws_when_not(cut):
+    """`small_cars` puts the main car at 6-25 % of the width (a lot seen from afar); at 0 (the
+    default) every composite is drawn exactly as before, so the benchmark's set is unchanged."""
+    small = Composer(lambda rng: cut, small_cars=1.0)
+    for k in range(12):
+        c = small.studio(np.random.default_rng([k, 3]), size=(448, 672))
+        _, x0, _, x1 = c.box
+        assert (x1 - x0) / 672 <= 0.27, k  # (rotation adds a little)
+        assert (c.label > 127).sum() > 0  # the label is still the pasted car
+    plain, off = Composer(lambda rng: cut), Composer(lambda rng: cut, small_cars=0.0)
+    a = plain.studio(np.random.default_rng([5, 1]), size=(448, 672))
+    b = off.studio(np.random.default_rng([5, 1]), size=(448, 672))
+    assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.label, b.label)
+
+
 def test_training_items_are_crops_holding_the_main_car(tmp_path):
     train = Path(__file__).parents[1] / "data" / "carvana" / "train"
     masks = train.parent / "train_masks"
