@@ -20,7 +20,7 @@ MASK = "carvana/train_masks/00087a6bd4dc_01_mask.gif"
 
 @pytest.fixture(scope="module")
 def photo(request):
-    data = request.path.parent / "data"
+    data = request.path.parents[1] / "data"
     return read_rgb(data / PHOTO), read_mask(data / MASK)
 
 

@@ -328,7 +328,15 @@ def test_ctrl_c_prints_the_summary_and_leaves_whole_photos(trained_model, tmp_pa
         "mask",
         "-q",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as in a terminal: a shell starts background jobs with SIGINT ignored, and the child
+    # would inherit that
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     record = out / MANIFEST_NAME
     deadline = time.time() + 120
     while time.time() < deadline and not (record.exists() and record.read_text().count("\n") >= 4):
