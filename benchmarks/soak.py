@@ -36,18 +36,13 @@ sys.path.insert(0, str(REPO))
 VARIANTS = ("baseline", "keeper", "one-arena")
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def run_variant(args) -> dict:
     import torch
 
     from engine.export import ExportOptions, export_photo
     from engine.io import find_images, read_photo
     from engine.library import chosen_model_paths
-    from engine.memory import HeapKeeper
+    from engine.memory import HeapKeeper, resident_mb
     from engine.outputs import OutputPlan
     from engine.predict import Predictor
 
@@ -77,7 +72,7 @@ def run_variant(args) -> dict:
                 samples.append(
                     {
                         "photos": i + 1,
-                        "rss_mb": round(_rss_mb(), 1),
+                        "rss_mb": round(resident_mb() or 0.0, 1),
                         "objects": len(gc.get_objects()),
                         "seconds": round(time.perf_counter() - t0, 1),
                     }

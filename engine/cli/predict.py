@@ -70,7 +70,7 @@ def cmd_predict(args) -> int:
 
 def _predict_summary(done, failed, notes, intake, times, predictor, extra="") -> None:
     per = f", {np.median(times):.2f} s per photo (median)" if times else ""
-    more = f", {intake.summary()}" if intake.summary() else ""
+    more = f", {summary}" if (summary := intake.summary()) else ""
     print(
         f"done: {done}, failed: {len(failed)}{extra}{more}{per}; device: {predictor.device_label}"
     )
