@@ -12,9 +12,9 @@ from engine.cli.common import (
     _say,
 )
 from engine.ensemble import combine
+from engine.intake import find_photos
 from engine.io import (
     ImageReadError,
-    find_images,
     read_mask,
     read_rgb,
 )
@@ -37,7 +37,7 @@ def cmd_evaluate(args) -> int:
         if not Path(folder).is_dir():
             print(f"error: {flag} {folder}: no such folder")
             return 2
-    images, _ = find_images([args.images])
+    images = find_photos([args.images]).photos  # not CarMask's outputs, not X_mask beside X
     masks_dir = Path(args.masks)
     from engine.predict import Predictor
 

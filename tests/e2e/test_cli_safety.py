@@ -364,3 +364,19 @@ def test_training_never_writes_its_model_over_a_studio_file(trained_model, tmp_p
     for out in (photo, named):
         assert main([*base, "--out", str(out)]) == 2
     assert {p: p.read_bytes() for p in (photo, named)} == before
+
+
+def test_evaluate_leaves_earlier_outputs_out(trained_model, tmp_path, capsys):
+    """Outputs are never inputs, for `evaluate` too: cutouts predicted into the images folder
+    are not scored as photos."""
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for p in PHOTOS[:2]:
+        shutil.copy(p, images / p.name)
+        shutil.copy(VAL_MASKS / f"{p.stem}_mask.gif", masks / f"{p.stem}_mask.gif")
+    assert _predict(trained_model, images, "--out", images) == 0
+    capsys.readouterr()
+    args = ["evaluate", "--images", str(images), "--masks", str(masks), "-q"]
+    assert main([*args, "--model", str(trained_model)]) == 0
+    assert "over 2 photos" in capsys.readouterr().out
