@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 
-from engine.train_config import TRAIN_CHILD_FLAG  # torch-free
+from engine.training.config import TRAIN_CHILD_FLAG  # torch-free
 
 # The app runs torch next to its own UI and worker threads: OpenMP threads that spin while they
 # wait for a busy core made CPU segmentation ~25x slower in benchmarks; passive waiting does not.

@@ -64,7 +64,7 @@ from engine.model_header import read_header  # noqa: E402
 from engine.pairs import Pair, find_pairs, split_by_car, spread  # noqa: E402
 from engine.predict import Predictor  # noqa: E402
 from engine.scenes.sources import web_pairs  # noqa: E402
-from engine.train import Trainer  # noqa: E402
+from engine.training.trainer import Trainer  # noqa: E402
 
 DEFAULT_ROOT = REPO.parent / "shared" / "data"
 CROP = (256, 384)  # (h, w) crops at the model's scale, as the shipped default was trained on

@@ -42,7 +42,7 @@ from engine.finetune import compare, finetune_config, steps_for  # noqa: E402
 from engine.io import atomic_write_bytes, save_image_atomic  # noqa: E402
 from engine.library import default_model_paths  # noqa: E402
 from engine.pairs import Pair, find_pairs, load_pair, split_by_car, spread  # noqa: E402
-from engine.train import Trainer  # noqa: E402
+from engine.training.trainer import Trainer  # noqa: E402
 
 CARVANA = REPO.parent / "shared" / "data" / "carvana"
 

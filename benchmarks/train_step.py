@@ -36,7 +36,7 @@ from speed import environment  # noqa: E402  (benchmarks/speed.py)
 from engine.cli import _parse_size  # noqa: E402
 from engine.devices import DEVICE_CHOICES  # noqa: E402
 from engine.finetune import measure  # noqa: E402
-from engine.train_config import PRESETS, TrainConfig  # noqa: E402
+from engine.training.config import PRESETS, TrainConfig  # noqa: E402
 
 
 def config(args, amp: bool) -> TrainConfig:

@@ -22,7 +22,7 @@ from engine.library import user_library_dir
 from engine.metrics import dice
 from engine.models.config import hw
 from engine.pairs import Pair, load_pair
-from engine.train_config import TRAIN_CHILD_FLAG, TrainConfig, step_plan
+from engine.training.config import TRAIN_CHILD_FLAG, TrainConfig, step_plan
 
 STARTUP_SECONDS = 8.0  # child start: importing torch, loading the model, the first batch
 LR_ALL, LR_DECODER = 3e-4, 1e-3  # AdamW with a cosine schedule, from the base model's weights
@@ -132,12 +132,12 @@ def measure(cfg: TrainConfig, train_photos: int, photo_size=FULL_SIZE, repeats=2
     this machine (random pixels: the time does not depend on them)."""
     import torch
 
-    from engine.train import Trainer
+    from engine.training.trainer import Trainer
 
     probe = TrainConfig(**{**cfg.to_dict(), "train_pairs": [], "val_pairs": []})
     dummy = Pair(Path("probe.jpg"), Path("probe.png"), "probe")
     trainer = Trainer(probe, train_pairs=[dummy], val_pairs=[])
-    model, _, opt, scaler, loss_fn = trainer._setup()
+    model, _, opt, amp, loss_fn = trainer._setup()
     bs = step_plan(probe, train_photos)[0]
     h, w = probe.input_size
     x = torch.rand(bs, 3, h, w)
@@ -145,7 +145,7 @@ def measure(cfg: TrainConfig, train_photos: int, photo_size=FULL_SIZE, repeats=2
 
     def step() -> float:
         t0 = time.perf_counter()
-        trainer.train_step(model, opt, scaler, loss_fn, x, y)
+        trainer.train_step(model, opt, amp, loss_fn, x, y)
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - t0

@@ -23,8 +23,8 @@ from engine.events import JsonLinesSink  # noqa: E402
 from engine.pairs import find_pairs  # noqa: E402
 from engine.scenes.cutout import CutoutCache  # noqa: E402
 from engine.scenes.sources import web_pairs  # noqa: E402
-from engine.train import Trainer  # noqa: E402
-from engine.train_config import TrainConfig  # noqa: E402
+from engine.training.config import TrainConfig  # noqa: E402
+from engine.training.trainer import Trainer  # noqa: E402
 
 
 def _cut(args) -> None:

@@ -52,7 +52,8 @@ def trained_model(tmp_path_factory) -> Path:
     It reaches a validation Dice of about 0.86 on the val photos: enough to test that the
     pipeline finds cars, far from a shipped model."""
     from engine.models.unet import UNetConfig
-    from engine.train import TrainConfig, Trainer
+    from engine.training.config import TrainConfig
+    from engine.training.trainer import Trainer
 
     out = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     cfg = TrainConfig(

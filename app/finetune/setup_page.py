@@ -23,7 +23,7 @@ from app.session import check_photo
 from app.worker import call_in_pool
 from engine.finetune import finetune_config
 from engine.pairs import Pair, split_by_car
-from engine.train_config import TrainConfig
+from engine.training.config import TrainConfig
 
 SIZES = [(256, 384), (320, 480), (384, 576), (512, 768), (640, 960), (1024, 1024), (1280, 1920)]
 

@@ -23,7 +23,7 @@ from engine.cli.parser import build_parser
 from engine.cli.predict import _finish_before_stopping
 from engine.devices import DeviceError
 from engine.model_header import ModelFileError
-from engine.train_config import TRAIN_CHILD_FLAG
+from engine.training.config import TRAIN_CHILD_FLAG
 
 __all__ = ["_finish_before_stopping", "_parse_size", "build_parser", "main"]
 

@@ -20,7 +20,7 @@ from engine.export import EXPORT_FORMATS
 from engine.io import (
     DEFAULT_MAX_MEGAPIXELS,
 )
-from engine.train_config import OPTIMIZERS, PRESETS, SCHEDULES
+from engine.training.config import OPTIMIZERS, PRESETS, SCHEDULES
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,12 +12,13 @@ from engine.cli.common import (
     _model_out_problem,
     _say,
 )
-from engine.train_config import PRESETS
+from engine.training.config import PRESETS
 
 
 def cmd_train(args, finetune: bool = False) -> int:
     from engine.events import JsonLinesSink
-    from engine.train import TrainConfig, Trainer
+    from engine.training.config import TrainConfig
+    from engine.training.trainer import Trainer
 
     problem = _model_out_problem(args.out)
     if problem:
@@ -100,7 +101,7 @@ def _compose_fields(args) -> dict | None:
 
 
 def cmd_refine(args) -> int:
-    from engine.refine_train import RefineConfig, refine_model
+    from engine.training.refiner import RefineConfig, refine_model
 
     problem = _model_out_problem(args.out)
     if problem:

@@ -89,7 +89,7 @@ class UNet(nn.Module):
             cin = width
         self.decoder = nn.ModuleList(steps)
         self.head = nn.Conv2d(cin, 1, 1)
-        # trained separately on full-size photos (engine.refine_train); `forward` does not use it
+        # trained separately on full-size photos (engine.training.refiner); `forward` ignores it
         self.refiner = EdgeRefiner(config.refiner_width) if config.refiner_width else None
         self.register_buffer("mean", torch.tensor(self.encoder.mean).view(1, 3, 1, 1), False)
         self.register_buffer("std", torch.tensor(self.encoder.std).view(1, 3, 1, 1), False)

@@ -17,7 +17,7 @@ from engine.devices import cpu_has_fast_bf16, describe_device
 from engine.io import read_mask, read_rgb
 from engine.models.refiner import EdgeRefiner, uncertain_tiles
 from engine.predict import Predictor
-from engine.refine_train import photo_tiles
+from engine.training.refiner import photo_tiles
 
 FULLSIZE = Path(__file__).parents[1] / "data" / "fullsize"
 SHIPPED = Path(__file__).resolve().parents[2] / "resources" / "models"
@@ -202,7 +202,8 @@ def test_carmask_refine_copies_another_models_refiner(tmp_path, capsys):
 
 def test_finetuning_a_refined_model_keeps_its_refiner(tmp_path, trained_model, carvana):
     """The wizard fine-tunes the default model: its refiner must come along, unchanged."""
-    from engine.train import TrainConfig, Trainer
+    from engine.training.config import TrainConfig
+    from engine.training.trainer import Trainer
 
     model, header = load_model(trained_model)
     model.refiner = _trained_looking(EdgeRefiner(8))

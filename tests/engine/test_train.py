@@ -28,7 +28,8 @@ from engine.devices import cpu_has_fast_bf16, describe_device
 from engine.events import read_events
 from engine.models.unet import UNetConfig
 from engine.pairs import find_pairs
-from engine.train import TrainConfig, Trainer, TrainResult
+from engine.training.config import TrainConfig
+from engine.training.trainer import Trainer, TrainResult
 
 REPO = Path(__file__).resolve().parents[2]
 CARVANA = REPO / "tests" / "data" / "carvana"

@@ -33,8 +33,16 @@ from engine.checkpoint import ModelHeader, load_model, save_model
 from engine.devices import describe_compute, resolve_device, training_dtype
 from engine.metrics import mean_dice
 from engine.models.refiner import EdgeRefiner, uncertain_tiles
-from engine.pairs import Pair, find_pairs, load_pair, split_by_car, spread
+from engine.pairs import Pair, load_pair
 from engine.predict import LoadedModel, Predictor
+from engine.training.core import (
+    MixedPrecision,
+    StepClock,
+    StepInfo,
+    find_train_val,
+    prepare_run,
+    run_steps,
+)
 
 COLLECT_TILE, COLLECT_BAND = 48, 6.0  # training tiles: larger and from a wider band than at use
 
@@ -146,19 +154,23 @@ def train_on_tiles(
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     refiner.to(device).train()
-    dtype = training_dtype(device, cfg.amp)
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    amp = MixedPrecision(device, cfg.amp)
     opt = torch.optim.AdamW(refiner.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     warm = max(1, cfg.steps // 20)  # linear warm-up, then a cosine decay to zero
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + math.cos(math.pi * i / cfg.steps))
-    )
+
+    def lr_at(i: int) -> float:
+        return cfg.lr * min(1.0, (i + 1) / warm) * 0.5 * (1 + math.cos(math.pi * i / cfg.steps))
+
     m, n = refiner.margin, len(tiles)
     t = tiles.truth.shape[-1]
     bs = min(cfg.batch_size, n)
     running = {"loss": 0.0, "coarse": 0.0}
-    for step in range(cfg.steps):
-        idx = np.sort(rng.choice(n, bs, replace=False))
+
+    def batches():
+        for _ in range(cfg.steps):
+            yield np.sort(rng.choice(n, bs, replace=False))
+
+    def step(idx) -> dict[str, float]:
         x = torch.from_numpy(tiles.photo[idx]).to(device).permute(0, 3, 1, 2).float() / 255
         lg = torch.from_numpy(tiles.logits[idx]).to(device).float()[:, None]
         y = torch.from_numpy(tiles.truth[idx]).to(device).float()[:, None]
@@ -167,21 +179,31 @@ def train_on_tiles(
         gain = torch.empty(bs, 1, 1, 1).uniform_(0.85, 1.15, generator=gen).to(device)
         shift = torch.empty(bs, 1, 1, 1).uniform_(-0.06, 0.06, generator=gen).to(device)
         x = (x * gain + shift).clamp_(0, 1)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+        with amp.autocast():
             out = refiner.forward_interior(x, lg)
         loss = F.binary_cross_entropy_with_logits(out.float(), y)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        sched.step()
+        amp.step(opt, loss)
         with torch.no_grad():
             coarse = F.binary_cross_entropy_with_logits(lg[:, :, m : m + t, m : m + t], y)
-        a = 0.02 if step else 1.0
-        running["loss"] += a * (loss.item() - running["loss"])
-        running["coarse"] += a * (coarse.item() - running["coarse"])
+        return {"loss": loss.item(), "coarse": coarse.item()}
+
+    def on_step(info: StepInfo) -> None:
+        a = 0.02 if info.global_step > 1 else 1.0  # running means of the two losses
+        for k in running:
+            running[k] += a * (info.losses[k] - running[k])
         if progress:
-            progress("train", step + 1, cfg.steps, dict(running))
+            progress("train", info.global_step, cfg.steps, dict(running))
+
+    run_steps(
+        batches(),
+        step,
+        opt,
+        lr_at,
+        global_step=0,
+        total=cfg.steps,
+        clock=StepClock(),
+        on_step=on_step,
+    )
     refiner.eval()
     return running
 
@@ -216,19 +238,11 @@ def refine_model(cfg: RefineConfig, progress: Progress | None = None) -> tuple[P
         raise ValueError("--out must differ from --model (the base model is kept)")
     if cfg.steps < 0 or (cfg.steps == 0 and not cfg.refiner_from):
         raise ValueError("--steps must be positive (0 only to copy --refiner-from as it is)")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
+    prepare_run(cfg.threads, cfg.seed)
     device = resolve_device(cfg.device)
     t0 = time.time()
-    report = find_pairs(cfg.data)
-    if cfg.val_data:
-        train, val = report.pairs, find_pairs(cfg.val_data).pairs
-    else:
-        train, val = split_by_car(report.pairs, cfg.val_fraction, cfg.seed)
-    if not train:
-        raise ValueError(f"no usable photo/mask pairs in {cfg.data}")
-    val = spread(val, cfg.max_val_photos)
+    found = find_train_val(cfg.data, cfg.val_data, cfg.val_fraction, cfg.seed, cfg.max_val_photos)
+    train, val, report = found.train, found.val, found.report
 
     model, base = load_model(cfg.model, device)
     coarse = Predictor([LoadedModel(model, base, Path(cfg.model))], str(device), refine=False)
