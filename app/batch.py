@@ -7,7 +7,7 @@ from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QMessageBox
 
 from app.session import DONE, FAILED, PROCESSING, QUEUED, TOUCHED
-from app.worker import BatchWorker, fmt_time, start_batch
+from app.worker import BatchJob, BatchWorker, fmt_time, start_batch
 
 STATUS_SAVE_MS = 1000  # a running batch saves the queue at most this often
 
@@ -45,8 +45,8 @@ class BatchController(QObject):
         w.session.requeue(pending)
         for photo in pending:
             w.queue.show_status(photo, w.session)
-        keys = [p.key for p in pending]
-        self.worker = BatchWorker(w.session, keys, models, w.device_combo.currentText())
+        jobs = [BatchJob(p.key, p.path, w.session.mask_file(p, "model")) for p in pending]
+        self.worker = BatchWorker(jobs, models, w.device_combo.currentText())
         self.worker.engine_ready.connect(self._engine_ready)
         self.worker.engine_failed.connect(self._engine_failed)
         self.worker.photo_started.connect(self._photo_started)
@@ -54,7 +54,7 @@ class BatchController(QObject):
         self.worker.photo_failed.connect(self._photo_failed)
         self.worker.progress.connect(self._progress)
         self.worker.finished.connect(self._finished)
-        w.progress.setRange(0, len(keys))
+        w.progress.setRange(0, len(jobs))
         w.progress.setValue(0)
         w.progress.setVisible(True)
         w.rate_label.setText("loading the model…")

@@ -117,7 +117,8 @@ def check_photo(
     return (w, h), None
 
 
-def _write_mask(path: Path, mask: np.ndarray) -> None:
+def write_mask_file(path: Path, mask: np.ndarray) -> None:
+    """A mask as a 1-bit PNG, atomically (thread-safe: touches only that file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image_atomic(path, mask.astype(bool), "PNG", compress_level=1)
 
@@ -211,8 +212,7 @@ class Session:
         return self.folder / "masks" / f"{digest}_{kind}.png"
 
     def write_model_mask(self, photo: Photo, mask: np.ndarray) -> None:
-        """Thread-safe (touches only this photo's file): called from the batch worker."""
-        _write_mask(self.mask_file(photo, "model"), mask)
+        write_mask_file(self.mask_file(photo, "model"), mask)
 
     def model_mask(self, photo: Photo) -> np.ndarray | None:
         return read_mask_file(self.mask_file(photo, "model"))
@@ -238,7 +238,7 @@ class Session:
             path.unlink(missing_ok=True)
             photo.status = DONE
         else:
-            _write_mask(path, mask)
+            write_mask_file(path, mask)
             photo.status = TOUCHED
         self.save()
 

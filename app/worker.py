@@ -1,8 +1,15 @@
 """Workers: everything slow runs off the UI thread and reports through Qt signals.
 
 - `BatchWorker` (in its own QThread) loads the model(s) once, segments the queued photos one by
-  one, writes each model mask into the session folder and reports progress. Pause waits between
-  photos; cancel stops at the next photo.
+  one, writes each model mask to the file it was given and reports progress. It is handed
+  `BatchJob`s made on the UI thread and never touches the session: statuses change only on the UI
+  thread, from its signals. Pause waits between photos; cancel stops at the next photo.
+
+  Hand-written rather than superqt's `GeneratorWorker` (the dependency was dropped): superqt 0.9
+  loses a resume asked for before the worker reaches its next yield (Pause then Resume during
+  one photo leaves the batch paused while the button says it runs), and its workers share the
+  global QThreadPool, which on a 2-core machine has 2 threads for intake scans, previews and
+  exports too.
 - `call_in_pool` runs a function on the global QThreadPool (intake scans, export, loading a photo
   for the preview) and delivers its result or error on the UI thread.
 """
@@ -14,6 +21,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
@@ -49,6 +57,15 @@ def get_predictor(models: list[Path], device: str):
         return _predictors[key]
 
 
+@dataclass(frozen=True)
+class BatchJob:
+    """One photo of a batch: its queue key, the photo file and where its model mask goes."""
+
+    key: str
+    photo: Path
+    mask: Path
+
+
 class BatchWorker(QObject):
     engine_ready = Signal(str, str)  # device label, model label
     engine_failed = Signal(str)  # why no model could run (the batch does not start)
@@ -58,9 +75,10 @@ class BatchWorker(QObject):
     progress = Signal(int, int, float, float)  # done, total, photos/s, seconds left
     finished = Signal(bool)  # True when cancelled
 
-    def __init__(self, session, keys: list[str], models: list[Path], device: str):
+    def __init__(self, jobs: list[BatchJob], models: list[Path], device: str):
         super().__init__()
-        self.session, self.keys, self.models, self.device = session, list(keys), models, device
+        self.jobs, self.models, self.device = list(jobs), models, device
+        self.keys = frozenset(job.key for job in self.jobs)  # the photos this batch holds
         self._cancel = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -82,6 +100,7 @@ class BatchWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        from app.session import write_mask_file
         from engine.io import ImageReadError, read_rgb
         from engine.memory import HeapKeeper
 
@@ -94,30 +113,25 @@ class BatchWorker(QObject):
             return
         log.info("batch on %s with %s", predictor.device_label, predictor.label)
         self.engine_ready.emit(predictor.device_label, predictor.label)
-        total, done, t0 = len(self.keys), 0, time.perf_counter()
+        total, done, t0 = len(self.jobs), 0, time.perf_counter()
         heap = HeapKeeper()
         busy = 0.0  # seconds spent working (pauses do not count towards the rate)
-        for key in self.keys:
+        for job in self.jobs:
             self._running.wait()
             if self._cancel.is_set():
                 break
-            photo = self.session.photos.get(key)
-            if photo is None:  # removed from the queue meanwhile
-                total -= 1
-                continue
-            self.photo_started.emit(key)
+            self.photo_started.emit(job.key)
             t = time.perf_counter()
             try:
-                rgb = read_rgb(photo.path)
-                mask = predictor.predict(rgb)
-                self.session.write_model_mask(photo, mask)
+                mask = predictor.predict(read_rgb(job.photo))
+                write_mask_file(job.mask, mask)
             except ImageReadError as exc:
-                self.photo_failed.emit(key, exc.reason)
+                self.photo_failed.emit(job.key, exc.reason)
             except Exception as exc:  # out of memory, a disk error, ...: this photo only
-                log.error("%s failed:\n%s", photo.path, traceback.format_exc())
-                self.photo_failed.emit(key, f"{type(exc).__name__}: {exc}")
+                log.error("%s failed:\n%s", job.photo, traceback.format_exc())
+                self.photo_failed.emit(job.key, f"{type(exc).__name__}: {exc}")
             else:
-                self.photo_done.emit(key, time.perf_counter() - t, predictor.label)
+                self.photo_done.emit(job.key, time.perf_counter() - t, predictor.label)
             finally:
                 heap.after_photo()  # thousands of photos in one session: memory stays flat
             busy += time.perf_counter() - t

@@ -15,10 +15,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("CARMASK_OFFLINE", "1")  # tests never download weights
 
-DATA = Path(__file__).parent / "data"
-CARVANA = DATA / "carvana"
-TINY_ARCH = dict(encoder="resnet18", join="add", decoder_widths=(32, 16, 16, 8, 8), middle_width=32)
-
+from factories import CARVANA, train_config  # tests/factories.py: the tiny run's base config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,27 +48,10 @@ def trained_model(tmp_path_factory) -> Path:
 
     It reaches a validation Dice of about 0.86 on the val photos: enough to test that the
     pipeline finds cars, far from a shipped model."""
-    from engine.models.unet import UNetConfig
-    from engine.training.config import TrainConfig
     from engine.training.trainer import Trainer
 
     out = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    cfg = TrainConfig(
-        data=str(CARVANA / "train"),
-        val_data=str(CARVANA / "val"),
-        out=str(out),
-        name="tiny",
-        arch=UNetConfig(**TINY_ARCH),
-        input_size=(96, 144),
-        epochs=16,
-        batch_size=4,
-        lr=0.01,
-        optimizer="adam",
-        schedule="cosine",
-        pretrained=None,
-        device="cpu",
-        resume=False,
-    )
+    cfg = train_config(out, name="tiny", epochs=16, schedule="cosine", resume=False)
     Trainer(cfg).run()
     return out
 

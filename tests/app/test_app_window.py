@@ -216,6 +216,31 @@ def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(qtbot, open_wi
     assert "Cancelled" in window.rate_label.text()
 
 
+def test_pause_waits_between_photos_and_resume_goes_on(qtbot, open_window, studio):
+    """Pause holds the batch after the photo in progress; Resume (even one clicked before that
+    photo ended) lets it go on to the end; only the UI thread changes statuses meanwhile."""
+    window = open_window()
+    window.add_paths([str(studio)])
+    qtbot.waitUntil(lambda: len(window.session.photos) == 5, timeout=10000)
+    started: list[str] = []
+    window.start_action.trigger()
+    window.worker.photo_started.connect(started.append)
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=120000)
+    window.pause_action.trigger()  # during the first photo: held once it is done
+    window.pause_action.trigger()  # and resumed before it is: the batch must not stay held
+    window.pause_action.trigger()  # paused again
+    qtbot.waitUntil(lambda: window.session.count(DONE) >= 1, timeout=120000)
+    qtbot.wait(1500)
+    held = len(started)
+    assert held <= 2 and window.worker.paused and "paused" in window.rate_label.text()
+    qtbot.wait(1500)
+    assert len(started) == held  # nothing starts while paused
+    window.pause_action.trigger()
+    qtbot.waitUntil(lambda: not window.busy, timeout=120000)
+    assert len(started) == 5 and window.session.count(DONE) == 4  # and the truncated one failed
+    assert "Finished: 4 segmented, 1 failed" in window.rate_label.text()
+
+
 def test_rerun_keeps_a_touch_up_unless_the_operator_discards_it(
     qtbot, open_window, studio, monkeypatch, ui_ticks
 ):

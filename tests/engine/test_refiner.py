@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from factories import train_config
 
 from engine.checkpoint import load_model, read_header, save_model
 from engine.cli import main as cli_main
@@ -200,9 +201,8 @@ def test_carmask_refine_copies_another_models_refiner(tmp_path, capsys):
     assert "--steps must be positive" in capsys.readouterr().err
 
 
-def test_finetuning_a_refined_model_keeps_its_refiner(tmp_path, trained_model, carvana):
+def test_finetuning_a_refined_model_keeps_its_refiner(tmp_path, trained_model):
     """The wizard fine-tunes the default model: its refiner must come along, unchanged."""
-    from engine.training.config import TrainConfig
     from engine.training.trainer import Trainer
 
     model, header = load_model(trained_model)
@@ -210,19 +210,8 @@ def test_finetuning_a_refined_model_keeps_its_refiner(tmp_path, trained_model, c
     model.config = dataclasses.replace(model.config, refiner_width=8)
     base = save_model(tmp_path / "refined-base.safetensors", model, header)
     out = tmp_path / "tuned.safetensors"
-    cfg = TrainConfig(
-        data=str(carvana / "train"),
-        val_data=str(carvana / "val"),
-        out=str(out),
-        init_from=str(base),
-        epochs=1,
-        max_steps=2,
-        batch_size=4,
-        lr=0.01,
-        optimizer="adam",
-        pretrained=None,
-        device="cpu",
-        resume=False,
+    cfg = train_config(
+        out, init_from=str(base), epochs=1, max_steps=2, schedule="cosine", resume=False
     )
     Trainer(cfg).run()
     tuned, tuned_header = load_model(out)

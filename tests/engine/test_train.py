@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from factories import train_settings
 
 from engine.checkpoint import load_model, read_header
 from engine.devices import cpu_has_fast_bf16, describe_device
@@ -54,24 +55,9 @@ def _one_thread():
 
 
 def _settings(out: Path, **overrides) -> dict:
-    settings = dict(
-        data=str(CARVANA / "train"),
-        val_data=str(CARVANA / "val"),
-        out=str(out),
-        arch=ARCH.to_dict(),
-        input_size=list(SIZE),
-        epochs=4,
-        batch_size=4,
-        lr=0.01,
-        optimizer="adam",
-        schedule="constant",
-        pretrained=None,
-        device="cpu",
-        seed=0,
-        max_val_photos=2,
-    )
-    settings.update(overrides)
-    return settings
+    """The tiny base run (`factories.train_settings`) on an EfficientNet-Lite0 U-Net at 64×96."""
+    base = dict(arch=ARCH.to_dict(), input_size=list(SIZE), max_val_photos=2)
+    return train_settings(out, **{**base, **overrides})
 
 
 def _train(out: Path, **overrides) -> tuple[TrainResult, list[dict]]:

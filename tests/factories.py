@@ -1,0 +1,43 @@
+"""Factories for the tests' tiny training runs: one base configuration on the real downscaled
+Carvana photos of tests/data, changed per test by keyword (as segmentation_models_pytorch's
+shared test base does). Importable as `factories` from any test (tests/ is on the path through
+its conftest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+CARVANA = DATA / "carvana"
+
+# a small ResNet-18 U-Net (no ImageNet weights: tests never download)
+TINY_ARCH = dict(encoder="resnet18", join="add", decoder_widths=(32, 16, 16, 8, 8), middle_width=32)
+
+
+def train_settings(out: Path | str, **overrides) -> dict:
+    """`TrainConfig` fields of a tiny CPU run on the 8 train / 8 val photos (JSON-ready); the
+    keywords replace or add fields."""
+    settings: dict = dict(
+        data=str(CARVANA / "train"),
+        val_data=str(CARVANA / "val"),
+        out=str(out),
+        arch={**TINY_ARCH, "decoder_widths": list(TINY_ARCH["decoder_widths"])},
+        input_size=[96, 144],
+        epochs=4,
+        batch_size=4,
+        lr=0.01,
+        optimizer="adam",
+        schedule="constant",
+        pretrained=None,
+        device="cpu",
+        seed=0,
+    )
+    settings.update(overrides)
+    return settings
+
+
+def train_config(out: Path | str, **overrides):
+    """The `TrainConfig` of `train_settings(out, **overrides)`."""
+    from engine.training.config import TrainConfig
+
+    return TrainConfig(**train_settings(out, **overrides))
