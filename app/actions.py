@@ -15,6 +15,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QProgressBar, QSlider
 
+from app.editor.tools import Tool
+
 Shortcut = str | QKeySequence.StandardKey | tuple[str, ...] | None
 
 
@@ -70,11 +72,11 @@ ACTIONS: tuple[ActionSpec | Special, ...] = (
                tip="Teach a model your cars, backdrops and taste from labelled photos"),
     Special("undo_redo", "&Edit", bar_separator=True),
     ActionSpec("brush_action", "&Brush (add car)", "set_tool", "&Edit", "B", checkable=True,
-               toolbar=True, short="Brush", args=("brush",), group="tools"),
+               toolbar=True, short="Brush", args=(Tool.BRUSH,), group="tools"),
     ActionSpec("eraser_action", "&Eraser (remove)", "set_tool", "&Edit", "E", checkable=True,
-               toolbar=True, short="Eraser", args=("eraser",), group="tools"),
+               toolbar=True, short="Eraser", args=(Tool.ERASER,), group="tools"),
     ActionSpec("pan_action", "&Hand (pan)", "set_tool", "&Edit", "H", checkable=True,
-               toolbar=True, short="Hand", args=("pan",), group="tools"),
+               toolbar=True, short="Hand", args=(Tool.PAN,), group="tools"),
     Special("brush_slider", "&Edit"),
     ActionSpec("reset_action", "Reset to the &model's mask", "reset_mask", "&Edit",
                "Ctrl+Shift+Backspace"),
@@ -184,7 +186,7 @@ def add_brush_slider(window, _menu, bar) -> None:
         window.brush_slider.setValue(size)
         window.brush_slider.blockSignals(False)
         window.brush_value.setText(f" {size} px ")
-        window.settings.set("brush_size", size, sync=False)  # every slider tick
+        window.settings.brush_size = size  # every slider tick
 
     window.brush_slider.valueChanged.connect(slider_moved)
     pane.brush_size_changed.connect(size_shown)
@@ -205,7 +207,7 @@ def add_view_submenus(window, menu, _bar) -> None:
     tgroup = QActionGroup(window)
     for key, text in (("dark", "Dark"), ("light", "Light")):
         a = QAction(text, window, checkable=True)
-        a.setChecked(window.settings.get("theme") == key)
+        a.setChecked(window.settings.theme == key)
         a.triggered.connect(lambda _=False, k=key: window.set_theme(k))
         tgroup.addAction(a)
         theme.addAction(a)
@@ -238,7 +240,7 @@ def build_engine_toolbar(window) -> None:
     tb.addWidget(QLabel(" Device "))
     window.device_combo = QComboBox()
     window.device_combo.addItems(["auto", "cpu", "cuda"])
-    window.device_combo.setCurrentText(window.settings.get("device"))
+    window.device_combo.setCurrentText(window.settings.device)
     window.device_combo.setToolTip("auto: the GPU when there is one, else the CPU")
     window.device_combo.currentTextChanged.connect(window._device_chosen)
     tb.addWidget(window.device_combo)

@@ -106,7 +106,7 @@ class ExportDialog(QDialog):
             f"{ready} of {len(session.photos)} photo(s) are ready to export "
             "(touched-up masks are used where there are any)."
         )
-        self.folder = QLineEdit(settings.get("output_dir"))
+        self.folder = QLineEdit(settings.output_dir)
         self.folder.setPlaceholderText(f"beside each photo, in a '{BESIDE}' folder")
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._choose_folder)
@@ -120,7 +120,7 @@ class ExportDialog(QDialog):
         self.mask.setChecked("mask" in formats)
         self.jpg = QCheckBox("JPEG on a colour")
         self.jpg.setChecked("jpg" in formats)
-        self.colour = QColor(settings.get("background"))
+        self.colour = QColor(settings.background)
         self.colour_button = QPushButton()
         self.colour_button.clicked.connect(self._choose_colour)
         self._show_colour()
@@ -200,9 +200,9 @@ class ExportDialog(QDialog):
             self.result.setPlainText("Choose at least one thing to write.")
             return
         out_dir = self.folder.text().strip()
-        self.settings.set("output_dir", out_dir)
-        self.settings.set("formats", ",".join(options.formats))
-        self.settings.set("background", self.colour.name())
+        self.settings.output_dir = out_dir
+        self.settings.formats = options.formats
+        self.settings.background = self.colour.name()
         self.export_button.setEnabled(False)
         self.bar.setVisible(True)
         self.bar.setRange(0, 0)

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return SelfTest(app, args.photos[:1], args.self_test_timeout).run()
 
     settings = Settings()
-    apply_theme(settings.get("theme"))
+    apply_theme(settings.theme)
     from app.window import MainWindow
 
     window = MainWindow(settings=settings)

@@ -32,7 +32,7 @@ class ModelPicker:
 
     def user_ensemble(self) -> list[Path]:
         try:
-            paths = [Path(p) for p in json.loads(self.settings.get("ensemble") or "[]")]
+            paths = [Path(p) for p in json.loads(self.settings.ensemble or "[]")]
         except ValueError:
             return []
         return [p for p in paths if p.is_file()]
@@ -66,7 +66,7 @@ class ModelPicker:
             log.warning("model library: %s", exc)
         if combo.count() == 0:
             combo.addItem("no model installed", ["", []])
-        wanted = self.settings.get("model")
+        wanted = self.settings.model
         for i in range(combo.count()):
             if combo.itemData(i)[0] == wanted:
                 combo.setCurrentIndex(i)
@@ -78,17 +78,17 @@ class ModelPicker:
         return [Path(p) for p in data[1]]
 
     def chosen(self, _index: int = 0) -> None:
-        self.settings.set("model", (self.combo.currentData() or [""])[0])
+        self.settings.model = (self.combo.currentData() or [""])[0]
         self.label.setText(f"model: {self.combo.currentText()}")
 
     def installed(self, path: str, use: str) -> None:
         """A model from the wizard is in the library: list it, and use it as asked."""
         log.info("fine-tuned model saved: %s (%s)", path, use)
         if use == "default":
-            self.settings.set("model", path)
+            self.settings.model = path
         elif use == "ensemble":
             members = self.user_ensemble() or self.paths()
             members = [str(p) for p in members if str(p) != path] + [path]
-            self.settings.set("ensemble", json.dumps(members))
-            self.settings.set("model", MY_ENSEMBLE)
+            self.settings.ensemble = json.dumps(members)
+            self.settings.model = MY_ENSEMBLE
         self.fill()

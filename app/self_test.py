@@ -65,7 +65,7 @@ class SelfTest:
         self.photo = self._sample()
         store = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
         settings = Settings(store)
-        apply_theme(settings.get("theme"))
+        apply_theme(settings.theme)
         self.window = MainWindow(session_dir=tmp / "session", settings=settings)
         self.window.show()
         self.window.add_paths([str(self.photo)])

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from app.choices import StrChoice
 from engine.intake import find_photos
 from engine.io import (
     DEFAULT_MAX_MEGAPIXELS,
@@ -32,8 +33,19 @@ from engine.io import (
 )
 from engine.pairs import Pair
 
-QUEUED, PROCESSING, DONE, FAILED, TOUCHED = "queued", "processing", "done", "failed", "touched"
-STATUSES = (QUEUED, PROCESSING, DONE, FAILED, TOUCHED)
+
+class Status(StrChoice):
+    """Where a photo stands in the queue; session.json keeps the value ("done")."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"  # shown only: saved as queued (a stop mid-photo runs it again)
+    DONE = "done"
+    FAILED = "failed"
+    TOUCHED = "touched"  # done, with the operator's touch-up over the model's mask
+
+
+QUEUED, PROCESSING, DONE, FAILED, TOUCHED = Status
+STATUSES = tuple(Status)
 MIN_SIDE = 64  # smaller photos are refused: too little for a useful cutout
 SESSION_FILE = "session.json"
 _ANGLE = re.compile(r"^(?P<car>.+)_(?P<angle>\d{2})$")
@@ -44,7 +56,7 @@ class Photo:
     path: Path
     car: str
     size: tuple[int, int] = (0, 0)  # (width, height) from the file's header
-    status: str = QUEUED
+    status: Status = QUEUED
     error: str = ""
     seconds: float = 0.0
     model: str = ""  # label of the model that made the mask
@@ -70,8 +82,10 @@ class Photo:
     def from_json(cls, d: dict) -> Photo:
         d = dict(d)
         d["path"], d["size"] = Path(d["path"]), tuple(d.get("size") or (0, 0))
-        if d.get("status") == PROCESSING:  # the app stopped mid-photo: it is queued again
-            d["status"] = QUEUED
+        status = d.get("status", QUEUED)
+        # the app stopped mid-photo: it is queued again; a status this version does not know
+        # (a newer app's session) runs the photo again rather than hiding it
+        d["status"] = QUEUED if status == PROCESSING or status not in STATUSES else Status(status)
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
@@ -199,7 +213,7 @@ class Session:
             groups.setdefault(photo.car, []).append(photo)
         return {car: sorted(ps, key=lambda p: p.name) for car, ps in groups.items()}
 
-    def count(self, *statuses: str) -> int:
+    def count(self, *statuses: Status) -> int:
         return sum(p.status in statuses for p in self.photos.values())
 
     def pending(self) -> list[Photo]:
@@ -263,7 +277,7 @@ class Session:
         self.save()
 
     def set_status(
-        self, photo: Photo, status: str, error: str = "", save: bool = True, **fields
+        self, photo: Photo, status: Status, error: str = "", save: bool = True, **fields
     ) -> None:
         """`save=False`: the caller saves later (a batch saves once a second, not per photo)."""
         if status == DONE and self.mask_file(photo, "edit").exists():

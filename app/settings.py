@@ -1,54 +1,88 @@
 """Settings that persist between runs (QSettings): output folder, formats, background colour,
-theme, model and device."""
+theme, model and device. Each is a typed attribute (`settings.theme`, `settings.brush_size =
+32`); a stored value of the wrong type or outside its choices reads as the default."""
 
 from __future__ import annotations
+
+from typing import Any, Generic, TypeVar, overload
 
 from PySide6.QtCore import QSettings
 
 ORGANIZATION, APPLICATION = "CarMask", "CarMask Studio"
-DEFAULTS = {
-    "output_dir": "",  # empty: a `cutouts` folder beside each photo
-    "formats": "png",  # comma-separated subset of engine.export.EXPORT_FORMATS
-    "background": "#ffffff",  # for JPEG export and the preview's colour background
-    "preview_background": "checker",  # checker | white | color
-    "theme": "dark",  # dark | light
-    "model": "default",  # default | ensemble | my-ensemble | a model file path
-    "ensemble": "",  # JSON list of the model files in the operator's own ensemble
-    "device": "auto",  # auto | cpu | cuda
-    "brush_size": 24,
-    "window_geometry": b"",
-    "window_state": b"",
-}
+T = TypeVar("T", str, int, bytes)
+
+
+class _Setting(Generic[T]):
+    """One persisted value: its default (which fixes its type), the values allowed (for a
+    choice) and whether a change is written through at once (`sync`; off for values that change
+    many times a second, which QSettings writes a little later and on quit)."""
+
+    def __init__(self, default: T, choices: tuple[str, ...] = (), sync: bool = True, key: str = ""):
+        self.default, self.choices, self.sync = default, choices, sync
+        self.key = key  # the QSettings key (the attribute's name unless given)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = self.key or name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> _Setting[T]: ...
+    @overload
+    def __get__(self, obj: Settings, owner: type) -> T: ...
+    def __get__(self, obj: Settings | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        return self.parse(obj.store.value(self.key, self.default))
+
+    def parse(self, value: Any) -> T:
+        default = self.default
+        if value is None:
+            return default
+        if isinstance(default, bytes):
+            return bytes(value) if value else default  # type: ignore[return-value]
+        if isinstance(default, int):
+            try:
+                return int(value)  # type: ignore[return-value]
+            except (TypeError, ValueError):
+                return default
+        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)  # ini: a,b
+        return default if self.choices and text not in self.choices else text  # type: ignore[return-value]
+
+    def __set__(self, obj: Settings, value: T) -> None:
+        if isinstance(self.default, bytes) and not isinstance(value, str | int):
+            value = bytes(value)  # type: ignore[assignment]  # Qt's QByteArray (saveGeometry)
+        if not isinstance(value, type(self.default)):
+            raise TypeError(f"setting {self.key!r} takes {type(self.default).__name__}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"setting {self.key!r} must be one of {self.choices}, got {value!r}")
+        obj.store.setValue(self.key, value)
+        if self.sync:
+            obj.store.sync()
 
 
 class Settings:
+    output_dir = _Setting("")  # empty: a `cutouts` folder beside each photo
+    # comma-separated subset of engine.export.EXPORT_FORMATS (`formats` reads it as a tuple)
+    formats_text = _Setting("png", key="formats")
+    background = _Setting("#ffffff")  # for JPEG export and the preview's colour background
+    preview_background = _Setting("checker", ("checker", "white", "color"))
+    theme = _Setting("dark", ("dark", "light"))
+    model = _Setting("default")  # default | ensemble | my-ensemble | a model file path
+    ensemble = _Setting("")  # JSON list of the model files in the operator's own ensemble
+    device = _Setting("auto")  # auto | cpu | cuda (a device the machine lacks is said so)
+    brush_size = _Setting(24, sync=False)  # every slider tick
+    window_geometry = _Setting(b"")
+    window_state = _Setting(b"")
+
     def __init__(self, store: QSettings | None = None):
         self.store = store or QSettings(ORGANIZATION, APPLICATION)
-
-    def get(self, key: str):
-        default = DEFAULTS[key]
-        value = self.store.value(key, default)
-        if isinstance(default, int) and not isinstance(default, bool):
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                return default
-        if isinstance(default, bytes):
-            return value if value else default
-        return str(value) if value is not None else default
-
-    def set(self, key: str, value, sync: bool = True) -> None:
-        """`sync=False` for values that change many times a second (QSettings writes them from
-        the event loop a little later, and on quit)."""
-        if key not in DEFAULTS:
-            raise KeyError(key)
-        self.store.setValue(key, value)
-        if sync:
-            self.store.sync()
 
     @property
     def formats(self) -> tuple[str, ...]:
         from engine.export import EXPORT_FORMATS
 
-        chosen = [f for f in self.get("formats").split(",") if f in EXPORT_FORMATS]
+        chosen = [f for f in self.formats_text.split(",") if f in EXPORT_FORMATS]
         return tuple(chosen) or ("png",)
+
+    @formats.setter
+    def formats(self, formats: tuple[str, ...] | list[str]) -> None:
+        self.formats_text = ",".join(formats)

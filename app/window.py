@@ -27,6 +27,7 @@ from app.actions import build_actions, build_engine_toolbar, build_status_bar
 from app.angle_strip import AngleStrip
 from app.batch import BatchController
 from app.editor import MaskDocument, PreviewPane
+from app.editor.tools import Tool
 from app.export_dialog import ExportDialog
 from app.model_picker import MY_ENSEMBLE, ModelPicker
 from app.queue_view import KEY_ROLE, QueueTree, make_thumbnail
@@ -91,11 +92,11 @@ class MainWindow(QMainWindow):
         self.strip.currentItemChanged.connect(self._strip_changed)
         self.document.changed.connect(self._mask_edited)
 
-        geometry = self.settings.get("window_geometry")
+        geometry = self.settings.window_geometry
         if geometry:
             self.restoreGeometry(QByteArray(geometry))
-        self.pane.set_brush_size(self.settings.get("brush_size"))
-        self._apply_background(self.settings.get("preview_background"))
+        self.pane.set_brush_size(self.settings.brush_size)
+        self._apply_background(self.settings.preview_background)
         self.refresh_queue()
         self._thumbnails_for(list(self.session.photos))
         self.set_tool("pan")
@@ -143,7 +144,7 @@ class MainWindow(QMainWindow):
         return self.models.paths()
 
     def _device_chosen(self, device: str) -> None:
-        self.settings.set("device", device)
+        self.settings.device = device
         self._probe_engine()
 
     def _probe_engine(self) -> None:
@@ -307,23 +308,23 @@ class MainWindow(QMainWindow):
         if self.current_key:
             self.document.reset_to_model()
 
-    def set_tool(self, tool: str) -> None:
+    def set_tool(self, tool: Tool) -> None:
         self.pane.set_tool(tool)
-        {"brush": self.brush_action, "eraser": self.eraser_action, "pan": self.pan_action}[
-            tool
-        ].setChecked(True)
+        actions = {Tool.BRUSH: self.brush_action, Tool.ERASER: self.eraser_action}
+        actions[Tool.PAN] = self.pan_action
+        actions[Tool(tool)].setChecked(True)
 
     def _apply_background(self, key: str, save: bool = False) -> None:
         from PySide6.QtGui import QColor
 
         key = key if key in self.background_actions else "checker"
         self.background_actions[key].setChecked(True)
-        self.pane.set_background(QColor(self.settings.get("background")) if key == "color" else key)
+        self.pane.set_background(QColor(self.settings.background) if key == "color" else key)
         if save:
-            self.settings.set("preview_background", key)
+            self.settings.preview_background = key
 
     def set_theme(self, theme: str) -> None:
-        self.settings.set("theme", theme)
+        self.settings.theme = theme
         apply_theme(theme)
 
     # -- angle strip -------------------------------------------------------------------------
@@ -392,5 +393,5 @@ class MainWindow(QMainWindow):
         self.batch.stop_and_wait()
         self.save_touchup()
         self.session.save()
-        self.settings.set("window_geometry", self.saveGeometry())
+        self.settings.window_geometry = self.saveGeometry()
         event.accept()

@@ -2,6 +2,7 @@
 
 - `paint`: the painting maths (changed box, round-capped strokes), numpy only, no Qt;
 - `document`: `MaskDocument`, a photo's masks with their Qt undo history;
+- `tools`: `Tool`, the editor's tools (no Qt);
 - `view`: `PreviewPane`, original | cutout side by side, painting into the document.
 
 The Qt classes are imported on first use, so that `app.editor.paint` loads without Qt.
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["TOOLS", "MaskDocument", "MaskEdit", "PreviewPane"]
+__all__ = ["TOOLS", "MaskDocument", "MaskEdit", "PreviewPane", "Tool"]
 _WHERE = {
     "MaskDocument": "document",
     "MaskEdit": "document",
-    "TOOLS": "view",
+    "TOOLS": "tools",
+    "Tool": "tools",
     "PreviewPane": "view",
 }
 

@@ -9,98 +9,25 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QTransform
+from PySide6.QtGui import QColor, QImage, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
-    QGraphicsItem,
     QGraphicsPixmapItem,
     QGraphicsScene,
-    QGraphicsView,
     QHBoxLayout,
     QLabel,
     QStackedLayout,
     QWidget,
 )
 
+from app.editor.canvas import ImageItem, PhotoView, bgra
 from app.editor.document import MaskDocument
+from app.editor.tools import TOOLS, Tool
 
-TOOLS = ("brush", "eraser", "pan")
 BRUSH_MIN, BRUSH_MAX = 1, 500  # brush diameter in photo pixels
 ZOOM_MIN, ZOOM_MAX, ZOOM_STEP = 0.02, 32.0, 1.25
 OVERLAY_RGBA = (0, 170, 255, 96)  # the car tint on the original
-VIEW_BACKGROUND = QColor(40, 40, 44)
-CHECKER_SQUARE = 10  # screen pixels
 PLACEHOLDER = "Select a photo in the queue"
-
-
-def _bgra(rgba) -> np.ndarray:
-    """One premultiplied ARGB32 pixel as bytes in memory (B, G, R, A on little-endian hosts)."""
-    r, g, b, a = rgba
-    return np.array([b * a // 255, g * a // 255, r * a // 255, a], np.uint8)
-
-
-def _checker_brush() -> QBrush:
-    n = CHECKER_SQUARE
-    tile = QPixmap(2 * n, 2 * n)
-    tile.fill(QColor(204, 204, 204))
-    painter = QPainter(tile)
-    painter.fillRect(0, 0, n, n, QColor(255, 255, 255))
-    painter.fillRect(n, n, n, n, QColor(255, 255, 255))
-    painter.end()
-    return QBrush(tile)
-
-
-class _ImageItem(QGraphicsItem):
-    """Paints a QImage wrapping an H×W×4 premultiplied ARGB32 numpy buffer, kept alive here."""
-
-    def __init__(self):
-        super().__init__()
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
-        self.buffer = np.zeros((0, 0, 4), np.uint8)
-        self.image = QImage()
-        self.smooth = False
-
-    def set_size(self, width: int, height: int) -> None:
-        self.prepareGeometryChange()
-        self.buffer = np.zeros((height, width, 4), np.uint8)
-        fmt = QImage.Format.Format_ARGB32_Premultiplied
-        self.image = QImage(self.buffer.data, width, height, 4 * width, fmt)
-
-    def boundingRect(self) -> QRectF:
-        return QRectF(0, 0, self.image.width(), self.image.height())
-
-    def paint(self, painter, option, widget=None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
-        painter.drawImage(option.exposedRect, self.image, option.exposedRect)
-
-
-class _PhotoView(QGraphicsView):
-    """A view of one scene; `backdrop` ("checker" or a QColor) is drawn under the photo."""
-
-    def __init__(self, parent: QWidget):
-        super().__init__(QGraphicsScene(parent), parent)
-        self.backdrop: str | QColor | None = None
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
-        self.setBackgroundBrush(VIEW_BACKGROUND)
-        self.setFrameShape(QGraphicsView.Shape.NoFrame)
-        self.viewport().setMouseTracking(True)
-        self._checker = _checker_brush()
-
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
-        super().drawBackground(painter, rect)
-        if self.backdrop is None:
-            return
-        if isinstance(self.backdrop, QColor):
-            painter.fillRect(self.sceneRect(), self.backdrop)
-            return
-        brush = QBrush(self._checker)  # squares of a fixed screen size at any zoom
-        brush.setTransform(painter.worldTransform().inverted()[0])
-        painter.fillRect(self.sceneRect(), brush)
-
-    def to_scene(self, pos: QPointF) -> QPointF:
-        """The photo point at the centre of the screen pixel at `pos` (not rounded)."""
-        return self.viewportTransform().inverted()[0].map(QPointF(pos) + QPointF(0.5, 0.5))
 
 
 class PreviewPane(QWidget):
@@ -115,7 +42,7 @@ class PreviewPane(QWidget):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.document: MaskDocument | None = None
-        self._tool = "brush"
+        self._tool = Tool.BRUSH
         self._brush_size = 40
         self._zoom = 1.0
         self._fit = True  # zoom follows the pane size until the user zooms
@@ -123,12 +50,12 @@ class PreviewPane(QWidget):
         self._pan_from: QPointF | None = None
         self._painting = False
 
-        self.original_view, self.cutout_view = _PhotoView(self), _PhotoView(self)
+        self.original_view, self.cutout_view = PhotoView(self), PhotoView(self)
         self.views = (self.original_view, self.cutout_view)
         self.cutout_view.backdrop = "checker"
         self._photo_item = QGraphicsPixmapItem()
-        self._overlay_item = _ImageItem()
-        self._cutout_item = _ImageItem()
+        self._overlay_item = ImageItem()
+        self._cutout_item = ImageItem()
         self.original_view.scene().addItem(self._photo_item)
         self.original_view.scene().addItem(self._overlay_item)
         self.cutout_view.scene().addItem(self._cutout_item)
@@ -193,7 +120,7 @@ class PreviewPane(QWidget):
         cutout = self._cutout_item.buffer[box]
         cutout[..., :3] = np.where(car, self.document.rgb[box][..., ::-1], 0)
         cutout[..., 3] = car[..., 0] * np.uint8(255)
-        self._overlay_item.buffer[box] = np.where(car, _bgra(OVERLAY_RGBA), 0)
+        self._overlay_item.buffer[box] = np.where(car, bgra(OVERLAY_RGBA), 0)
         rect = QRectF(x, y, w, h)
         self._cutout_item.update(rect)
         self._overlay_item.update(rect)
@@ -221,14 +148,14 @@ class PreviewPane(QWidget):
 
     # ---- tools ---------------------------------------------------------------------------------
     @property
-    def tool(self) -> str:
+    def tool(self) -> Tool:
         return self._tool
 
-    def set_tool(self, tool: str) -> None:
+    def set_tool(self, tool: Tool | str) -> None:
         if tool not in TOOLS:
-            raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
+            raise ValueError(f"tool must be one of {[str(t) for t in TOOLS]}, got {tool!r}")
         if tool != self._tool:
-            self._tool = tool
+            self._tool = Tool(tool)
             self._update_cursor_shape()
 
     @property
@@ -262,7 +189,7 @@ class PreviewPane(QWidget):
         for ring in self._cursors:
             ring.setRect(-r, -r, 2 * r, 2 * r)
             ring.childItems()[0].setRect(-r, -r, 2 * r, 2 * r)
-        panning = self._tool == "pan" or self._space
+        panning = self._tool == Tool.PAN or self._space
         shape = Qt.CursorShape.OpenHandCursor if panning else Qt.CursorShape.CrossCursor
         for view in self.views:
             view.viewport().setCursor(shape)
@@ -299,7 +226,7 @@ class PreviewPane(QWidget):
         self.set_zoom(0.98 * min(port.width() / w, port.height() / h))
         self._fit = True
 
-    def set_zoom(self, zoom: float, view: _PhotoView | None = None, at: QPointF | None = None):
+    def set_zoom(self, zoom: float, view: PhotoView | None = None, at: QPointF | None = None):
         """Zoom both sides, keeping the photo point under `at` (viewport position in `view`;
         default: the centre) in place."""
         zoom = min(max(zoom, ZOOM_MIN), ZOOM_MAX)
@@ -323,13 +250,13 @@ class PreviewPane(QWidget):
             item.smooth = zoom < 1
         self._zoom = zoom
 
-    def _sync_scroll(self, source: _PhotoView) -> None:
+    def _sync_scroll(self, source: PhotoView) -> None:
         for other in self.views:
             if other is not source:
                 other.horizontalScrollBar().setValue(source.horizontalScrollBar().value())
                 other.verticalScrollBar().setValue(source.verticalScrollBar().value())
 
-    def _pan(self, view: _PhotoView, delta: QPointF) -> None:
+    def _pan(self, view: PhotoView, delta: QPointF) -> None:
         h, v = view.horizontalScrollBar(), view.verticalScrollBar()
         h.setValue(h.value() - round(delta.x()))
         v.setValue(v.value() - round(delta.y()))
@@ -356,23 +283,24 @@ class PreviewPane(QWidget):
             self._show_brush_cursor(None)
         return False
 
-    def _press(self, view: _PhotoView, event) -> bool:
+    def _press(self, view: PhotoView, event) -> bool:
         view.setFocus()
         button = event.button()
         left = button == Qt.MouseButton.LeftButton
-        if button == Qt.MouseButton.MiddleButton or (left and (self._tool == "pan" or self._space)):
+        panning = self._tool == Tool.PAN or self._space
+        if button == Qt.MouseButton.MiddleButton or (left and panning):
             self._pan_from = event.position()
             view.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return True
         if left and not self._painting:
             self._painting = True
-            self.document.begin_stroke(self._brush_size / 2, add=self._tool == "brush")
+            self.document.begin_stroke(self._brush_size / 2, add=self._tool == Tool.BRUSH)
             p = view.to_scene(event.position())
             self.document.stroke_to(p.x(), p.y())
             return True
         return False
 
-    def _move(self, view: _PhotoView, event) -> bool:
+    def _move(self, view: PhotoView, event) -> bool:
         if self._pan_from is not None:
             self._pan(view, event.position() - self._pan_from)
             self._pan_from = event.position()

@@ -122,7 +122,7 @@ def test_wizard_reports_bad_pairs_trains_and_installs(
     wizard.button(wizard.WizardButton.FinishButton).click()
     qtbot.waitUntil(lambda: window.finetune_wizard is None, timeout=30000)
 
-    installed = Path(window.settings.get("model"))
+    installed = Path(window.settings.model)
     assert installed.parent == Path(tmp_path / "library") and installed.is_file()
     assert read_header(installed).name == "Studio test"
     assert window.model_paths() == [installed]
@@ -187,6 +187,6 @@ def test_adding_to_the_ensemble(qtbot, open_window, tiny_library, trained_model)
     new = library / "new.safetensors"
     shutil.copy(trained_model, new)
     window._model_installed(str(new), "ensemble")
-    assert window.settings.get("model") == MY_ENSEMBLE
+    assert window.settings.model == MY_ENSEMBLE
     assert window.model_paths() == [library / "tiny.safetensors", new]
     assert window.model_combo.currentText() == "My ensemble (2 models)"
