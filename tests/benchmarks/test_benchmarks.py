@@ -349,3 +349,22 @@ def test_finetune_real_tunes_every_model_with_every_recipe(
             assert compose["epoch_size"] == (6 if mixed else 3)
             assert run["carvana_photos"] == (6 if mixed else 0)
     assert report["models"][0]["base"]["carvana"]["mean_dice"] > 0.5  # the trained model
+
+
+def test_startup_times_this_checkout_against_a_baseline_revision(tmp_path, load_script):
+    """Both trees really start: `carmask --help` answers and the window comes up in each, and
+    the report holds every run and the ratios."""
+    import subprocess
+
+    inside = subprocess.run(["git", "rev-parse", "HEAD"], cwd=BENCHMARKS, capture_output=True)
+    if inside.returncode != 0:
+        pytest.skip("the baseline is a git revision: needs a git checkout")
+    startup = load_script("benchmarks/startup.py")
+    out = tmp_path / "startup.json"
+    assert startup.main(["--baseline", "HEAD", "--repeats", "1", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    for tree in ("new", "old"):
+        for probe in ("cli_help", "window_up"):
+            (seconds,) = report["seconds"][tree][probe]
+            assert 0 < seconds < 120
+    assert set(report["ratio_new_over_old"]) == {"cli_help", "window_up"}
