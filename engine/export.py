@@ -21,7 +21,8 @@ __all__ = [
     "output_paths",
 ]
 
-EXPORT_FORMATS: tuple[str, ...] = tuple(NAME_PATTERNS)
+# what one photo's export writes; "listing" needs the car's other angles too (engine.listing)
+EXPORT_FORMATS: tuple[str, ...] = tuple(f for f in NAME_PATTERNS if f != "listing")
 
 
 @dataclass(frozen=True)
@@ -123,10 +124,12 @@ def export_photo(
 
     level = options.png_compress_level
     # the photo's colours mean what its profile says: cutout and composite keep it (not the mask)
-    icc = read_icc_profile(input_path) if set(paths) - {"mask"} else None
+    icc = read_icc_profile(input_path) if set(paths) - {"mask", "listing"} else None
     colour = {"icc_profile": icc} if icc else {}
     written: list[Path] = []
     for fmt, path in paths.items():
+        if fmt == "listing":  # written per car, once all its angles are in (engine.listing)
+            continue
         if fmt == "png":
             data = image_writer(cutout_rgba(rgb, mask), "PNG", compress_level=level, **colour)
         elif fmt == "mask":

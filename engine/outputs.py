@@ -29,7 +29,12 @@ from engine.io import (
 __all__ = ["MANIFEST_NAME", "NAME_PATTERNS", "OutputFolder", "OutputPlan", "written_by_carmask"]
 
 MANIFEST_NAME = ".carmask-outputs.jsonl"
-NAME_PATTERNS = {"png": "{stem}.png", "mask": "{stem}_mask.png", "jpg": "{stem}.jpg"}
+NAME_PATTERNS = {
+    "png": "{stem}.png",
+    "mask": "{stem}_mask.png",
+    "jpg": "{stem}.jpg",
+    "listing": "{stem}_listing.jpg",  # framed with its car's other angles (engine.listing)
+}
 
 
 def _key(path: Path) -> tuple[str, str]:

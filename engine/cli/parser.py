@@ -20,7 +20,58 @@ from engine.export import EXPORT_FORMATS
 from engine.io import (
     DEFAULT_MAX_MEGAPIXELS,
 )
+from engine.listing.choices import SHADOWS, SIZE_PRESETS, parse_size
 from engine.training.config import OPTIMIZERS, PRESETS, SCHEDULES
+
+
+def _fraction(low: float, high: float):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g}, got {value:g}")
+        return value
+
+    return parse
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _listing_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("listing frames (--format listing)")
+    g.add_argument(
+        "--size",
+        type=_size,
+        default="1600x1200",
+        help=f"frame WIDTHxHEIGHT (default 1600x1200; presets: {', '.join(SIZE_PRESETS)})",
+    )
+    g.add_argument(
+        "--backdrop",
+        type=_parse_colour,
+        default="#FFFFFF",
+        help="backdrop colour (top of a gradient with --backdrop-bottom)",
+    )
+    g.add_argument("--backdrop-bottom", type=_parse_colour, help="gradient: its bottom colour")
+    g.add_argument(
+        "--backdrop-image", help="the studio's own backdrop image, scaled to cover the frame"
+    )
+    g.add_argument("--shadow", choices=SHADOWS, default="contact", help="default: contact")
+    g.add_argument(
+        "--shadow-strength", type=_fraction(0, 1), default=0.5, help="0 to 1 (default 0.5)"
+    )
+    g.add_argument(
+        "--margin",
+        type=_fraction(0, 0.4),
+        default=0.06,
+        help="room around the car, as a share of the frame (default 0.06)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         action="append",
-        choices=EXPORT_FORMATS,
-        help="png: transparent cutout (default), mask: mask PNG, jpg: on a colour",
+        choices=(*EXPORT_FORMATS, "listing"),
+        help="png: transparent cutout (default), mask: mask PNG, jpg: on a colour, listing: "
+        "framed like the car's other angles on a backdrop with a shadow (JPEG); repeatable",
     )
     p.add_argument(
         "--background",
@@ -51,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"refuse larger photos (default {DEFAULT_MAX_MEGAPIXELS:g}; about 55 MB of memory "
         "per megapixel)",
     )
+    _listing_args(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _model_args(p)
     p.set_defaults(func=cmd_predict)

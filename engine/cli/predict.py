@@ -33,11 +33,20 @@ def cmd_predict(args) -> int:
     plan = OutputPlan(options.formats, intake.photos)
     for f in intake.photos:
         plan.assign(f, args.out)  # every name chosen before anything is written
+    listing = _listing(args, plan, intake.photos) if "listing" in options.formats else None
     predictor = _predictor(args)
     _say(f"device: {predictor.device_label}; model: {predictor.label}")
     failed: list[tuple[Path, str]] = []
     notes: list[tuple[Path, str]] = []
     done, times = 0, []
+
+    def framed(result) -> None:  # a car's listing frames, once its last photo is in
+        if result is not None:
+            failed.extend(result.failed)
+            notes.extend(result.notes)
+            for reason in result.failed:
+                _say(f"failed: {reason[0]}: {reason[1]}")
+
     heap = HeapKeeper()
     bar = tqdm(intake.photos, desc="photos", unit="photo", disable=args.quiet, file=sys.stderr)
     try:
@@ -48,9 +57,13 @@ def cmd_predict(args) -> int:
                 mask = predictor.predict(photo.rgb)
                 with _finish_before_stopping():  # a cutout never lacks the mask asked with it
                     export_photo(photo.rgb, mask, path, args.out, options, plan, photo.alpha)
+                    if listing:
+                        framed(listing.add(path, mask))
             except (ImageReadError, OutputWriteError) as exc:
                 failed.append((exc.path, exc.reason))
                 _say(f"failed: {exc}")
+                if listing:
+                    framed(listing.skip(path))
                 continue
             finally:
                 heap.after_photo()  # a long batch's memory stays flat
@@ -61,11 +74,35 @@ def cmd_predict(args) -> int:
     except KeyboardInterrupt:
         bar.close()
         left = len(intake.photos) - done - len(failed)
+        for car in listing.unfinished() if listing else ():
+            notes.append(
+                (Path(car), "listing frames not written: the car's angles were not all done")
+            )
         _predict_summary(done, failed, notes, intake, times, predictor, f", not started: {left}")
         print("interrupted: the photos done so far are complete; run again to finish the rest")
         return 130
     _predict_summary(done, failed, notes, intake, times, predictor)
     return 1 if failed or not intake.photos else 0
+
+
+def _listing(args, plan: OutputPlan, photos: list[Path]):
+    """The batch's listing frames, as the --size, --backdrop*, --shadow* and --margin say."""
+    from engine.listing.batch import ListingBatch, ListingOptions
+    from engine.listing.render import Backdrop, ShadowStyle
+
+    image = None
+    if args.backdrop_image:
+        try:
+            image = read_photo(args.backdrop_image).rgb
+        except ImageReadError as exc:
+            raise SystemExit(f"carmask: error: --backdrop-image {exc.path}: {exc.reason}") from None
+    options = ListingOptions(
+        size=args.size,
+        backdrop=Backdrop(args.backdrop, args.backdrop_bottom, image),
+        shadow=ShadowStyle(args.shadow, args.shadow_strength),
+        margin=args.margin,
+    )
+    return ListingBatch(options, plan, args.out, photos)
 
 
 def _predict_summary(done, failed, notes, intake, times, predictor, extra="") -> None:

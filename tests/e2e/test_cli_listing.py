@@ -1,0 +1,87 @@
+"""`carmask predict --format listing`: a real car's 16 turntable angles (tests/data/listing) cut
+out by a real (tiny) trained model, framed as one set on a backdrop with a shadow."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.cli import main
+from engine.io import read_rgb
+
+LISTING = Path(__file__).parents[1] / "data" / "listing"
+NAVY = (32, 64, 160)
+
+
+@pytest.fixture
+def shoot(tmp_path) -> Path:
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    for photo in sorted(LISTING.glob("*_[0-9][0-9].jpg")):
+        shutil.copy(photo, folder / photo.name)
+    return folder
+
+
+def _predict(model, *args) -> int:
+    return main(["predict", *map(str, args), "--model", str(model), "--device", "cpu", "-q"])
+
+
+def test_listing_frames_every_angle_at_the_size_on_the_backdrop(
+    trained_model, shoot, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    code = _predict(
+        trained_model,
+        shoot,
+        "--out",
+        out,
+        "--format",
+        "listing",
+        "--format",
+        "png",
+        "--size",
+        "640x480",
+        "--backdrop",
+        "#2040a0",
+        "--shadow",
+        "contact",
+        "--margin",
+        "0.08",
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "done: 16, failed: 0" in printed
+    frames = sorted(out.glob("*_listing.jpg"))
+    assert [f.name.removesuffix("_listing.jpg") for f in frames] == sorted(
+        p.stem for p in shoot.glob("*.jpg")
+    )
+    assert len(list(out.glob("*.png"))) == 16  # the cutouts asked for beside them
+    for frame in frames:
+        rgb = read_rgb(frame)
+        assert rgb.shape == (480, 640, 3)
+        corner = rgb[:20, :20].reshape(-1, 3).astype(int)
+        assert np.abs(corner - NAVY).max() <= 4  # the backdrop (JPEG: within a few levels)
+    assert "listing frame enlarged" in printed  # 480x320 photos in a 640x480 frame: said so
+
+
+def test_listing_options_are_checked_before_any_photo_is_read(
+    trained_model, shoot, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    for args, said in (
+        (("--size", "640"), "size must be WIDTHxHEIGHT"),
+        (("--margin", "0.9"), "must be from 0 to 0.4"),
+        (("--shadow", "real-ish"), "invalid choice"),
+    ):
+        with pytest.raises(SystemExit):
+            _predict(trained_model, shoot, "--out", out, "--format", "listing", *args)
+        assert said in capsys.readouterr().err
+    missing = tmp_path / "no-such-backdrop.jpg"
+    with pytest.raises(SystemExit, match="--backdrop-image"):
+        _predict(
+            trained_model, shoot, "--out", out, "--format", "listing", "--backdrop-image", missing
+        )
+    assert not out.exists() or not any(out.glob("*_listing.jpg"))
