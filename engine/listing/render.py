@@ -13,10 +13,11 @@ import numpy as np
 from engine.listing.choices import SHADOWS
 from engine.listing.framing import CarBox, FramePlan
 from engine.scenes.cutout import make_cutout
-from engine.scenes.paste import Extras, Placement, paste_car
+from engine.scenes.paste import Extras, Placement, paste_car, scaled, shadow_map
 
 CROP_PAD = 8  # `make_cutout` crops the car's box with this much around it
 FAINT = 2 / 255
+SHADOW_SCALE = 0.25  # shadows are worked out at this share of the frame's size
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Backdrop:
     image: np.ndarray | None = field(default=None, compare=False)
 
     def render(self, width: int, height: int) -> np.ndarray:
-        """H×W×3 float32 in 0..1."""
+        """H×W×3 uint8."""
         if self.image is not None:
             ih, iw = self.image.shape[:2]
             k = max(width / iw, height / ih)
@@ -37,13 +38,12 @@ class Backdrop:
             interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
             big = cv2.resize(self.image, (nw, nh), interpolation=interp)
             y0, x0 = (nh - height) // 2, (nw - width) // 2
-            return big[y0 : y0 + height, x0 : x0 + width].astype(np.float32) / 255
-        top = np.asarray(self.top, np.float32) / 255
-        if self.bottom is None:
-            return np.broadcast_to(top, (height, width, 3)).copy()
-        bottom = np.asarray(self.bottom, np.float32) / 255
-        t = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
-        return np.broadcast_to(top * (1 - t) + bottom * t, (height, width, 3)).copy()
+            return np.ascontiguousarray(big[y0 : y0 + height, x0 : x0 + width])
+        top = np.asarray(self.top, np.float32)
+        bottom = top if self.bottom is None else np.asarray(self.bottom, np.float32)
+        t = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+        rows = np.round(top * (1 - t) + bottom * t).astype(np.uint8)  # one colour per row
+        return np.ascontiguousarray(np.broadcast_to(rows[:, None], (height, width, 3)))
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,29 @@ def _to_u8(x: np.ndarray) -> np.ndarray:
     return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
 
 
+def _region(place: Placement, car_h: float, size: tuple[int, int]) -> tuple[slice, slice]:
+    """The part of the frame the car and its shadows can touch (the rest stays the backdrop)."""
+    fw, fh = size
+    x0 = int(place.cx - 0.8 * place.width) - 2
+    x1 = int(np.ceil(place.cx + 0.8 * place.width)) + 2
+    y0 = int(place.ground_y - 1.1 * car_h) - 2
+    y1 = int(np.ceil(place.ground_y + 0.4 * car_h)) + 2
+    return slice(max(0, y0), min(fh, y1)), slice(max(0, x0), min(fw, x1))
+
+
+def _shadow(cut, place: Placement, oy: int, ox: int, shape, extras: Extras) -> np.ndarray:
+    """The shadows (0..1 darkening) over a region whose top-left is (oy, ox) in the frame,
+    worked out at a quarter of the size (they are soft: nothing is lost) and enlarged."""
+    k = SHADOW_SCALE
+    small = Placement(place.width * k, (place.cx - ox) * k, (place.ground_y - oy) * k)
+    _, alpha, ground = scaled(cut, small)
+    w = alpha.shape[1]
+    sy, sx = round(small.ground_y - ground), round(small.cx - w / 2)
+    low = (max(1, round(shape[0] * k)), max(1, round(shape[1] * k)))
+    plane = shadow_map(alpha, ground, sy, sx, low, extras)
+    return cv2.resize(plane, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
 def render_angle(
     rgb: np.ndarray,
     mask: np.ndarray,
@@ -81,16 +104,26 @@ def render_angle(
     inside = mask[box.y0 : box.y1, box.x0 : box.x1]
     m[box.y0 : box.y1, box.x0 : box.x1] = inside if inside.dtype == bool else inside > 127
     cut_scale = min(1.0, plan.scale)  # cut out at the output's scale: less to work on
-    cut = make_cutout(rgb, m, cut_scale)
+    cut = make_cutout(rgb, m, cut_scale, band_only=True)
     crop_x0, crop_x1 = max(0, box.x0 - CROP_PAD), min(w, box.x1 + CROP_PAD)
     # the car box's centre goes to the frame's centre (the crop's pad may be cut by the edge)
     off = ((box.x0 + box.x1) / 2 - (crop_x0 + crop_x1) / 2) * plan.scale
-    width = cut.size[1] * plan.scale / cut_scale
-    place = Placement(width=width, cx=plan.cx - off, ground_y=plan.ground_y)
-    fw, fh = plan.size
-    floor = backdrop.render(fw, fh)
-    out, alpha = paste_car(floor, cut, place, (shadow or ShadowStyle()).extras())
-    # a shadow's faint tails (under 2 levels in 255) are not painted: the backdrop stays exact
-    faint = (alpha == 0) & (np.abs(out - floor).max(axis=-1) < FAINT)
-    out[faint] = floor[faint]
-    return _to_u8(out), _to_u8(alpha)
+    k = plan.scale / cut_scale
+    place = Placement(width=cut.size[1] * k, cx=plan.cx - off, ground_y=plan.ground_y)
+    frame = backdrop.render(*plan.size)
+    alpha = np.zeros(frame.shape[:2], np.uint8)
+    ys, xs = _region(place, cut.size[0] * k, plan.size)
+    if ys.start >= ys.stop or xs.start >= xs.stop:
+        return frame, alpha
+    floor = frame[ys, xs].astype(np.float32) / 255
+    extras = (shadow or ShadowStyle()).extras()
+    local = Placement(place.width, place.cx - xs.start, place.ground_y - ys.start)
+    shaded = floor
+    if extras.contact or extras.drop:
+        dark = _shadow(cut, place, ys.start, xs.start, floor.shape[:2], extras)
+        dark[dark < FAINT] = 0  # a shadow's faint tails are not painted: the backdrop stays exact
+        shaded = floor * (1 - dark[..., None])
+    out, cover = paste_car(shaded, cut, local, Extras())
+    frame[ys, xs] = _to_u8(out)
+    alpha[ys, xs] = _to_u8(cover)
+    return frame, alpha

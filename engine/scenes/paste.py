@@ -75,7 +75,9 @@ def _layer(shape: tuple[int, int], src: np.ndarray, y0: int, x0: int) -> np.ndar
     return out
 
 
-def _shadow_map(alpha: np.ndarray, ground: int, y0: int, x0: int, shape, ex: Extras) -> np.ndarray:
+def shadow_map(alpha: np.ndarray, ground: int, y0: int, x0: int, shape, ex: Extras) -> np.ndarray:
+    """How much the car's contact and drop shadows darken each pixel of a plane of `shape`
+    (0..1), for the car's coverage `alpha` with its top-left at (y0, x0), standing on `ground`."""
     h, w = alpha.shape
     shadow = np.zeros(shape, np.float32)
     gy = y0 + ground
@@ -137,7 +139,7 @@ def paste_car(
     ry1, rx1 = min(shape[0], y0 + 2 * h), min(shape[1], x0 + 2 * w)
     if ry0 < ry1 and rx0 < rx1:
         local = (ry1 - ry0, rx1 - rx0)
-        shadow = _shadow_map(alpha, ground, y0 - ry0, x0 - rx0, local, ex)
+        shadow = shadow_map(alpha, ground, y0 - ry0, x0 - rx0, local, ex)
         out[ry0:ry1, rx0:rx1] *= 1 - shadow[..., None]
     if ex.match_light:
         cy, cx, ly, lx = _blit(out, alpha, y0, x0)
