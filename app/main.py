@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args, qt_args = parser.parse_known_args(argv[1:])
 
+    from app.platform_check import xcb_problem
+
+    if problem := xcb_problem():  # Qt would abort with a plugin error: say what to install
+        print(problem, file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from app.settings import APPLICATION, ORGANIZATION, Settings
