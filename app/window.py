@@ -28,6 +28,7 @@ from app.angle_strip import AngleStrip
 from app.batch import BatchController
 from app.editor import MaskDocument, PreviewPane
 from app.editor.tools import Tool
+from app.empty_state import build_stage, show_stage
 from app.export_dialog import ExportDialog
 from app.model_picker import MY_ENSEMBLE, ModelPicker
 from app.queue_view import KEY_ROLE, QueueTree, make_thumbnail
@@ -79,7 +80,8 @@ class MainWindow(QMainWindow):
         rv.addWidget(self.strip)
         split = QSplitter()
         split.addWidget(left)
-        split.addWidget(right)
+        self.stage = build_stage(self, right)  # the empty state until photos are queued
+        split.addWidget(self.stage)
         split.setStretchFactor(1, 1)
         split.setSizes([440, 960])
         self.setCentralWidget(split)
@@ -212,6 +214,7 @@ class MainWindow(QMainWindow):
             self.problems.item(self.problems.count() - 1).setToolTip(f"{path}\n{reason}")
         self.problems_label.setText(f"Problems ({len(self.session.problems)})")
         self._fill_strip()
+        show_stage(self.stage, bool(self.session.photos))
         self._update_actions()
 
     def clear_problems(self) -> None:

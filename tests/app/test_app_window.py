@@ -4,6 +4,7 @@ touch up a mask, export, and reopen — offscreen with pytest-qt."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ pytest.importorskip("PySide6")
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QLabel
 
 from app.session import DONE, FAILED, TOUCHED, Session
 from app.window import MainWindow
@@ -273,3 +275,20 @@ def test_rerun_keeps_a_touch_up_unless_the_operator_discards_it(
         assert asked and "touch-ups" in asked[0]
         assert photo.status == expected
     assert not np.array_equal(window.session.mask(photo), edit)
+
+
+def test_an_empty_window_says_where_to_start_until_photos_are_queued(qtbot, open_window):
+    """First start: a drop target with Add folder / Add photos / Open samples, not an empty
+    preview; Open samples queues the shipped sample car and the preview takes its place."""
+    from app.empty_state import DROP_TEXT, EmptyState
+
+    window = open_window()
+    window.show()
+    empty = window.stage.currentWidget()
+    assert isinstance(empty, EmptyState) and empty.isVisible()
+    assert DROP_TEXT in [label.text() for label in empty.findChildren(QLabel)]
+    if shots := os.environ.get("CARMASK_SCREENSHOTS"):  # to look at it
+        window.grab().save(str(Path(shots) / "empty-window.png"))
+    empty.buttons["samples_action"].click()
+    qtbot.waitUntil(lambda: len(window.session.photos) == 16, timeout=20000)
+    assert window.stage.currentWidget() is not empty and window.pane.isVisible()
