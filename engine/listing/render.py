@@ -1,7 +1,8 @@
 """One framed angle: the backdrop, the shadows the car casts on it, then the car itself with
 its edge colours decontaminated (nothing of the photo's old backdrop at the edge), placed as
-its `FramePlan` says. Built on the scene compositor (`engine.scenes.paste`), which does the
-same for training."""
+its `FramePlan` says. Built on the scene compositor's pieces (`engine.scenes`: cut-out,
+scaling, shadows), which training uses too; only the frame's pixels the car and its shadow
+touch are worked on."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from engine.listing.choices import SHADOWS
 from engine.listing.framing import CarBox, FramePlan
 from engine.scenes.cutout import make_cutout
-from engine.scenes.paste import Extras, Placement, paste_car, scaled, shadow_map
+from engine.scenes.paste import Extras, Placement, blit, scaled, shadow_map
 
 CROP_PAD = 8  # `make_cutout` crops the car's box with this much around it
 FAINT = 2 / 255
@@ -89,6 +90,17 @@ def _shadow(cut, place: Placement, oy: int, ox: int, shape, extras: Extras) -> n
     return cv2.resize(plane, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
+def _shade(frame: np.ndarray, dark: np.ndarray, oy: int, ox: int) -> None:
+    """Darken the frame by `dark` (placed at (oy, ox)) where it is not faint, in place."""
+    dark[dark < FAINT] = 0  # a shadow's faint tails are not painted: the backdrop stays exact
+    rows, cols = np.flatnonzero(dark.any(axis=1)), np.flatnonzero(dark.any(axis=0))
+    if not rows.size:
+        return
+    d = dark[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1, None]
+    win = (slice(oy + rows[0], oy + rows[-1] + 1), slice(ox + cols[0], ox + cols[-1] + 1))
+    frame[win] = np.round(frame[win] * (1 - d)).astype(np.uint8)
+
+
 def render_angle(
     rgb: np.ndarray,
     mask: np.ndarray,
@@ -100,30 +112,31 @@ def render_angle(
     """The framed photo (H×W×3 uint8) and the car's coverage in it (H×W uint8, 0..255: a
     transparent listing PNG's alpha)."""
     h, w = mask.shape
-    m = np.zeros((h, w), bool)  # the car alone: specks outside its box are left out
+    y0, y1 = max(0, box.y0 - CROP_PAD), min(h, box.y1 + CROP_PAD)
+    x0, x1 = max(0, box.x0 - CROP_PAD), min(w, box.x1 + CROP_PAD)
+    m = np.zeros((y1 - y0, x1 - x0), bool)  # the car alone: specks outside its box left out
     inside = mask[box.y0 : box.y1, box.x0 : box.x1]
-    m[box.y0 : box.y1, box.x0 : box.x1] = inside if inside.dtype == bool else inside > 127
+    m[box.y0 - y0 : box.y1 - y0, box.x0 - x0 : box.x1 - x0] = (
+        inside if inside.dtype == bool else inside > 127
+    )
     cut_scale = min(1.0, plan.scale)  # cut out at the output's scale: less to work on
-    cut = make_cutout(rgb, m, cut_scale, band_only=True)
-    crop_x0, crop_x1 = max(0, box.x0 - CROP_PAD), min(w, box.x1 + CROP_PAD)
+    cut = make_cutout(rgb[y0:y1, x0:x1], m, cut_scale, band_only=True)
     # the car box's centre goes to the frame's centre (the crop's pad may be cut by the edge)
-    off = ((box.x0 + box.x1) / 2 - (crop_x0 + crop_x1) / 2) * plan.scale
+    off = ((box.x0 + box.x1) / 2 - (x0 + x1) / 2) * plan.scale
     k = plan.scale / cut_scale
     place = Placement(width=cut.size[1] * k, cx=plan.cx - off, ground_y=plan.ground_y)
     frame = backdrop.render(*plan.size)
     alpha = np.zeros(frame.shape[:2], np.uint8)
-    ys, xs = _region(place, cut.size[0] * k, plan.size)
-    if ys.start >= ys.stop or xs.start >= xs.stop:
-        return frame, alpha
-    floor = frame[ys, xs].astype(np.float32) / 255
     extras = (shadow or ShadowStyle()).extras()
-    local = Placement(place.width, place.cx - xs.start, place.ground_y - ys.start)
-    shaded = floor
-    if extras.contact or extras.drop:
-        dark = _shadow(cut, place, ys.start, xs.start, floor.shape[:2], extras)
-        dark[dark < FAINT] = 0  # a shadow's faint tails are not painted: the backdrop stays exact
-        shaded = floor * (1 - dark[..., None])
-    out, cover = paste_car(shaded, cut, local, Extras())
-    frame[ys, xs] = _to_u8(out)
-    alpha[ys, xs] = _to_u8(cover)
+    ys, xs = _region(place, cut.size[0] * k, plan.size)
+    if (extras.contact or extras.drop) and ys.start < ys.stop and xs.start < xs.stop:
+        shape = (ys.stop - ys.start, xs.stop - xs.start)
+        _shade(frame, _shadow(cut, place, ys.start, xs.start, shape, extras), ys.start, xs.start)
+    car, cover, ground = scaled(cut, place)
+    top, left = round(place.ground_y - ground), round(place.cx - cover.shape[1] / 2)
+    fy, fx, cy, cx = blit(frame, cover, top, left)
+    a = cover[cy, cx, None]
+    under = frame[fy, fx].astype(np.float32) / 255
+    frame[fy, fx] = _to_u8(under * (1 - a) + car[cy, cx] * a)
+    alpha[fy, fx] = _to_u8(cover[cy, cx])
     return frame, alpha

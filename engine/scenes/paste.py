@@ -55,7 +55,7 @@ def scaled(cut: CarCutout, place: Placement) -> tuple[np.ndarray, np.ndarray, in
     return rgb, alpha, ground
 
 
-def _blit(
+def blit(
     canvas: np.ndarray, layer: np.ndarray, y0: int, x0: int
 ) -> tuple[slice, slice, slice, slice]:
     """Slices of the canvas and of a layer placed with its top-left at (y0, x0), clipped."""
@@ -70,7 +70,7 @@ def _blit(
 def _layer(shape: tuple[int, int], src: np.ndarray, y0: int, x0: int) -> np.ndarray:
     """`src` (2-D) placed on an empty canvas-sized plane."""
     out = np.zeros(shape, np.float32)
-    cy, cx, ly, lx = _blit(out, src, y0, x0)
+    cy, cx, ly, lx = blit(out, src, y0, x0)
     out[cy, cx] = src[ly, lx]
     return out
 
@@ -142,7 +142,7 @@ def paste_car(
         shadow = shadow_map(alpha, ground, y0 - ry0, x0 - rx0, local, ex)
         out[ry0:ry1, rx0:rx1] *= 1 - shadow[..., None]
     if ex.match_light:
-        cy, cx, ly, lx = _blit(out, alpha, y0, x0)
+        cy, cx, ly, lx = blit(out, alpha, y0, x0)
         a = alpha[ly, lx]
         if a.sum() > 16:
             bg = out[cy, cx].reshape(-1, 3).mean(0) + 1e-3
@@ -154,11 +154,11 @@ def paste_car(
         mirror_rgb, mirror_a = rgb[: ground + 1][::-1], alpha[: ground + 1][::-1]
         fade = ex.reflection * np.clip(1 - np.arange(mirror_a.shape[0]) / (0.45 * h), 0, 1) ** 2
         ma = mirror_a * fade[:, None]
-        cy, cx, ly, lx = _blit(out, ma, gy, x0)
+        cy, cx, ly, lx = blit(out, ma, gy, x0)
         a3 = ma[ly, lx][..., None]
         out[cy, cx] = out[cy, cx] * (1 - a3) + mirror_rgb[ly, lx] * a3
     label = np.zeros(shape, np.float32)
-    cy, cx, ly, lx = _blit(out, alpha, y0, x0)
+    cy, cx, ly, lx = blit(out, alpha, y0, x0)
     a3 = alpha[ly, lx][..., None]
     out[cy, cx] = out[cy, cx] * (1 - a3) + rgb[ly, lx] * a3
     label[cy, cx] = alpha[ly, lx]
