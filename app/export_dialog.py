@@ -1,5 +1,6 @@
 """One-click export: every finished photo as a transparent PNG (original pixels, alpha = mask),
-optionally a mask PNG and a JPEG on a colour; atomic writes, originals never touched, a report."""
+optionally a mask PNG, a JPEG on a colour and listing frames (every angle of a car framed alike
+on a backdrop with a shadow); atomic writes, originals never touched, a report."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.listing_box import ListingBox
 from app.settings import Settings
 from app.worker import Progress, call_in_pool
 
@@ -36,6 +38,7 @@ class ExportReport:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     folders: list[Path] = field(default_factory=list)
+    notes: list[tuple[Path, str]] = field(default_factory=list)
 
     def text(self) -> str:
         lines = [
@@ -44,6 +47,7 @@ class ExportReport:
         ]
         lines += [f"skipped {p.name}: {r}" for p, r in self.skipped]
         lines += [f"FAILED {p}: {r}" for p, r in self.failed]
+        lines += [f"note {p.name}: {r}" for p, r in self.notes]
         lines += [f"→ {f}" for f in self.folders]
         return "\n".join(lines)
 
@@ -52,9 +56,10 @@ def out_dir_for(photo_path: Path, chosen: str) -> Path:
     return Path(chosen) if chosen else photo_path.parent / BESIDE
 
 
-def export_session(session, out_dir: str, options, progress=None) -> ExportReport:
-    """Export every photo of the session that has a mask (the touched-up one where there is one).
-    Runs on a worker; `progress(done, total)` is called after each photo."""
+def export_session(session, out_dir: str, options, progress=None, listing=None) -> ExportReport:
+    """Export every photo of the session that has a mask (the touched-up one where there is one)
+    and, with `listing` (`engine.listing.batch.ListingOptions`), each car's listing frames once
+    its photos are done. Runs on a worker; `progress(done, total)` is called after each photo."""
     from engine.export import export_photo
     from engine.io import ImageReadError, OutputWriteError, read_photo
     from engine.outputs import OutputPlan
@@ -62,11 +67,14 @@ def export_session(session, out_dir: str, options, progress=None) -> ExportRepor
     report = ExportReport()
     photos = list(session.photos.values())
     ready = [p for p in photos if p.has_mask]
+    formats = (*options.formats, "listing") if listing else options.formats
+    plan = OutputPlan(formats, [p.path for p in photos])
+    cars = _listing_batch(listing, plan, out_dir, [p.path for p in photos])
     for p in photos:
         if not p.has_mask:
             why = f"failed: {p.error}" if p.error else f"not segmented yet ({p.status})"
             report.skipped.append((p.path, why))
-    plan = OutputPlan(options.formats, [p.path for p in photos])
+            _framed(report, cars.skip(p.path) if cars else None)
     for p in ready:  # every name chosen before anything is written
         plan.assign(p.path, out_dir_for(p.path, out_dir))
     for i, photo in enumerate(ready):
@@ -83,15 +91,40 @@ def export_session(session, out_dir: str, options, progress=None) -> ExportRepor
             )
             if folder not in report.folders:
                 report.folders.append(folder)
+            if cars:
+                _framed(report, cars.add(photo.path, mask))
         except ImageReadError as exc:
             report.failed.append((photo.path, exc.reason))
+            _framed(report, cars.skip(photo.path) if cars else None)
         except OutputWriteError as exc:
             report.failed.append((photo.path, f"{exc.path}: {exc.reason}"))
+            _framed(report, cars.skip(photo.path) if cars else None)
         except ValueError as exc:
             report.failed.append((photo.path, str(exc)))
+            _framed(report, cars.skip(photo.path) if cars else None)
         if progress:
             progress(i + 1, len(ready))
     return report
+
+
+def _listing_batch(listing, plan, out_dir: str, photos: list[Path]):
+    if listing is None:
+        return None
+    from engine.listing.batch import ListingBatch
+
+    return ListingBatch(listing, plan, lambda photo: out_dir_for(photo, out_dir), photos)
+
+
+def _framed(report: ExportReport, result) -> None:
+    """A car's listing frames (written once its last photo was exported) into the report."""
+    if result is None:
+        return
+    report.written += result.written
+    report.failed += result.failed
+    report.notes += result.notes
+    for path in result.written:
+        if path.parent not in report.folders:
+            report.folders.append(path.parent)
 
 
 class ExportDialog(QDialog):
@@ -134,6 +167,8 @@ class ExportDialog(QDialog):
         form.addRow("Write", self.png)
         form.addRow("", self.mask)
         form.addRow("", jrow)
+        self.listing = ListingBox(settings, self._sample_for_preview())
+        self.listing.enabled.setChecked("listing" in settings.formats_text.split(","))
         self.bar = QProgressBar()
         self.bar.setVisible(False)
         self.result = QPlainTextEdit(readOnly=True)
@@ -157,6 +192,7 @@ class ExportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addLayout(form)
+        layout.addWidget(self.listing)
         layout.addWidget(self.bar)
         layout.addWidget(self.result)
         layout.addWidget(self.buttons)
@@ -193,23 +229,53 @@ class ExportDialog(QDialog):
         c = self.colour
         return ExportOptions(formats=formats, background=(c.red(), c.green(), c.blue()))
 
+    def _sample_for_preview(self):
+        """The first segmented photo's (rgb, mask, the boxes of its car's other angles), read on
+        the worker that draws the preview (the car's set decides the frame)."""
+        photo = next((p for p in self.session.photos.values() if p.has_mask), None)
+        if photo is None:
+            return None
+        session = self.session
+        car = [p for p in session.cars().get(photo.car, []) if p.has_mask and p is not photo]
+
+        def sample():
+            from engine.io import ImageReadError, read_photo
+            from engine.listing.framing import car_box
+
+            mask = session.mask(photo)
+            try:
+                rgb = read_photo(photo.path).rgb
+            except ImageReadError:
+                return None
+            if mask is None or mask.shape != rgb.shape[:2]:
+                return None
+            others = [car_box(m) for m in map(session.mask, car) if m is not None]
+            return rgb, mask, [b for b in others if b is not None]
+
+        return sample
+
     @Slot()
     def start(self) -> None:
         options = self.options()
-        if not options.formats:
+        listing = self.listing.options()
+        if self.listing.enabled.isChecked() and listing is None:
+            self.result.setPlainText(f"Listing frames: {self.listing.problem.text()}")
+            return
+        if not options.formats and listing is None:
             self.result.setPlainText("Choose at least one thing to write.")
             return
         out_dir = self.folder.text().strip()
         self.settings.output_dir = out_dir
-        self.settings.formats = options.formats
+        self.settings.formats = (*options.formats, "listing") if listing else options.formats
         self.settings.background = self.colour.name()
+        self.listing.remember()
         self.export_button.setEnabled(False)
         self.bar.setVisible(True)
         self.bar.setRange(0, 0)
         self.result.setPlainText("Exporting…")
         signal = self._progress.changed
         call_in_pool(
-            lambda: export_session(self.session, out_dir, options, signal.emit),
+            lambda: export_session(self.session, out_dir, options, signal.emit, listing),
             self._done,
             self._error,
         )

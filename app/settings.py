@@ -70,6 +70,11 @@ class Settings:
     ensemble = _Setting("")  # JSON list of the model files in the operator's own ensemble
     device = _Setting("auto")  # auto | cpu | cuda (a device the machine lacks is said so)
     brush_size = _Setting(24, sync=False)  # every slider tick
+    # listing frames (the export dialog): WIDTHxHEIGHT, backdrop colour, shadow, margin in %
+    listing_size = _Setting("1600x1200")
+    listing_backdrop = _Setting("#ffffff")
+    listing_shadow = _Setting("contact", ("contact", "drop", "none"))
+    listing_margin = _Setting(6)
     window_geometry = _Setting(b"")
     window_state = _Setting(b"")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,19 @@ class ListingOptions:
     jpeg_quality: int = 92
 
 
+def preview_frame(
+    rgb: np.ndarray, mask: np.ndarray, o: ListingOptions, others: Sequence[CarBox] = ()
+) -> np.ndarray | None:
+    """One photo framed as its car's set will be (`others`: the boxes of the car's other
+    angles) with these options: the export dialog's live preview. None when the mask has no
+    car."""
+    box = car_box(mask)
+    if box is None:
+        return None
+    plan = plan_frames([box, *others], o.size, o.margin)[0]
+    return render_angle(rgb, mask, box, plan, o.backdrop, o.shadow)[0]
+
+
 @dataclass
 class _Angle:
     photo: Path
@@ -55,8 +69,18 @@ class CarResult:
 
 
 class ListingBatch:
-    def __init__(self, options: ListingOptions, plan: OutputPlan, out_dir, photos: list[Path]):
-        self.options, self.plan, self.out_dir = options, plan, out_dir
+    """`out_dir`: the output folder, or a function giving each photo's (the app's export writes
+    beside each photo by default)."""
+
+    def __init__(
+        self,
+        options: ListingOptions,
+        plan: OutputPlan,
+        out_dir: str | Path | Callable[[Path], Path],
+        photos: list[Path],
+    ):
+        self.options, self.plan = options, plan
+        self.out_dir = out_dir if callable(out_dir) else (lambda _photo: Path(out_dir))
         self._left = Counter(car_of(p) for p in photos)  # photos of each car still to come
         self._angles: dict[str, list[_Angle]] = {}
 
@@ -99,7 +123,7 @@ class ListingBatch:
                 bits = np.unpackbits(angle.mask, count=angle.shape[0] * angle.shape[1])
                 mask = bits.reshape(angle.shape).astype(bool)
                 out, _ = render_angle(photo.rgb, mask, angle.box, plan, o.backdrop, o.shadow)
-                path = self.plan.assign(angle.photo, self.out_dir)[LISTING]
+                path = self.plan.assign(angle.photo, self.out_dir(angle.photo))[LISTING]
                 data = image_writer(out, "JPEG", quality=o.jpeg_quality, subsampling=0)
                 result.written.append(self.plan.write(path, angle.photo, data))
             except (ImageReadError, OutputWriteError) as exc:  # changed meanwhile, disk full

@@ -69,3 +69,59 @@ def test_export_into_the_shoot_folder_keeps_every_photo(tmp_path):
     assert set(_digests(shoot)) == set(after)
     # and the shoot added again brings in no cutouts as photos
     assert Session(tmp_path / "s2").add([shoot]).added and len(Session.scan([shoot])[0]) == 2
+
+
+LISTING = Path(__file__).parents[1] / "data" / "listing"
+
+
+def test_export_dialog_writes_listing_frames_for_the_car_and_previews_one(qtbot, tmp_path):
+    """The 16 angles of a real car, segmented (their hand masks): the dialog's listing options
+    draw a live preview, and Export writes every angle framed at the size asked for, on the
+    backdrop chosen, beside the cutouts; the options are remembered."""
+    import os
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QColor
+
+    from app.export_dialog import ExportDialog
+    from app.settings import Settings
+    from engine.io import read_rgb
+
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    for photo in sorted(LISTING.glob("*_[0-9][0-9].jpg")):
+        shutil.copy(photo, shoot / photo.name)
+    session = Session(tmp_path / "session")
+    session.add([shoot])
+    for photo in session.photos.values():
+        session.write_model_mask(photo, read_mask(LISTING / f"{photo.path.stem}_mask.png"))
+        session.set_status(photo, DONE)
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings = Settings(store)
+    dialog = ExportDialog(session, settings)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    box = dialog.listing
+    box.enabled.setChecked(True)
+    box.size.setCurrentText("640x480")
+    box.colour = QColor("#204080")
+    box._show_colour()
+    qtbot.waitUntil(lambda: box.rendered >= 1 and box.preview.pixmap() is not None, timeout=30000)
+    assert not box.preview.pixmap().isNull()
+    if shots := os.environ.get("CARMASK_SCREENSHOTS"):
+        dialog.grab().save(str(Path(shots) / "export-listing.png"))
+    out = tmp_path / "out"
+    dialog.folder.setText(str(out))
+    dialog.png.setChecked(False)
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=120000)
+    assert dialog.report.failed == []
+    frames = sorted(out.glob("*_listing.jpg"))
+    assert len(frames) == 16 and not list(out.glob("*.png"))
+    for frame in frames:
+        rgb = read_rgb(frame)
+        assert rgb.shape == (480, 640, 3)
+        assert np.abs(rgb[:10, :10].astype(int) - (0x20, 0x40, 0x80)).max() <= 4
+    again = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    assert again.listing_size == "640x480" and again.listing_backdrop == "#204080"
+    assert "listing" in again.formats_text.split(",")

@@ -1,0 +1,145 @@
+"""The export dialog's listing frames: every angle of a car framed alike on a backdrop with a
+shadow (`engine.listing`), with a live preview of one angle as the options change."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+)
+
+from app.settings import Settings
+from app.worker import call_in_pool
+from engine.listing.choices import SHADOWS, SIZE_PRESETS, parse_size
+
+PREVIEW_WIDTH = 360
+PREVIEW_DELAY_MS = 250  # the preview is redrawn this long after the last change
+
+
+class ListingBox(QGroupBox):
+    """The options; `options()` gives `engine.listing.batch.ListingOptions` (None when off)."""
+
+    def __init__(self, settings: Settings, sample=None, parent=None):
+        """`sample`: a function giving (rgb, mask, the boxes of its car's other angles) of one
+        segmented photo for the preview (called on a worker)."""
+        super().__init__("Listing frames", parent)
+        self.settings, self.sample = settings, sample
+        self.enabled = QCheckBox("Frame every angle of a car alike, on a backdrop (JPEG)")
+        self.size = QComboBox(editable=True)
+        self.size.addItems(list(SIZE_PRESETS))
+        self.size.setCurrentText(settings.listing_size)
+        self.colour = QColor(settings.listing_backdrop)
+        self.colour_button = QPushButton()
+        self.colour_button.clicked.connect(self._choose_colour)
+        self.shadow = QComboBox()
+        self.shadow.addItems(list(SHADOWS))
+        self.shadow.setCurrentText(settings.listing_shadow)
+        self.margin = QSpinBox(minimum=0, maximum=40, suffix=" %")
+        self.margin.setValue(settings.listing_margin)
+        self.problem = QLabel()
+        self.problem.setStyleSheet("color: #d33")
+        self.preview = QLabel("Preview: no segmented photo yet")
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setMinimumSize(PREVIEW_WIDTH, PREVIEW_WIDTH * 3 // 4)
+        form = QFormLayout(self)
+        form.addRow(self.enabled)
+        form.addRow("Size", self.size)
+        form.addRow("Backdrop", self.colour_button)
+        form.addRow("Shadow", self.shadow)
+        form.addRow("Margin", self.margin)
+        form.addRow(self.problem)
+        form.addRow(self.preview)
+        self._timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
+        self._timer.timeout.connect(self.refresh_preview)
+        self.size.currentTextChanged.connect(self._changed)
+        self.shadow.currentTextChanged.connect(self._changed)
+        self.margin.valueChanged.connect(self._changed)
+        self.enabled.toggled.connect(self._changed)
+        self._show_colour()
+        self.rendered = 0  # previews drawn (the tests wait for them)
+
+    def _choose_colour(self) -> None:
+        colour = QColorDialog.getColor(self.colour, self, "Listing backdrop")
+        if colour.isValid():
+            self.colour = colour
+            self._show_colour()
+
+    def _show_colour(self) -> None:
+        name = self.colour.name()
+        self.colour_button.setText(name)
+        dark = "black" if self.colour.lightness() > 128 else "white"
+        self.colour_button.setStyleSheet(f"background: {name}; color: {dark}")
+        self._changed()
+
+    def _changed(self, *_args) -> None:
+        for widget in (self.size, self.colour_button, self.shadow, self.margin, self.preview):
+            widget.setEnabled(self.enabled.isChecked())
+        self._timer.start()
+
+    def frame_size(self) -> tuple[int, int] | None:
+        try:
+            size = parse_size(self.size.currentText())
+        except ValueError as exc:
+            self.problem.setText(str(exc))
+            return None
+        self.problem.setText("")
+        return size
+
+    def options(self):
+        """The listing options, or None when listing frames are off or the size is not valid."""
+        from engine.listing.batch import ListingOptions
+        from engine.listing.render import Backdrop, ShadowStyle
+
+        size = self.frame_size()
+        if not self.enabled.isChecked() or size is None:
+            return None
+        c = self.colour
+        return ListingOptions(
+            size=size,
+            backdrop=Backdrop((c.red(), c.green(), c.blue())),
+            shadow=ShadowStyle(self.shadow.currentText()),
+            margin=self.margin.value() / 100,
+        )
+
+    def remember(self) -> None:
+        self.settings.listing_size = self.size.currentText().strip()
+        self.settings.listing_backdrop = self.colour.name()
+        self.settings.listing_shadow = self.shadow.currentText()
+        self.settings.listing_margin = self.margin.value()
+
+    def refresh_preview(self) -> None:
+        options = self.options()
+        if options is None or self.sample is None:
+            return
+
+        def render():
+            from engine.listing.batch import preview_frame
+
+            picked = self.sample()  # (rgb, mask, the boxes of the car's other angles)
+            if picked is None:
+                return None
+            rgb, mask, others = picked
+            return preview_frame(rgb, mask, options, others)
+
+        call_in_pool(render, self._show_preview)
+
+    def _show_preview(self, frame: np.ndarray | None) -> None:
+        self.rendered += 1
+        if frame is None:
+            self.preview.setText("Preview: no segmented photo yet")
+            return
+        h, w = frame.shape[:2]
+        image = QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        pixmap = QPixmap.fromImage(image).scaledToWidth(
+            PREVIEW_WIDTH, Qt.TransformationMode.SmoothTransformation
+        )
+        self.preview.setPixmap(pixmap)
