@@ -13,6 +13,7 @@ import numpy as np
 
 from engine.listing.choices import SHADOWS
 from engine.listing.framing import CarBox, FramePlan
+from engine.listing.shadow import contact_shadow
 from engine.scenes.cutout import make_cutout
 from engine.scenes.paste import Extras, Placement, blit, scaled, shadow_map
 
@@ -58,10 +59,6 @@ class ShadowStyle:
         if not 0 <= self.strength <= 1:
             raise ValueError(f"shadow strength must be from 0 to 1, got {self.strength}")
 
-    def extras(self) -> Extras:
-        s = self.strength if self.kind != "none" else 0.0
-        return Extras(contact=s, drop=0.6 * s if self.kind == "drop" else 0.0, drop_dx=0.08)
-
 
 def _to_u8(x: np.ndarray) -> np.ndarray:
     return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
@@ -77,17 +74,25 @@ def _region(place: Placement, car_h: float, size: tuple[int, int]) -> tuple[slic
     return slice(max(0, y0), min(fh, y1)), slice(max(0, x0), min(fw, x1))
 
 
-def _shadow(cut, place: Placement, oy: int, ox: int, shape, extras: Extras) -> np.ndarray:
+def _shadow(cut, place: Placement, oy: int, ox: int, shape, style: ShadowStyle) -> np.ndarray:
     """The shadows (0..1 darkening) over a region whose top-left is (oy, ox) in the frame,
-    worked out at a quarter of the size (they are soft: nothing is lost) and enlarged."""
+    worked out at a quarter of the size (they are soft: nothing is lost) and enlarged: the
+    contact shadow (`engine.listing.shadow`), and for "drop" also the scene compositor's soft
+    cast shadow."""
     k = SHADOW_SCALE
     small = Placement(place.width * k, (place.cx - ox) * k, (place.ground_y - oy) * k)
     _, alpha, ground = scaled(cut, small)
     w = alpha.shape[1]
     sy, sx = round(small.ground_y - ground), round(small.cx - w / 2)
     low = (max(1, round(shape[0] * k)), max(1, round(shape[1] * k)))
-    plane = shadow_map(alpha, ground, sy, sx, low, extras)
-    return cv2.resize(plane, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    plane = np.zeros(low, np.float32)
+    fy, fx, cy, cx = blit(plane, alpha, sy, sx)
+    plane[fy, fx] = alpha[cy, cx]
+    dark = contact_shadow(plane, style.strength)
+    if style.kind == "drop":
+        cast = Extras(drop=0.6 * style.strength, drop_dx=0.08)
+        dark = np.maximum(dark, shadow_map(alpha, ground, sy, sx, low, cast))
+    return cv2.resize(dark, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def _shade(frame: np.ndarray, dark: np.ndarray, oy: int, ox: int) -> None:
@@ -127,11 +132,11 @@ def render_angle(
     place = Placement(width=cut.size[1] * k, cx=plan.cx - off, ground_y=plan.ground_y)
     frame = backdrop.render(*plan.size)
     alpha = np.zeros(frame.shape[:2], np.uint8)
-    extras = (shadow or ShadowStyle()).extras()
+    style = shadow or ShadowStyle()
     ys, xs = _region(place, cut.size[0] * k, plan.size)
-    if (extras.contact or extras.drop) and ys.start < ys.stop and xs.start < xs.stop:
+    if style.kind != "none" and style.strength > 0 and ys.start < ys.stop and xs.start < xs.stop:
         shape = (ys.stop - ys.start, xs.stop - xs.start)
-        _shade(frame, _shadow(cut, place, ys.start, xs.start, shape, extras), ys.start, xs.start)
+        _shade(frame, _shadow(cut, place, ys.start, xs.start, shape, style), ys.start, xs.start)
     car, cover, ground = scaled(cut, place)
     top, left = round(place.ground_y - ground), round(place.cx - cover.shape[1] / 2)
     fy, fx, cy, cx = blit(frame, cover, top, left)
