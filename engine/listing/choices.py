@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 
-SHADOWS = ("contact", "drop", "none")  # under the tyres and sill; plus a soft cast one; none
+# under the tyres and sill; plus a soft cast one; the photo's own floor shadow; none
+SHADOWS = ("contact", "drop", "real", "none")
 
 # (width, height): the listing sites' and dealer systems' sizes
 SIZE_PRESETS: dict[str, tuple[int, int]] = {

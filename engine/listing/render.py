@@ -13,7 +13,7 @@ import numpy as np
 
 from engine.listing.choices import SHADOWS
 from engine.listing.framing import CarBox, FramePlan
-from engine.listing.shadow import contact_shadow
+from engine.listing.shadow import contact_shadow, floor_shadow, floor_work_scale
 from engine.scenes.cutout import make_cutout
 from engine.scenes.paste import Extras, Placement, blit, scaled, shadow_map
 
@@ -50,7 +50,7 @@ class Backdrop:
 
 @dataclass(frozen=True)
 class ShadowStyle:
-    kind: str = "contact"  # contact | drop | none
+    kind: str = "contact"  # contact | drop | real (the photo's own) | none
     strength: float = 0.5  # 0..1: how dark it is at its darkest
 
     def __post_init__(self):
@@ -95,6 +95,22 @@ def _shadow(cut, place: Placement, oy: int, ox: int, shape, style: ShadowStyle) 
     return cv2.resize(dark, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
+def _real_shadow(rgb, mask, box: CarBox, plan: FramePlan, ys, xs, style) -> np.ndarray:
+    """The photo's own floor shadow (`engine.listing.shadow.floor_shadow`) carried into the
+    frame's region as the car is: same scale, the car's lowest row on the ground line. At the
+    default strength 0.5 it is as dark as photographed; 1 doubles it."""
+    shape = (ys.stop - ys.start, xs.stop - xs.start)
+    dark, (py0, px0) = floor_shadow(rgb, mask, box)
+    if dark.size == 0:
+        return np.zeros(shape, np.float32)
+    s, k = plan.scale, floor_work_scale(box)
+    tx = plan.cx + (px0 - (box.x0 + box.x1) / 2) * s - xs.start
+    ty = plan.ground_y + (py0 - (box.y1 - 1)) * s - ys.start
+    warp = np.array([[s / k, 0, tx], [0, s / k, ty]], np.float32)
+    moved = cv2.warpAffine(dark, warp, (shape[1], shape[0]), flags=cv2.INTER_LINEAR)
+    return np.clip(moved * 2 * style.strength, 0, 1)
+
+
 def _shade(frame: np.ndarray, dark: np.ndarray, oy: int, ox: int) -> None:
     """Darken the frame by `dark` (placed at (oy, ox)) where it is not faint, in place."""
     dark[dark < FAINT] = 0  # a shadow's faint tails are not painted: the backdrop stays exact
@@ -136,7 +152,11 @@ def render_angle(
     ys, xs = _region(place, cut.size[0] * k, plan.size)
     if style.kind != "none" and style.strength > 0 and ys.start < ys.stop and xs.start < xs.stop:
         shape = (ys.stop - ys.start, xs.stop - xs.start)
-        _shade(frame, _shadow(cut, place, ys.start, xs.start, shape, style), ys.start, xs.start)
+        if style.kind == "real":
+            dark = _real_shadow(rgb, mask, box, plan, ys, xs, style)
+        else:
+            dark = _shadow(cut, place, ys.start, xs.start, shape, style)
+        _shade(frame, dark, ys.start, xs.start)
     car, cover, ground = scaled(cut, place)
     top, left = round(place.ground_y - ground), round(place.cx - cover.shape[1] / 2)
     fy, fx, cy, cx = blit(frame, cover, top, left)

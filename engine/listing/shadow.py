@@ -67,3 +67,64 @@ def contact_shadow(alpha: np.ndarray, strength: float, reach: float = 0.035) -> 
     sigma = max(0.8, 0.012 * width)
     shade = cv2.GaussianBlur(shade, (0, 0), sigma)
     return np.clip(shade * strength, 0, 1)
+
+
+REAL_CAR_PX = 200  # the photo's floor is measured at the size that makes the car this tall
+NOISE = 0.06  # darkening under this (floor texture, JPEG noise) is not a shadow
+
+
+def _taper(n: int, share: float) -> np.ndarray:
+    """1 inside, falling smoothly to 0 over `share` of `n` at both ends."""
+    ramp = max(1, int(n * share))
+    t = np.clip(np.minimum(np.arange(n) + 0.5, n - 0.5 - np.arange(n)) / ramp, 0, 1)
+    return (t * t * (3 - 2 * t)).astype(np.float32)
+
+
+def floor_work_scale(box) -> float:
+    """The share of the photo's size the floor is measured at (shadows are soft)."""
+    return float(np.clip(REAL_CAR_PX / max(1, box.height), 0.1, 1.0))
+
+
+def floor_shadow(rgb: np.ndarray, car: np.ndarray, box) -> tuple[np.ndarray, tuple[int, int]]:
+    """The photo's own floor shadow around the car: how much darker (0..1) the floor is than
+    the floor at the edges of a window under and beside the car, at `floor_work_scale` of the
+    photo's size. Returns the window's darkening and its top-left corner in photo pixels.
+
+    The floor's brightness is taken row by row from the window's left and right edges (so a
+    floor that darkens towards the camera, or a turntable's disc, is not a shadow); the floor
+    hidden by the car is filled in from around it (no light rim at the car's edge); the window's
+    edges fade out, so no patch edge shows."""
+    k = floor_work_scale(box)
+    h, w = car.shape
+    sw, sh = max(1, round(w * k)), max(1, round(h * k))
+    lum = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32).mean(-1)
+    body = cv2.resize(car.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+    body = cv2.dilate(body.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    bw, bh = box.width * k, box.height * k
+    y0 = max(0, int(box.y1 * k - 0.35 * bh))
+    y1 = min(sh, int(np.ceil(box.y1 * k + 0.2 * bh)))
+    x0 = max(0, int(box.x0 * k - 0.15 * bw))
+    x1 = min(sw, int(np.ceil(box.x1 * k + 0.15 * bw)))
+    if y1 - y0 < 4 or x1 - x0 < 8:
+        return np.zeros((0, 0), np.float32), (0, 0)
+    window = lum[y0:y1, x0:x1]
+    free = ~body[y0:y1, x0:x1]
+    edge = max(2, (x1 - x0) // 10)
+    sides = np.zeros(free.shape, bool)
+    sides[:, :edge] = sides[:, -edge:] = True
+    ref = np.empty(window.shape[0], np.float32)
+    for r in range(window.shape[0]):
+        floor = window[r][sides[r] & free[r]]
+        ref[r] = np.median(floor) if floor.size else (window[r][free[r]].max(initial=255.0))
+    dark = np.clip(1 - window / np.maximum(ref[:, None], 1.0), 0, 1)
+    dark = np.clip((dark - NOISE) / (1 - NOISE), 0, 1).astype(np.float32)
+    known = free.astype(np.float32)  # under the car: filled from the floor around it
+    for sigma in (1.5, 4.0):
+        num = cv2.GaussianBlur(dark * known, (0, 0), sigma)
+        den = cv2.GaussianBlur(known, (0, 0), sigma)
+        fill = ~free & (den > 1e-3)
+        dark[fill] = num[fill] / den[fill]
+        known = np.maximum(known, fill.astype(np.float32))
+    dark = cv2.GaussianBlur(dark, (0, 0), 1.0)
+    dark *= _taper(dark.shape[0], 0.15)[:, None] * _taper(dark.shape[1], 0.12)[None, :]
+    return dark, (round(y0 / k), round(x0 / k))

@@ -138,3 +138,26 @@ def test_bad_sizes_and_settings_are_refused_with_the_reason():
     with pytest.raises(ValueError, match="margin"):
         plan_frames([car_box(np.ones((10, 10), bool))], (640, 480), margin=0.6)
     assert car_box(np.zeros((10, 10), bool)) is None
+
+
+def test_the_photos_own_floor_shadow_is_carried_over(angles):
+    """`real`: the darkening of the photo's floor near the car goes into the frame where that
+    floor lands; the floor of a photo with a darker patch painted beside the car shows it."""
+    rgb, mask = angles[2]
+    box = car_box(mask)
+    patched = rgb.copy()
+    py, px = box.y1 - 4, box.x1 + 6  # the floor just right of the car's lowest row
+    patch = (slice(py - 8, py + 3), slice(px, px + 24))
+    patched[patch] = (patched[patch] * 0.45).astype(np.uint8)
+    (plan,) = plan_frames([box], (1024, 768))
+    grey = Backdrop((200, 200, 200))
+    plain, _ = render_angle(rgb, mask, box, plan, grey, ShadowStyle("real"))
+    dark, alpha = render_angle(patched, mask, box, plan, grey, ShadowStyle("real"))
+    fy = round(plan.ground_y + (py - 2 - (box.y1 - 1)) * plan.scale)
+    fx = round(plan.cx + (px + 12 - (box.x0 + box.x1) / 2) * plan.scale)
+    assert alpha[fy, fx] == 0  # floor, not car
+    assert dark[fy, fx].mean() < plain[fy, fx].mean() - 40  # the painted patch, carried over
+    assert dark[fy, fx].mean() < 200 - 40
+    car = alpha > 0
+    rows = _rows(alpha)
+    assert (dark[: rows[0] - 5][~car[: rows[0] - 5]] == 200).all()  # above the car: backdrop
