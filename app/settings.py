@@ -73,7 +73,7 @@ class Settings:
     # listing frames (the export dialog): WIDTHxHEIGHT, backdrop colour, shadow, margin in %
     listing_size = _Setting("1600x1200")
     listing_backdrop = _Setting("#ffffff")
-    listing_shadow = _Setting("contact", ("contact", "drop", "none"))
+    listing_shadow = _Setting("contact", ("contact", "drop", "real", "none"))
     listing_margin = _Setting(6)
     window_geometry = _Setting(b"")
     window_state = _Setting(b"")
