@@ -8,6 +8,8 @@ from typing import Any, Generic, TypeVar, overload
 
 from PySide6.QtCore import QSettings
 
+from engine.listing.choices import SHADOWS
+
 ORGANIZATION, APPLICATION = "CarMask", "CarMask Studio"
 T = TypeVar("T", str, int, bytes)
 
@@ -73,7 +75,7 @@ class Settings:
     # listing frames (the export dialog): WIDTHxHEIGHT, backdrop colour, shadow, margin in %
     listing_size = _Setting("1600x1200")
     listing_backdrop = _Setting("#ffffff")
-    listing_shadow = _Setting("contact", ("contact", "drop", "real", "none"))
+    listing_shadow = _Setting("contact", SHADOWS)
     listing_margin = _Setting(6)
     window_geometry = _Setting(b"")
     window_state = _Setting(b"")
