@@ -56,16 +56,18 @@ def time_probe(tree: Path, args: list[str]) -> float:
 
 
 def measure(trees: dict[str, Path], repeats: int) -> dict[str, dict[str, list[float]]]:
-    """Seconds of each probe in each tree, the trees taking turns (a busy moment of the machine
-    falls on both alike); one warm-up run of each first (the file cache)."""
+    """Seconds of each probe in each tree, the trees taking turns, which goes first swapping
+    every round (a busy moment of the machine, or going first, falls on both alike); one
+    warm-up run of each first (the file cache)."""
     runs: dict[str, dict[str, list[float]]] = {t: {p: [] for p in PROBES} for t in trees}
     for tree in trees.values():
         for args in PROBES.values():
             time_probe(tree, args)
-    for _ in range(repeats):
-        for name, tree in trees.items():
+    names = list(trees)
+    for i in range(repeats):
+        for name in names if i % 2 == 0 else names[::-1]:
             for probe, args in PROBES.items():
-                runs[name][probe].append(round(time_probe(tree, args), 4))
+                runs[name][probe].append(round(time_probe(trees[name], args), 4))
     return runs
 
 

@@ -61,7 +61,8 @@ class ShadowStyle:
 
 
 def _to_u8(x: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
+    """0..1 floats as 0..255, rounded and saturated, in one pass."""
+    return cv2.convertScaleAbs(x, alpha=255.0)
 
 
 def _region(place: Placement, car_h: float, size: tuple[int, int]) -> tuple[slice, slice]:
@@ -161,7 +162,12 @@ def render_angle(
     top, left = round(place.ground_y - ground), round(place.cx - cover.shape[1] / 2)
     fy, fx, cy, cx = blit(frame, cover, top, left)
     a = cover[cy, cx, None]
-    under = frame[fy, fx].astype(np.float32) / 255
-    frame[fy, fx] = _to_u8(under * (1 - a) + car[cy, cx] * a)
+    under = frame[fy, fx].astype(np.float32)
+    under *= 1 / 255
+    blend = car[cy, cx]  # under + (car - under) * coverage, in place (few temporaries)
+    blend -= under
+    blend *= a
+    blend += under
+    frame[fy, fx] = _to_u8(blend)
     alpha[fy, fx] = _to_u8(cover[cy, cx])
     return frame, alpha
