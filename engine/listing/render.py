@@ -45,7 +45,8 @@ class Backdrop:
         bottom = top if self.bottom is None else np.asarray(self.bottom, np.float32)
         t = np.linspace(0, 1, height, dtype=np.float32)[:, None]
         rows = np.round(top * (1 - t) + bottom * t).astype(np.uint8)  # one colour per row
-        return np.ascontiguousarray(np.broadcast_to(rows[:, None], (height, width, 3)))
+        # spread across the width (OpenCV's nearest-neighbour resize: ~10x numpy's broadcast copy)
+        return cv2.resize(rows[:, None, :], (width, height), interpolation=cv2.INTER_NEAREST)
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,9 @@ def _shade(frame: np.ndarray, dark: np.ndarray, oy: int, ox: int) -> None:
     rows, cols = np.flatnonzero(dark.any(axis=1)), np.flatnonzero(dark.any(axis=0))
     if not rows.size:
         return
-    d = dark[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1, None]
+    light = 1 - dark[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1, None]
     win = (slice(oy + rows[0], oy + rows[-1] + 1), slice(ox + cols[0], ox + cols[-1] + 1))
-    frame[win] = np.round(frame[win] * (1 - d)).astype(np.uint8)
+    frame[win] = cv2.convertScaleAbs(np.multiply(frame[win], light, dtype=np.float32))
 
 
 def render_angle(
@@ -158,7 +159,11 @@ def render_angle(
         else:
             dark = _shadow(cut, place, ys.start, xs.start, shape, style)
         _shade(frame, dark, ys.start, xs.start)
-    car, cover, ground = scaled(cut, place)
+    if round(place.width) == cut.size[1]:  # cut out at the frame's scale already
+        car, cover = cut.rgb, cut.alpha
+        ground = cut.ground_row()
+    else:
+        car, cover, ground = scaled(cut, place)
     top, left = round(place.ground_y - ground), round(place.cx - cover.shape[1] / 2)
     fy, fx, cy, cx = blit(frame, cover, top, left)
     a = cover[cy, cx, None]

@@ -85,7 +85,8 @@ def decontaminate_band(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     h, w = solid.shape
     half = (max(1, w // 2), max(1, h // 2))
     weight = cv2.resize(solid.astype(np.float32), half, interpolation=cv2.INTER_AREA)
-    colour = cv2.resize(rgb * solid[..., None], half, interpolation=cv2.INTER_AREA)
+    solid_only = cv2.bitwise_and(rgb, rgb, mask=solid.astype(np.uint8))  # 0 off the solid car
+    colour = cv2.resize(solid_only, half, interpolation=cv2.INTER_AREA)
     sy = np.minimum(ys * half[1] // h, half[1] - 1)
     sx = np.minimum(xs * half[0] // w, half[0] - 1)
     out = rgb.copy()
