@@ -122,8 +122,17 @@ class OutputFolder:
 class OutputPlan:
     """Output names for a batch of photos, chosen so that nothing a studio owns is replaced."""
 
-    def __init__(self, formats: Iterable[str], inputs: Iterable[str | os.PathLike[str]] = ()):
+    def __init__(
+        self,
+        formats: Iterable[str],
+        inputs: Iterable[str | os.PathLike[str]] = (),
+        listing_names: dict[Path, str] | None = None,
+    ):
+        """`listing_names`: a photo's listing frame is named `<name>.jpg` (a name template's,
+        `engine.listing.naming`) instead of `{stem}_listing.jpg`; taken, it becomes
+        `<name>_listing.jpg`, then `<name>_listing_2.jpg`, ..."""
         self.formats = tuple(f.lower() for f in formats)
+        self._listing_names = {Path(k): v for k, v in (listing_names or {}).items()}
         for fmt in self.formats:
             if fmt not in NAME_PATTERNS:
                 valid = ", ".join(NAME_PATTERNS)
@@ -150,10 +159,19 @@ class OutputPlan:
             return self._paths[photo]
         self._inputs.add(_key(photo))
         folder = self.folder(out_dir)
+        named = self._listing_names.get(photo)
+        regular = [f for f in self.formats if not (named and f == "listing")]
         for stem in _stems(photo):
-            paths = {f: folder.path / NAME_PATTERNS[f].format(stem=stem) for f in self.formats}
+            paths = {f: folder.path / NAME_PATTERNS[f].format(stem=stem) for f in regular}
             if all(self._free(p, folder) for p in paths.values()):
                 break
+        if named and "listing" in self.formats:  # its own name, stepping aside on its own
+            taken = {_key(p) for p in paths.values()}
+            for name in _variants(named, "listing"):
+                frame = folder.path / f"{name}.jpg"
+                if _key(frame) not in taken and self._free(frame, folder):
+                    paths["listing"] = frame
+                    break
         self._claimed.update(_key(p) for p in paths.values())
         self._paths[photo] = paths
         return paths
@@ -179,12 +197,16 @@ class OutputPlan:
 
 def _stems(photo: Path):
     """The photo's stem, then ``{stem}_{ext}``, then ``{stem}_{ext}_2``, ..."""
-    yield photo.stem
-    ext = photo.suffix.lstrip(".").lower() or "photo"
-    yield f"{photo.stem}_{ext}"
+    return _variants(photo.stem, photo.suffix.lstrip(".").lower() or "photo")
+
+
+def _variants(base: str, tag: str):
+    """``base``, then ``{base}_{tag}``, then ``{base}_{tag}_2``, ..."""
+    yield base
+    yield f"{base}_{tag}"
     n = 2
     while True:
-        yield f"{photo.stem}_{ext}_{n}"
+        yield f"{base}_{tag}_{n}"
         n += 1
 
 

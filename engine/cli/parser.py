@@ -21,6 +21,7 @@ from engine.io import (
     DEFAULT_MAX_MEGAPIXELS,
 )
 from engine.listing.choices import SHADOWS, SIZE_PRESETS, parse_size
+from engine.listing.naming import check_template
 from engine.training.config import OPTIMIZERS, PRESETS, SCHEDULES
 
 
@@ -40,6 +41,13 @@ def _fraction(low: float, high: float):
 def _size(text: str) -> tuple[int, int]:
     try:
         return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _template(text: str) -> str:
+    try:
+        return check_template(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -71,6 +79,17 @@ def _listing_args(p: argparse.ArgumentParser) -> None:
         type=_fraction(0, 0.4),
         default=0.06,
         help="room around the car, as a share of the frame (default 0.06)",
+    )
+    g.add_argument(
+        "--name-template",
+        type=_template,
+        help="listing file names, e.g. '{stock}_{angle:02d}' (fields: {car}, {angle}, {stem}, "
+        "{stock}); default: <photo>_listing.jpg",
+    )
+    g.add_argument(
+        "--stock-numbers",
+        metavar="CSV",
+        help="car,stock lines: the {stock} (a stock number or VIN) of each car",
     )
 
 

@@ -30,7 +30,7 @@ from engine.outputs import OutputPlan
 def cmd_predict(args) -> int:
     intake = find_photos(args.inputs)
     options = ExportOptions(formats=tuple(args.format or ["png"]), background=args.background)
-    plan = OutputPlan(options.formats, intake.photos)
+    plan = OutputPlan(options.formats, intake.photos, _listing_names(args, intake.photos))
     for f in intake.photos:
         plan.assign(f, args.out)  # every name chosen before anything is written
     listing = _listing(args, plan, intake.photos) if "listing" in options.formats else None
@@ -83,6 +83,25 @@ def cmd_predict(args) -> int:
         return 130
     _predict_summary(done, failed, notes, intake, times, predictor)
     return 1 if failed or not intake.photos else 0
+
+
+def _listing_names(args, photos: list[Path]) -> dict[Path, str] | None:
+    """The listing frames' names from --name-template (and --stock-numbers), if given."""
+    if not getattr(args, "name_template", None):
+        return None
+    if "listing" not in (args.format or ()):
+        raise SystemExit(
+            "carmask: error: --name-template names listing frames: add --format listing"
+        )
+    from engine.listing.naming import listing_names, read_stock_numbers
+
+    stocks = {}
+    if args.stock_numbers:
+        try:
+            stocks = read_stock_numbers(args.stock_numbers)
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"carmask: error: --stock-numbers: {exc}") from None
+    return listing_names(args.name_template, photos, stocks)
 
 
 def _listing(args, plan: OutputPlan, photos: list[Path]):

@@ -7,7 +7,6 @@ folder the photos are in."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,17 +16,16 @@ import numpy as np
 
 from engine.io import ImageReadError, OutputWriteError, image_writer, read_photo
 from engine.listing.framing import CarBox, car_box, plan_frames
+from engine.listing.naming import car_and_angle
 from engine.listing.render import Backdrop, ShadowStyle, render_angle
 from engine.outputs import OutputPlan
 
 LISTING = "listing"  # the output format's name (`engine.outputs.NAME_PATTERNS`)
-_ANGLE = re.compile(r"^(?P<car>.+)_(?P<angle>\d{1,3})$")
 
 
 def car_of(photo: Path) -> str:
-    """`<car>_<angle>` names give the car; otherwise the photo's folder is the car."""
-    m = _ANGLE.match(photo.stem)
-    return f"{photo.parent}/{m.group('car')}" if m else str(photo.parent)
+    """The car a photo belongs to in a batch (`naming.car_and_angle`, within its folder)."""
+    return f"{photo.parent}/{car_and_angle(photo)[0]}"
 
 
 @dataclass(frozen=True)

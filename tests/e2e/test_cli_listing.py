@@ -85,3 +85,94 @@ def test_listing_options_are_checked_before_any_photo_is_read(
             trained_model, shoot, "--out", out, "--format", "listing", "--backdrop-image", missing
         )
     assert not out.exists() or not any(out.glob("*_listing.jpg"))
+
+
+def test_listing_frames_named_by_a_template_with_stock_numbers(
+    trained_model, shoot, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    stocks = tmp_path / "stock.csv"
+    stocks.write_text("car,stock\n1a17a1bd648b,VIN123\n")
+    code = _predict(
+        trained_model,
+        shoot,
+        "--out",
+        out,
+        "--format",
+        "listing",
+        "--size",
+        "640x480",
+        "--name-template",
+        "{stock}_{angle:02d}",
+        "--stock-numbers",
+        stocks,
+    )
+    assert code == 0, capsys.readouterr().out
+    assert sorted(f.name for f in out.glob("*.jpg")) == [
+        f"VIN123_{n:02d}.jpg" for n in range(1, 17)
+    ]
+
+
+def test_a_template_name_that_is_taken_gets_a_suffix_not_the_other_file(
+    trained_model, shoot, tmp_path, capsys
+):
+    """`{stem}` would name the frame X.jpg, which --format jpg writes too: the frame steps aside."""
+    out = tmp_path / "out"
+    code = _predict(
+        trained_model,
+        shoot,
+        "--out",
+        out,
+        "--format",
+        "jpg",
+        "--format",
+        "listing",
+        "--size",
+        "640x480",
+        "--name-template",
+        "{stem}",
+    )
+    assert code == 0, capsys.readouterr().out
+    stems = sorted(p.stem for p in shoot.glob("*.jpg"))
+    assert sorted(f.name for f in out.glob("*.jpg")) == sorted(
+        [f"{s}.jpg" for s in stems] + [f"{s}_listing.jpg" for s in stems]
+    )
+    assert read_rgb(out / f"{stems[0]}_listing.jpg").shape == (480, 640, 3)  # the frame
+    assert read_rgb(out / f"{stems[0]}.jpg").shape == (320, 480, 3)  # the photo on a colour
+
+
+def test_bad_name_templates_and_stock_files_are_refused(trained_model, shoot, tmp_path, capsys):
+    out = tmp_path / "out"
+    for template, said in (
+        ("{vin}_{angle}", "unknown field 'vin'"),
+        ("{car}/x", "no usable file name"),
+    ):
+        with pytest.raises(SystemExit):
+            _predict(
+                trained_model,
+                shoot,
+                "--out",
+                out,
+                "--format",
+                "listing",
+                "--name-template",
+                template,
+            )
+        assert said in capsys.readouterr().err
+    bad = tmp_path / "stock.csv"
+    bad.write_text("1a17a1bd648b\n")
+    with pytest.raises(SystemExit, match="line 1: expected 'car,stock'"):
+        _predict(
+            trained_model,
+            shoot,
+            "--out",
+            out,
+            "--format",
+            "listing",
+            "--name-template",
+            "{stock}",
+            "--stock-numbers",
+            bad,
+        )
+    with pytest.raises(SystemExit, match="add --format listing"):
+        _predict(trained_model, shoot, "--out", out, "--name-template", "{stock}")

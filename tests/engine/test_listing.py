@@ -161,3 +161,16 @@ def test_the_photos_own_floor_shadow_is_carried_over(angles):
     car = alpha > 0
     rows = _rows(alpha)
     assert (dark[: rows[0] - 5][~car[: rows[0] - 5]] == 200).all()  # above the car: backdrop
+
+
+def test_names_from_a_template_per_car_and_angle(tmp_path):
+    from engine.listing.naming import listing_names
+
+    turntable = [tmp_path / "shoot" / f"abc_{n:02d}.jpg" for n in (3, 1, 2)]
+    phone = [tmp_path / "red-golf" / name for name in ("IMG_0412.jpg", "IMG_0413.jpg", "back.jpg")]
+    names = listing_names(
+        "{stock}-{angle:02d}", turntable + phone, {"abc": "VIN9", "red-golf": "S7"}
+    )
+    assert [names[p] for p in turntable] == ["VIN9-03", "VIN9-01", "VIN9-02"]
+    # no angle in the name: the folder is the car, the angle its place in name order
+    assert {names[p] for p in phone} == {"S7-01", "S7-02", "S7-03"}
