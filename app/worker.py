@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 
 log = logging.getLogger(__name__)
@@ -169,15 +170,24 @@ class _Relay(QObject):
         self.result.connect(self._deliver)
         self.error.connect(self._fail)
 
+    def _receiver_gone(self, callback) -> bool:
+        """A window (or dialog) closed and destroyed while its task ran: nothing to show the
+        result in (its widgets are deleted), so it is dropped."""
+        owner = getattr(callback, "__self__", None)
+        return isinstance(owner, QObject) and not shiboken6.isValid(owner)
+
     @Slot(object)
     def _deliver(self, value) -> None:
         _live.discard(self)
+        if self._receiver_gone(self.on_result):
+            log.info("a background result came after its window closed; dropped")
+            return
         self.on_result(value)
 
     @Slot(str)
     def _fail(self, message: str) -> None:
         _live.discard(self)
-        if self.on_error:
+        if self.on_error and not self._receiver_gone(self.on_error):
             self.on_error(message)
 
 

@@ -292,3 +292,23 @@ def test_an_empty_window_says_where_to_start_until_photos_are_queued(qtbot, open
     empty.buttons["samples_action"].click()
     qtbot.waitUntil(lambda: len(window.session.photos) == 16, timeout=20000)
     assert window.stage.currentWidget() is not empty and window.pane.isVisible()
+
+
+def test_a_window_closed_while_thumbnails_are_made_takes_no_harm(qtbot, tmp_path):
+    """Background results for a window that is gone (closed and deleted while its thumbnails
+    were still being made) are dropped, not delivered into deleted widgets."""
+    from PySide6.QtCore import QSettings, QThreadPool
+
+    from app.settings import Settings
+    from app.window import MainWindow
+
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(session_dir=tmp_path / "session", settings=Settings(store))
+    window.show()
+    window.samples_action.trigger()
+    qtbot.waitUntil(lambda: len(window.session.photos) == 16, timeout=20000)
+    window.close()
+    window.deleteLater()
+    qtbot.wait(50)  # the deletion happens; the thumbnails are still being made
+    QThreadPool.globalInstance().waitForDone(30000)
+    qtbot.wait(200)  # their results arrive now: an exception here fails the test
