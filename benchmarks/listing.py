@@ -29,7 +29,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from engine.export import composite_on  # noqa: E402
-from engine.io import read_mask, read_rgb  # noqa: E402
+from engine.io import atomic_write_bytes, read_mask, read_rgb  # noqa: E402
 from engine.listing.choices import SHADOWS, parse_size  # noqa: E402
 from engine.listing.framing import car_box, plan_frames  # noqa: E402
 from engine.listing.render import Backdrop, ShadowStyle, render_angle  # noqa: E402
@@ -117,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=1))
-    tmp.replace(out)
+    atomic_write_bytes(out, (json.dumps(report, indent=1) + "\n").encode())
     print(f"wrote {out}")
     return 0
 

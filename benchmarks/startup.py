@@ -23,6 +23,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from engine.io import atomic_write_bytes  # noqa: E402
 
 WINDOW = """
 import sys, tempfile
@@ -122,9 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_suffix(".tmp")
-    tmp_out.write_text(json.dumps(report, indent=1))
-    tmp_out.replace(out)
+    atomic_write_bytes(out, (json.dumps(report, indent=1) + "\n").encode())
     print(f"wrote {out}")
     return 0
 
