@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QUrl, Slot
-from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
-    QColorDialog,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.colour_button import ColourButton
 from app.listing_box import ListingBox
 from app.settings import Settings
 from app.worker import Progress, call_in_pool
@@ -153,10 +153,7 @@ class ExportDialog(QDialog):
         self.mask.setChecked("mask" in formats)
         self.jpg = QCheckBox("JPEG on a colour")
         self.jpg.setChecked("jpg" in formats)
-        self.colour = QColor(settings.background)
-        self.colour_button = QPushButton()
-        self.colour_button.clicked.connect(self._choose_colour)
-        self._show_colour()
+        self.colour_button = ColourButton(settings.background, "Background for JPEG")
         jrow = QHBoxLayout()
         jrow.addWidget(self.jpg)
         jrow.addWidget(self.colour_button)
@@ -205,19 +202,6 @@ class ExportDialog(QDialog):
         if folder:
             self.folder.setText(folder)
 
-    def _choose_colour(self) -> None:
-        colour = QColorDialog.getColor(self.colour, self, "Background for JPEG")
-        if colour.isValid():
-            self.colour = colour
-            self._show_colour()
-
-    def _show_colour(self) -> None:
-        name = self.colour.name()
-        self.colour_button.setText(name)
-        self.colour_button.setStyleSheet(
-            f"background: {name}; color: {'black' if self.colour.lightness() > 128 else 'white'}"
-        )
-
     def options(self):
         from engine.export import ExportOptions
 
@@ -226,7 +210,7 @@ class ExportDialog(QDialog):
             for f, box in (("png", self.png), ("mask", self.mask), ("jpg", self.jpg))
             if box.isChecked()
         )
-        c = self.colour
+        c = self.colour_button.colour()
         return ExportOptions(formats=formats, background=(c.red(), c.green(), c.blue()))
 
     def _sample_for_preview(self):
@@ -267,7 +251,7 @@ class ExportDialog(QDialog):
         out_dir = self.folder.text().strip()
         self.settings.output_dir = out_dir
         self.settings.formats = (*options.formats, "listing") if listing else options.formats
-        self.settings.background = self.colour.name()
+        self.settings.background = self.colour_button.colour().name()
         self.listing.remember()
         self.export_button.setEnabled(False)
         self.bar.setVisible(True)

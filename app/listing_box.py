@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
-    QColorDialog,
     QComboBox,
     QFormLayout,
     QGroupBox,
     QLabel,
-    QPushButton,
     QSpinBox,
 )
 
+from app.colour_button import ColourButton
 from app.settings import Settings
 from app.worker import call_in_pool
 from engine.listing.choices import SHADOWS, SIZE_PRESETS, parse_size
@@ -37,9 +36,8 @@ class ListingBox(QGroupBox):
         self.size = QComboBox(editable=True)
         self.size.addItems(list(SIZE_PRESETS))
         self.size.setCurrentText(settings.listing_size)
-        self.colour = QColor(settings.listing_backdrop)
-        self.colour_button = QPushButton()
-        self.colour_button.clicked.connect(self._choose_colour)
+        self.colour_button = ColourButton(settings.listing_backdrop, "Listing backdrop")
+        self.colour_button.changed.connect(self._changed)
         self.shadow = QComboBox()
         self.shadow.addItems(list(SHADOWS))
         self.shadow.setCurrentText(settings.listing_shadow)
@@ -64,21 +62,8 @@ class ListingBox(QGroupBox):
         self.shadow.currentTextChanged.connect(self._changed)
         self.margin.valueChanged.connect(self._changed)
         self.enabled.toggled.connect(self._changed)
-        self._show_colour()
-        self.rendered = 0  # previews drawn (the tests wait for them)
-
-    def _choose_colour(self) -> None:
-        colour = QColorDialog.getColor(self.colour, self, "Listing backdrop")
-        if colour.isValid():
-            self.colour = colour
-            self._show_colour()
-
-    def _show_colour(self) -> None:
-        name = self.colour.name()
-        self.colour_button.setText(name)
-        dark = "black" if self.colour.lightness() > 128 else "white"
-        self.colour_button.setStyleSheet(f"background: {name}; color: {dark}")
         self._changed()
+        self.rendered = 0  # previews drawn (the tests wait for them)
 
     def _changed(self, *_args) -> None:
         for widget in (self.size, self.colour_button, self.shadow, self.margin, self.preview):
@@ -102,7 +87,7 @@ class ListingBox(QGroupBox):
         size = self.frame_size()
         if not self.enabled.isChecked() or size is None:
             return None
-        c = self.colour
+        c = self.colour_button.colour()
         return ListingOptions(
             size=size,
             backdrop=Backdrop((c.red(), c.green(), c.blue())),
@@ -112,7 +97,7 @@ class ListingBox(QGroupBox):
 
     def remember(self) -> None:
         self.settings.listing_size = self.size.currentText().strip()
-        self.settings.listing_backdrop = self.colour.name()
+        self.settings.listing_backdrop = self.colour_button.colour().name()
         self.settings.listing_shadow = self.shadow.currentText()
         self.settings.listing_margin = self.margin.value()
 

@@ -81,7 +81,6 @@ def test_export_dialog_writes_listing_frames_for_the_car_and_previews_one(qtbot,
     import os
 
     from PySide6.QtCore import QSettings
-    from PySide6.QtGui import QColor
 
     from app.export_dialog import ExportDialog
     from app.settings import Settings
@@ -104,8 +103,7 @@ def test_export_dialog_writes_listing_frames_for_the_car_and_previews_one(qtbot,
     box = dialog.listing
     box.enabled.setChecked(True)
     box.size.setCurrentText("640x480")
-    box.colour = QColor("#204080")
-    box._show_colour()
+    box.colour_button.set_colour("#204080")
     qtbot.waitUntil(lambda: box.rendered >= 1 and box.preview.pixmap() is not None, timeout=30000)
     assert not box.preview.pixmap().isNull()
     if shots := os.environ.get("CARMASK_SCREENSHOTS"):
