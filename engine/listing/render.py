@@ -159,11 +159,7 @@ def render_angle(
         else:
             dark = _shadow(cut, place, ys.start, xs.start, shape, style)
         _shade(frame, dark, ys.start, xs.start)
-    if round(place.width) == cut.size[1]:  # cut out at the frame's scale already
-        car, cover = cut.rgb, cut.alpha
-        ground = cut.ground_row()
-    else:
-        car, cover, ground = scaled(cut, place)
+    car, cover, ground = scaled(cut, place)
     top, left = round(place.ground_y - ground), round(place.cx - cover.shape[1] / 2)
     fy, fx, cy, cx = blit(frame, cover, top, left)
     a = cover[cy, cx, None]

@@ -40,16 +40,20 @@ def scaled(cut: CarCutout, place: Placement) -> tuple[np.ndarray, np.ndarray, in
     h, w = cut.size
     k = place.width / w
     nh, nw = max(2, round(h * k)), max(2, round(place.width))
-    interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
-    rgb = cv2.resize(cut.rgb, (nw, nh), interpolation=interp)
-    alpha = cv2.resize(cut.alpha, (nw, nh), interpolation=interp)
+    if (nh, nw) == (h, w):  # at its own scale already: no copy
+        rgb, alpha = cut.rgb, cut.alpha
+    else:
+        interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
+        rgb = cv2.resize(cut.rgb, (nw, nh), interpolation=interp)
+        alpha = cv2.resize(cut.alpha, (nw, nh), interpolation=interp)
     if abs(place.angle) > 0.05:
         m = cv2.getRotationMatrix2D((nw / 2, nh / 2), place.angle, 1.0)
         rgb = cv2.warpAffine(
             rgb, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
         )
         alpha = cv2.warpAffine(alpha, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=0)
-    alpha = np.clip(alpha, 0, 1)
+    if alpha is not cut.alpha:
+        alpha = np.clip(alpha, 0, 1)
     rows = np.flatnonzero(alpha.max(axis=1) > 0.5)
     ground = int(rows[-1]) if rows.size else nh - 1
     return rgb, alpha, ground
