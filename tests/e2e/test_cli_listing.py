@@ -29,28 +29,17 @@ def _predict(model, *args) -> int:
     return main(["predict", *map(str, args), "--model", str(model), "--device", "cpu", "-q"])
 
 
+def _listing(model, shoot, out, options: str, *paths) -> int:
+    """Listing frames of `shoot` into `out`, with `options` as typed (and `paths` after them)."""
+    return _predict(model, shoot, "--out", out, "--format", "listing", *options.split(), *paths)
+
+
 def test_listing_frames_every_angle_at_the_size_on_the_backdrop(
     trained_model, shoot, tmp_path, capsys
 ):
     out = tmp_path / "out"
-    code = _predict(
-        trained_model,
-        shoot,
-        "--out",
-        out,
-        "--format",
-        "listing",
-        "--format",
-        "png",
-        "--size",
-        "640x480",
-        "--backdrop",
-        "#2040a0",
-        "--shadow",
-        "contact",
-        "--margin",
-        "0.08",
-    )
+    options = "--format png --size 640x480 --backdrop #2040a0 --shadow contact --margin 0.08"
+    code = _listing(trained_model, shoot, out, options)
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "done: 16, failed: 0" in printed
@@ -71,19 +60,17 @@ def test_listing_options_are_checked_before_any_photo_is_read(
     trained_model, shoot, tmp_path, capsys
 ):
     out = tmp_path / "out"
-    for args, said in (
-        (("--size", "640"), "size must be WIDTHxHEIGHT"),
-        (("--margin", "0.9"), "must be from 0 to 0.4"),
-        (("--shadow", "real-ish"), "invalid choice"),
+    for options, said in (
+        ("--size 640", "size must be WIDTHxHEIGHT"),
+        ("--margin 0.9", "must be from 0 to 0.4"),
+        ("--shadow real-ish", "invalid choice"),
     ):
         with pytest.raises(SystemExit):
-            _predict(trained_model, shoot, "--out", out, "--format", "listing", *args)
+            _listing(trained_model, shoot, out, options)
         assert said in capsys.readouterr().err
     missing = tmp_path / "no-such-backdrop.jpg"
     with pytest.raises(SystemExit, match="--backdrop-image"):
-        _predict(
-            trained_model, shoot, "--out", out, "--format", "listing", "--backdrop-image", missing
-        )
+        _listing(trained_model, shoot, out, "--backdrop-image", missing)
     assert not out.exists() or not any(out.glob("*_listing.jpg"))
 
 
@@ -93,20 +80,8 @@ def test_listing_frames_named_by_a_template_with_stock_numbers(
     out = tmp_path / "out"
     stocks = tmp_path / "stock.csv"
     stocks.write_text("car,stock\n1a17a1bd648b,VIN123\n")
-    code = _predict(
-        trained_model,
-        shoot,
-        "--out",
-        out,
-        "--format",
-        "listing",
-        "--size",
-        "640x480",
-        "--name-template",
-        "{stock}_{angle:02d}",
-        "--stock-numbers",
-        stocks,
-    )
+    options = "--size 640x480 --name-template {stock}_{angle:02d} --stock-numbers"
+    code = _listing(trained_model, shoot, out, options, stocks)
     assert code == 0, capsys.readouterr().out
     assert sorted(f.name for f in out.glob("*.jpg")) == [
         f"VIN123_{n:02d}.jpg" for n in range(1, 17)
@@ -118,20 +93,7 @@ def test_a_template_name_that_is_taken_gets_a_suffix_not_the_other_file(
 ):
     """`{stem}` would name the frame X.jpg, which --format jpg writes too: the frame steps aside."""
     out = tmp_path / "out"
-    code = _predict(
-        trained_model,
-        shoot,
-        "--out",
-        out,
-        "--format",
-        "jpg",
-        "--format",
-        "listing",
-        "--size",
-        "640x480",
-        "--name-template",
-        "{stem}",
-    )
+    code = _listing(trained_model, shoot, out, "--format jpg --size 640x480 --name-template {stem}")
     assert code == 0, capsys.readouterr().out
     stems = sorted(p.stem for p in shoot.glob("*.jpg"))
     assert sorted(f.name for f in out.glob("*.jpg")) == sorted(
@@ -148,31 +110,11 @@ def test_bad_name_templates_and_stock_files_are_refused(trained_model, shoot, tm
         ("{car}/x", "no usable file name"),
     ):
         with pytest.raises(SystemExit):
-            _predict(
-                trained_model,
-                shoot,
-                "--out",
-                out,
-                "--format",
-                "listing",
-                "--name-template",
-                template,
-            )
+            _listing(trained_model, shoot, out, "--name-template", template)
         assert said in capsys.readouterr().err
     bad = tmp_path / "stock.csv"
     bad.write_text("1a17a1bd648b\n")
     with pytest.raises(SystemExit, match="line 1: expected 'car,stock'"):
-        _predict(
-            trained_model,
-            shoot,
-            "--out",
-            out,
-            "--format",
-            "listing",
-            "--name-template",
-            "{stock}",
-            "--stock-numbers",
-            bad,
-        )
+        _listing(trained_model, shoot, out, "--name-template {stock} --stock-numbers", bad)
     with pytest.raises(SystemExit, match="add --format listing"):
         _predict(trained_model, shoot, "--out", out, "--name-template", "{stock}")
