@@ -39,6 +39,7 @@ class ExportReport:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     folders: list[Path] = field(default_factory=list)
     notes: list[tuple[Path, str]] = field(default_factory=list)
+    spins: list[Path] = field(default_factory=list)  # each car's 360° spin page
 
     def text(self) -> str:
         lines = [
@@ -48,6 +49,7 @@ class ExportReport:
         lines += [f"skipped {p.name}: {r}" for p, r in self.skipped]
         lines += [f"FAILED {p}: {r}" for p, r in self.failed]
         lines += [f"note {p.name}: {r}" for p, r in self.notes]
+        lines += [f"360° spin: {p}" for p in self.spins]
         lines += [f"→ {f}" for f in self.folders]
         return "\n".join(lines)
 
@@ -122,6 +124,8 @@ def _framed(report: ExportReport, result) -> None:
     report.written += result.written
     report.failed += result.failed
     report.notes += result.notes
+    if result.spin:
+        report.spins.append(result.spin)
     for path in result.written:
         if path.parent not in report.folders:
             report.folders.append(path.parent)
@@ -179,6 +183,12 @@ class ExportDialog(QDialog):
             "Open folder", QDialogButtonBox.ButtonRole.ActionRole
         )
         self.open_button.setEnabled(False)
+        self.spin_button = self.buttons.addButton(
+            "Open spin", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.spin_button.setToolTip("The first car's 360° spin page, in the default browser")
+        self.spin_button.setVisible(False)
+        self.spin_button.clicked.connect(self.open_spin)
         close = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         self.export_button.clicked.connect(self.start)
         self.open_button.clicked.connect(self.open_folder)
@@ -275,6 +285,7 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(True)
         self.result.setPlainText(report.text())
         self.open_button.setEnabled(bool(report.folders))
+        self.spin_button.setVisible(bool(report.spins))
 
     def _error(self, message: str) -> None:
         self.bar.setVisible(False)
@@ -286,3 +297,8 @@ class ExportDialog(QDialog):
         if self.report and self.report.folders:
             folder = self.report.folders[0]
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    @Slot()
+    def open_spin(self) -> None:
+        if self.report and self.report.spins:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.report.spins[0])))

@@ -43,6 +43,8 @@ class ListingBox(QGroupBox):
         self.shadow.setCurrentText(settings.listing_shadow)
         self.margin = QSpinBox(minimum=0, maximum=40, suffix=" %")
         self.margin.setValue(settings.listing_margin)
+        self.spin = QCheckBox("A 360° spin page per car (opens in any browser, offline)")
+        self.spin.setChecked(bool(settings.listing_spin))
         self.problem = QLabel()
         self.problem.setStyleSheet("color: #d33")
         self.preview = QLabel("Preview: no segmented photo yet")
@@ -54,6 +56,7 @@ class ListingBox(QGroupBox):
         form.addRow("Backdrop", self.colour_button)
         form.addRow("Shadow", self.shadow)
         form.addRow("Margin", self.margin)
+        form.addRow(self.spin)
         form.addRow(self.problem)
         form.addRow(self.preview)
         self._timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
@@ -66,7 +69,8 @@ class ListingBox(QGroupBox):
         self.rendered = 0  # previews drawn (the tests wait for them)
 
     def _changed(self, *_args) -> None:
-        for widget in (self.size, self.colour_button, self.shadow, self.margin, self.preview):
+        widgets = (self.size, self.colour_button, self.shadow, self.margin, self.spin)
+        for widget in (*widgets, self.preview):
             widget.setEnabled(self.enabled.isChecked())
         self._timer.start()
 
@@ -93,6 +97,7 @@ class ListingBox(QGroupBox):
             backdrop=Backdrop((c.red(), c.green(), c.blue())),
             shadow=ShadowStyle(self.shadow.currentText()),
             margin=self.margin.value() / 100,
+            spin=self.spin.isChecked(),
         )
 
     def remember(self) -> None:
@@ -100,6 +105,7 @@ class ListingBox(QGroupBox):
         self.settings.listing_backdrop = self.colour_button.colour().name()
         self.settings.listing_shadow = self.shadow.currentText()
         self.settings.listing_margin = self.margin.value()
+        self.settings.listing_spin = int(self.spin.isChecked())
 
     def refresh_preview(self) -> None:
         options = self.options()

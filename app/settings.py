@@ -77,6 +77,7 @@ class Settings:
     listing_backdrop = _Setting("#ffffff")
     listing_shadow = _Setting("contact", SHADOWS)
     listing_margin = _Setting(6)
+    listing_spin = _Setting(0)  # 1: a 360° spin page per car beside its frames
     window_geometry = _Setting(b"")
     window_state = _Setting(b"")
 

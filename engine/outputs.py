@@ -176,6 +176,17 @@ class OutputPlan:
         self._paths[photo] = paths
         return paths
 
+    def claim(self, base: str, suffix: str, out_dir: str | os.PathLike[str]) -> Path:
+        """A free name for a file of the batch's own (a car's spin page): `<base><suffix>`,
+        else `<base>_<tag><suffix>`, then numbered, as `assign` chooses."""
+        folder = self.folder(out_dir)
+        for name in _variants(base, suffix.lstrip(".")):
+            path = folder.path / f"{name}{suffix}"
+            if self._free(path, folder):
+                self._claimed.add(_key(path))
+                return path
+        raise AssertionError("unreachable: _variants never ends")
+
     def write(self, path: Path, photo: Path, write: Callable) -> Path:
         """Write one planned output atomically (``write(file)`` fills it) and record it.
 

@@ -81,6 +81,12 @@ def _listing_args(p: argparse.ArgumentParser) -> None:
         help="room around the car, as a share of the frame (default 0.06)",
     )
     g.add_argument(
+        "--spin",
+        action="store_true",
+        help="also write each car's 360° spin page (<car>_spin.html beside its frames; "
+        "opens in any browser, no network needed)",
+    )
+    g.add_argument(
         "--name-template",
         type=_template,
         help="listing file names, e.g. '{stock}_{angle:02d}' (fields: {car}, {angle}, {stem}, "

@@ -46,6 +46,8 @@ def cmd_predict(args) -> int:
             notes.extend(result.notes)
             for reason in result.failed:
                 _say(f"failed: {reason[0]}: {reason[1]}")
+            if result.spin:
+                notes.append((result.spin, "360° spin page written"))
 
     heap = HeapKeeper()
     bar = tqdm(intake.photos, desc="photos", unit="photo", disable=args.quiet, file=sys.stderr)
@@ -87,6 +89,8 @@ def cmd_predict(args) -> int:
 
 def _listing_names(args, photos: list[Path]) -> dict[Path, str] | None:
     """The listing frames' names from --name-template (and --stock-numbers), if given."""
+    if getattr(args, "spin", False) and "listing" not in (args.format or ()):
+        raise SystemExit("carmask: error: --spin turns listing frames: add --format listing")
     if not getattr(args, "name_template", None):
         return None
     if "listing" not in (args.format or ()):
@@ -120,6 +124,7 @@ def _listing(args, plan: OutputPlan, photos: list[Path]):
         backdrop=Backdrop(args.backdrop, args.backdrop_bottom, image),
         shadow=ShadowStyle(args.shadow, args.shadow_strength),
         margin=args.margin,
+        spin=args.spin,
     )
     return ListingBatch(options, plan, args.out, photos)
 

@@ -18,6 +18,7 @@ from engine.io import ImageReadError, OutputWriteError, image_writer, read_photo
 from engine.listing.framing import CarBox, car_box, plan_frames
 from engine.listing.naming import car_and_angle
 from engine.listing.render import Backdrop, ShadowStyle, render_angle
+from engine.listing.spin import spin_page
 from engine.outputs import OutputPlan
 
 LISTING = "listing"  # the output format's name (`engine.outputs.NAME_PATTERNS`)
@@ -35,6 +36,7 @@ class ListingOptions:
     shadow: ShadowStyle = field(default_factory=ShadowStyle)
     margin: float = 0.06
     jpeg_quality: int = 92
+    spin: bool = False  # a 360° spin page per car beside its frames (`engine.listing.spin`)
 
 
 def preview_frame(
@@ -62,6 +64,7 @@ class _Angle:
 class CarResult:
     car: str
     written: list[Path] = field(default_factory=list)
+    spin: Path | None = None  # the car's spin page, when asked for and written
     notes: list[tuple[Path, str]] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
 
@@ -112,7 +115,7 @@ class ListingBatch:
 
     def _frame(self, car: str) -> CarResult:
         result = CarResult(car)
-        angles = self._angles.pop(car, [])
+        angles = sorted(self._angles.pop(car, []), key=lambda a: _turn_order(a.photo))
         o = self.options
         plans = plan_frames([a.box for a in angles], o.size, o.margin)
         for angle, plan in zip(angles, plans, strict=True):
@@ -130,4 +133,21 @@ class ListingBatch:
             if plan.upscaled:
                 note = f"listing frame enlarged {plan.scale:.2f}x from the photo (soft detail)"
                 result.notes.append((angle.photo, note))
+        if o.spin and result.written:
+            self._write_spin(car, angles[0].photo, result)
         return result
+
+    def _write_spin(self, car: str, first: Path, result: CarResult) -> None:
+        folder = result.written[0].parent
+        page = self.plan.claim(f"{car_and_angle(first)[0]}_spin", ".html", folder)
+        text = spin_page(result.written, page, f"{car_and_angle(first)[0]}: 360° view")
+        try:
+            result.spin = self.plan.write(page, first, lambda f: f.write(text.encode("utf-8")))
+        except OutputWriteError as exc:
+            result.failed.append((exc.path, exc.reason))
+
+
+def _turn_order(photo: Path) -> tuple[int, str]:
+    """Angles in turning order (`<car>_01` first); photos with no angle by name after them."""
+    angle = car_and_angle(photo)[1]
+    return (angle if angle is not None else 1 << 30, photo.name)

@@ -104,6 +104,8 @@ def test_export_dialog_writes_listing_frames_for_the_car_and_previews_one(qtbot,
     box.enabled.setChecked(True)
     box.size.setCurrentText("640x480")
     box.colour_button.set_colour("#204080")
+    assert not dialog.spin_button.isVisible()
+    box.spin.setChecked(True)
     qtbot.waitUntil(lambda: box.rendered >= 1 and box.preview.pixmap() is not None, timeout=30000)
     assert not box.preview.pixmap().isNull()
     if shots := os.environ.get("CARMASK_SCREENSHOTS"):
@@ -116,10 +118,14 @@ def test_export_dialog_writes_listing_frames_for_the_car_and_previews_one(qtbot,
     assert dialog.report.failed == []
     frames = sorted(out.glob("*_listing.jpg"))
     assert len(frames) == 16 and not list(out.glob("*.png"))
+    assert dialog.report.spins == [out / "1a17a1bd648b_spin.html"]  # the car's 360° page
+    assert dialog.spin_button.isVisible()  # "Open spin"
+    page = dialog.report.spins[0].read_text(encoding="utf-8")
+    assert all(f'"{frame.name}"' in page for frame in frames)
     for frame in frames:
         rgb = read_rgb(frame)
         assert rgb.shape == (480, 640, 3)
         assert np.abs(rgb[:10, :10].astype(int) - (0x20, 0x40, 0x80)).max() <= 4
     again = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     assert again.listing_size == "640x480" and again.listing_backdrop == "#204080"
-    assert "listing" in again.formats_text.split(",")
+    assert "listing" in again.formats_text.split(",") and again.listing_spin == 1
