@@ -37,7 +37,8 @@ def spun(trained_model, tmp_path_factory) -> Path:
 def page(spun):
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        tab = browser.new_page(viewport={"width": 800, "height": 800})
+        offline = browser.new_context(offline=True, viewport={"width": 800, "height": 800})
+        tab = offline.new_page()
         tab.requests, tab.errors = [], []
         tab.on("request", lambda r: tab.requests.append(r.url))
         tab.on("pageerror", lambda e: tab.errors.append(str(e)))
