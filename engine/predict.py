@@ -27,6 +27,7 @@ from engine.checkpoint import ModelHeader, load_model
 from engine.devices import describe_compute, inference_dtype, resolve_device
 from engine.ensemble import combine
 from engine.models.unet import UNet
+from engine.review.confidence import Confidence, confidence
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,20 @@ class Predictor:
     def probabilities(self, rgb: np.ndarray) -> list[np.ndarray]:
         """One full-size float32 probability map per model."""
         return [torch.sigmoid(self.full_size_logits(lm, rgb)).cpu().numpy() for lm in self.models]
+
+    def predict_checked(self, rgb: np.ndarray) -> tuple[np.ndarray, Confidence]:
+        """`predict`'s mask and how far to trust it (`engine.review.confidence`), from the same
+        forward pass: the probability map, and for an ensemble its members' disagreement."""
+        if len(self.models) == 1:
+            logits = self.full_size_logits(self.models[0], rgb)
+            t = self.models[0].header.threshold
+            mask = (logits > float(np.log(t / (1 - t)))).cpu().numpy()
+            return mask, confidence(torch.sigmoid(logits).cpu().numpy())
+        probs = self.probabilities(rgb)
+        thresholds = [m.header.threshold for m in self.models]
+        mask = combine(probs, thresholds, self.vote)
+        members = [p > t for p, t in zip(probs, thresholds, strict=True)]
+        return mask, confidence(np.mean(probs, axis=0), members)
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """H×W×3 uint8 photo → H×W boolean mask (True = car)."""

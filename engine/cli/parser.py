@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"refuse larger photos (default {DEFAULT_MAX_MEGAPIXELS:g}; about 55 MB of memory "
         "per megapixel)",
     )
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write a JSON-lines report: one object per photo (file, status, confidence 0-1, "
+        "reasons to look at it, seconds)",
+    )
     _listing_args(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _model_args(p)

@@ -34,6 +34,7 @@ def cmd_predict(args) -> int:
     for f in intake.photos:
         plan.assign(f, args.out)  # every name chosen before anything is written
     listing = _listing(args, plan, intake.photos) if "listing" in options.formats else None
+    report = _report(args, intake)
     predictor = _predictor(args)
     _say(f"device: {predictor.device_label}; model: {predictor.label}")
     failed: list[tuple[Path, str]] = []
@@ -56,7 +57,10 @@ def cmd_predict(args) -> int:
             t0 = time.perf_counter()
             try:
                 photo = read_photo(path, args.max_megapixels)
-                mask = predictor.predict(photo.rgb)
+                if report:
+                    mask, checked = predictor.predict_checked(photo.rgb)
+                else:
+                    mask = predictor.predict(photo.rgb)
                 with _finish_before_stopping():  # a cutout never lacks the mask asked with it
                     export_photo(photo.rgb, mask, path, args.out, options, plan, photo.alpha)
                     if listing:
@@ -64,6 +68,8 @@ def cmd_predict(args) -> int:
             except (ImageReadError, OutputWriteError) as exc:
                 failed.append((exc.path, exc.reason))
                 _say(f"failed: {exc}")
+                if report:
+                    report.not_done(path, "failed", f"{exc.path}: {exc.reason}")
                 if listing:
                     framed(listing.skip(path))
                 continue
@@ -73,6 +79,8 @@ def cmd_predict(args) -> int:
                 notes.append((path, photo.note))
             times.append(time.perf_counter() - t0)
             done += 1
+            if report:
+                report.done(path, checked, times[-1])
     except KeyboardInterrupt:
         bar.close()
         left = len(intake.photos) - done - len(failed)
@@ -81,10 +89,42 @@ def cmd_predict(args) -> int:
                 (Path(car), "listing frames not written: the car's angles were not all done")
             )
         _predict_summary(done, failed, notes, intake, times, predictor, f", not started: {left}")
+        _write_report(report, intake.photos, "not started")
         print("interrupted: the photos done so far are complete; run again to finish the rest")
         return 130
     _predict_summary(done, failed, notes, intake, times, predictor)
+    _write_report(report, intake.photos, "not started")
     return 1 if failed or not intake.photos else 0
+
+
+def _report(args, intake):
+    """The batch's --report (`engine.review.report`), checked before any photo is read."""
+    if not getattr(args, "report", None):
+        return None
+    from engine.review.report import BatchReport
+
+    path = Path(args.report)
+    if path.resolve() in {p.resolve() for p in intake.photos}:
+        raise SystemExit(f"carmask: error: --report {path}: that is one of the photos")
+    if path.is_dir():
+        raise SystemExit(f"carmask: error: --report {path}: is a folder; name a file")
+    report = BatchReport(path)
+    for photo, reason in intake.skipped:
+        report.not_done(photo, "skipped", reason)
+    return report
+
+
+def _write_report(report, photos: list[Path], status: str) -> None:
+    if report is None:
+        return
+    seen = {row["file"] for row in report.rows}
+    for photo in photos:
+        if str(photo) not in seen:
+            report.not_done(photo, status, "the batch stopped before this photo")
+    try:
+        _say(f"report: {report.write()}")
+    except OutputWriteError as exc:
+        print(f"  failed: {exc.path}: {exc.reason}")
 
 
 def _listing_names(args, photos: list[Path]) -> dict[Path, str] | None:

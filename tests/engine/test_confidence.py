@@ -1,0 +1,81 @@
+"""The confidence per photo (`engine.review.confidence`) with the shipped default model on real
+full-size Carvana photos: high on clean cutouts, low with reasons when the cutout is off."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.cli import main
+from engine.io import read_mask, read_rgb
+from engine.library import default_model_paths
+from engine.predict import Predictor
+from engine.review.confidence import confidence
+
+DATA = Path(__file__).parents[1] / "data"
+CLEAN = ("1a17a1bd648b_09", "3071362591f7_13")  # the default cuts these out at Dice > 0.99
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor(default_model_paths(), device="cpu")
+
+
+def _photo(stem: str) -> tuple[np.ndarray, np.ndarray]:
+    return read_rgb(DATA / "fullsize" / f"{stem}.jpg"), read_mask(
+        DATA / "fullsize" / f"{stem}_mask.gif"
+    )
+
+
+@pytest.mark.parametrize("stem", CLEAN)
+def test_a_clean_cutout_scores_high_and_one_on_a_foreign_backdrop_low(predictor, stem):
+    rgb, truth = _photo(stem)
+    mask, checked = predictor.predict_checked(rgb)
+    assert np.array_equal(mask, predictor.predict(rgb))  # the same mask as without the check
+    assert checked.value > 0.85 and checked.reasons == ()
+    street = read_rgb(DATA / "web-cars" / "images" / "rf_test_im11.jpg")  # another car, a lot
+    street = cv2.resize(street, rgb.shape[1::-1])
+    on_it = np.where(truth[..., None], rgb, street)
+    foreign = predictor.predict_checked(on_it)[1]
+    assert foreign.value < 0.5 and foreign.reasons
+
+
+def test_a_corrupted_mask_scores_low_and_says_why():
+    _, truth = _photo(CLEAN[0])
+    prob = truth.astype(np.float32)
+    assert confidence(prob).value > 0.95
+    h, w = prob.shape
+    blobbed = prob.copy()
+    blobbed[50:250, 50:350] = 1  # a wall marked as car
+    check = confidence(blobbed)
+    assert check.value < 0.3 and any(r.startswith("stray blobs") for r in check.reasons)
+    holed = prob.copy()
+    ys, xs = np.nonzero(truth)
+    cy, cx = int(ys.mean()), int(xs.mean())
+    holed[cy - 120 : cy + 120, cx - 200 : cx + 200] = 0  # the car's middle lost
+    check = confidence(holed)
+    assert check.value < 0.3 and any(r.startswith("holes") for r in check.reasons)
+    assert confidence(np.zeros((h, w), np.float32)).reasons == ("no car found",)
+
+
+def test_the_report_has_one_json_line_per_photo(tmp_path, capsys):
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    for stem in CLEAN:
+        (shoot / f"{stem}.jpg").write_bytes((DATA / "fullsize" / f"{stem}.jpg").read_bytes())
+    (shoot / "broken.jpg").write_bytes(b"not a photo")
+    report = tmp_path / "report.jsonl"
+    code = main(["predict", str(shoot), "--out", str(tmp_path / "out"), "--report", str(report)])
+    assert code == 1, capsys.readouterr()  # the broken photo failed; the rest went on
+    rows = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    by_name = {Path(r["file"]).name: r for r in rows}
+    assert sorted(by_name) == ["1a17a1bd648b_09.jpg", "3071362591f7_13.jpg", "broken.jpg"]
+    assert by_name["broken.jpg"]["status"] == "failed" and by_name["broken.jpg"]["error"]
+    for stem in CLEAN:
+        row = by_name[f"{stem}.jpg"]
+        assert row["status"] == "done" and 0.85 < row["confidence"] <= 1
+        assert row["reasons"] == [] and row["seconds"] > 0
