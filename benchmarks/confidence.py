@@ -90,6 +90,13 @@ def summarise(rows: list[dict]) -> dict:
                 f"found_in_least_confident_{int(s * 100)}%": found_in_least_confident(conf, bad, s)
                 for s in SHARES
             },
+            # more bad photos than the share holds: this is the most it could find
+            **{
+                f"most_findable_in_{int(s * 100)}%": min(1.0, round(s * len(conf)) / bad.sum())
+                if bad.any()
+                else None
+                for s in SHARES
+            },
         }
     pred = float(np.median([r["predict_s"] for r in rows]))
     cost = float(np.median([r["confidence_s"] for r in rows]))

@@ -80,7 +80,7 @@ def cmd_predict(args) -> int:
             times.append(time.perf_counter() - t0)
             done += 1
             if report:
-                report.done(path, checked, times[-1])
+                report.done(path, mask, checked, times[-1])
     except KeyboardInterrupt:
         bar.close()
         left = len(intake.photos) - done - len(failed)

@@ -3,7 +3,10 @@
 Each line: `file`, `status` (done, failed, skipped, not started), `confidence` and `reasons`
 (`engine.review.confidence`; done photos only), `seconds` (reading, segmenting and writing the
 photo) and, for a photo that did not get done, `error`. Written atomically once the batch ends,
-Ctrl-C included, so a reader never sees half a report."""
+Ctrl-C included, so a reader never sees half a report.
+
+The checks across a car's angles (`engine.review.angles`) run when the report is written: a
+photo they flag gets their reasons too, and its confidence is at most `FLAGGED_IN_SET`."""
 
 from __future__ import annotations
 
@@ -11,21 +14,33 @@ import json
 from pathlib import Path
 
 from engine.io import atomic_write_bytes
+from engine.review.angles import Outline, check_sets, outline_of
 from engine.review.confidence import Confidence
+
+FLAGGED_IN_SET = 0.5
 
 
 class BatchReport:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.rows: list[dict] = []
+        self._outlines: dict[Path, Outline | None] = {}
+        self._row_of: dict[Path, dict] = {}
 
-    def done(self, photo: Path, checked: Confidence, seconds: float) -> None:
+    def done(self, photo: Path, mask, checked: Confidence, seconds: float) -> None:
         row = {"file": str(photo), "status": "done", **checked.to_json()}
-        self.rows.append({**row, "seconds": round(seconds, 3)})
+        row["seconds"] = round(seconds, 3)
+        self.rows.append(row)
+        self._outlines[photo] = outline_of(mask)
+        self._row_of[photo] = row
 
     def not_done(self, photo: Path, status: str, error: str) -> None:
         self.rows.append({"file": str(photo), "status": status, "error": error})
 
     def write(self) -> Path:
+        for photo, reasons in check_sets(self._outlines).items():
+            row = self._row_of[photo]
+            row["reasons"] = [*row["reasons"], *reasons]
+            row["confidence"] = min(row["confidence"], FLAGGED_IN_SET)
         text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in self.rows)
         return atomic_write_bytes(self.path, text.encode("utf-8"))

@@ -79,3 +79,24 @@ def test_the_report_has_one_json_line_per_photo(tmp_path, capsys):
         row = by_name[f"{stem}.jpg"]
         assert row["status"] == "done" and 0.85 < row["confidence"] <= 1
         assert row["reasons"] == [] and row["seconds"] > 0
+
+
+def test_the_report_flags_the_angle_swapped_for_another_cars_photo(tmp_path, capsys):
+    from engine.io import save_image_atomic
+
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    car = "1a17a1bd648b"
+    for photo in sorted((DATA / "listing").glob(f"{car}_[0-9][0-9].jpg")):
+        (shoot / photo.name).write_bytes(photo.read_bytes())
+    other = cv2.resize(read_rgb(DATA / "fullsize" / "0ed6904e1004_05.jpg"), (480, 320))
+    save_image_atomic(shoot / f"{car}_05.jpg", other, "JPEG", quality=92)  # another car's photo
+    report = tmp_path / "report.jsonl"
+    code = main(["predict", str(shoot), "--out", str(tmp_path / "out"), "--report", str(report)])
+    assert code == 0, capsys.readouterr()
+    rows = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 16
+    flagged = [Path(r["file"]).name for r in rows if any("jumps" in x for x in r["reasons"])]
+    assert flagged == [f"{car}_05.jpg"]
+    swapped = next(r for r in rows if r["file"].endswith("_05.jpg"))
+    assert swapped["confidence"] <= 0.5
