@@ -94,6 +94,12 @@ ACTIONS: tuple[ActionSpec | Special, ...] = (
     ActionSpec("next_action", "&Next angle", "step_angle", "&View", ("Right", "PgDown"),
                args=(1,)),
     Special("view_submenus", "&View", separator=True),
+    ActionSpec("review_next_action", "&Next photo to review", "review.next_flagged", "&Review",
+               "N", tip="The least confident cutout not yet reviewed"),
+    ActionSpec("accept_action", "&Accept this cutout", "review.accept", "&Review", "A",
+               tip="Mark the cutout reviewed: it no longer needs a look"),
+    ActionSpec("review_filter_action", "Show &only photos that need review",
+               "review.show_only_flagged", "&Review", "Ctrl+Shift+N", checkable=True),
 )  # fmt: skip
 
 

@@ -127,12 +127,23 @@ class BatchController(QObject):
             photo.status = PROCESSING  # shown only; saved as queued if the app stops now
             self.w.queue.show_status(photo, self.w.session)
 
-    @Slot(str, float, str)
-    def _photo_done(self, key: str, seconds: float, model: str) -> None:
+    @Slot(str, float, str, float, list)
+    def _photo_done(
+        self, key: str, seconds: float, model: str, confidence: float, reasons: list
+    ) -> None:
         w = self.w
         photo = w.session.photos.get(key)
         if photo:
-            w.session.set_status(photo, DONE, save=False, seconds=seconds, model=model)
+            w.session.set_status(
+                photo,
+                DONE,
+                save=False,
+                seconds=seconds,
+                model=model,
+                confidence=confidence,
+                reasons=reasons,
+                reviewed=False,
+            )
             self._save_statuses_soon()
             w.queue.show_status(photo, w.session)
             if key == w.current_key:
@@ -172,6 +183,7 @@ class BatchController(QObject):
         done, failed = session.count(DONE, TOUCHED), session.count(FAILED)
         verb = "Cancelled" if cancelled else "Finished"
         w.rate_label.setText(f"{verb}: {done} segmented, {failed} failed")
+        w.review.batch_finished()
         w.progress.setVisible(False)
         w.pause_action.setChecked(False)
         if self.thread is not None:

@@ -9,9 +9,10 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem
 
-from app.session import DONE, FAILED, PROCESSING, QUEUED, TOUCHED, Session
+from app.session import DONE, FAILED, PROCESSING, QUEUED, TOUCHED, Session, needs_review
 
 THUMB = QSize(72, 48)
+REVIEW_COLOUR = "#ff9f1a"
 KEY_ROLE = Qt.ItemDataRole.UserRole
 STATUS_TEXT = {
     QUEUED: "queued",
@@ -99,13 +100,21 @@ class QueueTree(QTreeWidget):
         if item is None:
             return
         text = STATUS_TEXT.get(photo.status, photo.status)
+        colour = STATUS_COLOUR.get(photo.status, "#cccccc")
         if photo.status == FAILED and photo.error:
             text = f"failed: {photo.error}"
+        elif needs_review(photo):
+            text, colour = f"⚑ needs review ({photo.confidence:.2f})", REVIEW_COLOUR
+        elif photo.reviewed and photo.has_mask:
+            text = "reviewed"
         item.setText(1, text)
-        item.setForeground(1, QBrush(QColor(STATUS_COLOUR.get(photo.status, "#cccccc"))))
+        item.setForeground(1, QBrush(QColor(colour)))
         tip = f"{photo.path}\n{photo.size[0]}×{photo.size[1]}"
         if photo.seconds:
             tip += f"\n{photo.seconds:.2f} s with {photo.model}"
+        if photo.confidence >= 0:
+            tip += f"\nconfidence {photo.confidence:.2f}"
+        tip += "".join(f"\n· {reason}" for reason in photo.reasons)
         if photo.error:
             tip += f"\n{photo.error}"
         item.setToolTip(0, tip)
@@ -137,6 +146,17 @@ class QueueTree(QTreeWidget):
             else:  # a car: all its photos
                 keys += [item.child(i).data(0, KEY_ROLE) for i in range(item.childCount())]
         return list(dict.fromkeys(keys))
+
+    def filter(self, keep, session: Session) -> None:
+        """Show only the photos `keep(photo)` is true for (all with None), and their cars."""
+        for top in self.cars.values():
+            shown = 0
+            for i in range(top.childCount()):
+                item = top.child(i)
+                hide = keep is not None and not keep(session.photos[item.data(0, KEY_ROLE)])
+                item.setHidden(hide)
+                shown += not hide
+            top.setHidden(shown == 0)
 
     def select(self, key: str) -> None:
         if key in self.items:

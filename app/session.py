@@ -60,6 +60,9 @@ class Photo:
     error: str = ""
     seconds: float = 0.0
     model: str = ""  # label of the model that made the mask
+    confidence: float = -1.0  # how far to trust the model's mask, 0-1 (-1: not known)
+    reasons: list[str] = field(default_factory=list)  # why it may need a look
+    reviewed: bool = False  # the operator accepted the cutout
 
     @property
     def key(self) -> str:
@@ -87,6 +90,15 @@ class Photo:
         # (a newer app's session) runs the photo again rather than hiding it
         d["status"] = QUEUED if status == PROCESSING or status not in STATUSES else Status(status)
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+REVIEW_BELOW = 0.6  # a model's mask with a confidence below this needs a look
+
+
+def needs_review(photo: Photo) -> bool:
+    """The model's mask came with a low confidence, and the operator has neither accepted nor
+    touched it up."""
+    return photo.status == DONE and 0 <= photo.confidence < REVIEW_BELOW and not photo.reviewed
 
 
 @dataclass

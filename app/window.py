@@ -32,6 +32,7 @@ from app.empty_state import build_stage, show_stage
 from app.export_dialog import ExportDialog
 from app.model_picker import MY_ENSEMBLE, ModelPicker
 from app.queue_view import KEY_ROLE, QueueTree, make_thumbnail
+from app.review import ReviewController
 from app.session import Session
 from app.settings import Settings
 from app.theme import apply_theme
@@ -51,13 +52,13 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.session = Session.load(session_dir or user_data_dir() / "session")
         self.batch = BatchController(self)
+        self.review = ReviewController(self)
         self.current_key = ""
         self.finetune_wizard = None
         self._loading_key = ""
         self.setWindowTitle(f"CarMask Studio {__version__}")
         self.setAcceptDrops(True)
         self.resize(1400, 860)
-
         self.queue = QueueTree()
         self.problems = QListWidget()
         self.problems.setToolTip("Files that could not be queued, with the reason")
@@ -94,8 +95,7 @@ class MainWindow(QMainWindow):
         self.strip.currentItemChanged.connect(self._strip_changed)
         self.document.changed.connect(self._mask_edited)
 
-        geometry = self.settings.window_geometry
-        if geometry:
+        if geometry := self.settings.window_geometry:
             self.restoreGeometry(QByteArray(geometry))
         self.pane.set_brush_size(self.settings.brush_size)
         self._apply_background(self.settings.preview_background)

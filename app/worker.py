@@ -71,7 +71,7 @@ class BatchWorker(QObject):
     engine_ready = Signal(str, str)  # device label, model label
     engine_failed = Signal(str)  # why no model could run (the batch does not start)
     photo_started = Signal(str)
-    photo_done = Signal(str, float, str)  # key, seconds, model label
+    photo_done = Signal(str, float, str, float, list)  # key, s, model, confidence, reasons
     photo_failed = Signal(str, str)  # key, reason
     progress = Signal(int, int, float, float)  # done, total, photos/s, seconds left
     finished = Signal(bool)  # True when cancelled
@@ -124,7 +124,7 @@ class BatchWorker(QObject):
             self.photo_started.emit(job.key)
             t = time.perf_counter()
             try:
-                mask = predictor.predict(read_rgb(job.photo))
+                mask, checked = predictor.predict_checked(read_rgb(job.photo))
                 write_mask_file(job.mask, mask)
             except ImageReadError as exc:
                 self.photo_failed.emit(job.key, exc.reason)
@@ -132,7 +132,9 @@ class BatchWorker(QObject):
                 log.error("%s failed:\n%s", job.photo, traceback.format_exc())
                 self.photo_failed.emit(job.key, f"{type(exc).__name__}: {exc}")
             else:
-                self.photo_done.emit(job.key, time.perf_counter() - t, predictor.label)
+                seconds = time.perf_counter() - t
+                reasons = list(checked.reasons)
+                self.photo_done.emit(job.key, seconds, predictor.label, checked.value, reasons)
             finally:
                 heap.after_photo()  # thousands of photos in one session: memory stays flat
             busy += time.perf_counter() - t
