@@ -142,6 +142,7 @@ class BatchController(QObject):
                 model=model,
                 confidence=confidence,
                 reasons=reasons,
+                set_reasons=[],
                 reviewed=False,
             )
             self._save_statuses_soon()

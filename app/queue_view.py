@@ -10,6 +10,7 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem
 
 from app.session import DONE, FAILED, PROCESSING, QUEUED, TOUCHED, Session, needs_review
+from engine.review.angles import missing_angles
 
 THUMB = QSize(72, 48)
 REVIEW_COLOUR = "#ff9f1a"
@@ -104,7 +105,8 @@ class QueueTree(QTreeWidget):
         if photo.status == FAILED and photo.error:
             text = f"failed: {photo.error}"
         elif needs_review(photo):
-            text, colour = f"⚑ needs review ({photo.confidence:.2f})", REVIEW_COLOUR
+            why = "angles" if photo.set_reasons else f"{photo.confidence:.2f}"
+            text, colour = f"⚑ needs review ({why})", REVIEW_COLOUR
         elif photo.reviewed and photo.has_mask:
             text = "reviewed"
         item.setText(1, text)
@@ -114,7 +116,7 @@ class QueueTree(QTreeWidget):
             tip += f"\n{photo.seconds:.2f} s with {photo.model}"
         if photo.confidence >= 0:
             tip += f"\nconfidence {photo.confidence:.2f}"
-        tip += "".join(f"\n· {reason}" for reason in photo.reasons)
+        tip += "".join(f"\n· {reason}" for reason in (*photo.reasons, *photo.set_reasons))
         if photo.error:
             tip += f"\n{photo.error}"
         item.setToolTip(0, tip)
@@ -131,6 +133,9 @@ class QueueTree(QTreeWidget):
         ready = sum(p.has_mask for p in photos)
         failed = sum(p.status == FAILED for p in photos)
         text = f"{ready}/{len(photos)} done" + (f", {failed} failed" if failed else "")
+        if missing := missing_angles([p.path for p in photos]):
+            text += f", {len(missing)} angle(s) missing"
+            top.setToolTip(1, "Missing angles: " + ", ".join(f"{a:02d}" for a in missing))
         top.setText(1, text)
 
     def current_key(self) -> str:

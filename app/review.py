@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QMessageBox
 
 from app.session import DONE, Photo, needs_review
+from app.worker import call_in_pool
 
 OUT_OF_DEPTH = 0.5  # a finished batch with more than this share needing review: say so
 
@@ -20,11 +21,13 @@ class ReviewController:
         self.only_flagged = False
         self.warned = False  # the out-of-depth message is said once per session
         self.message: QMessageBox | None = None
+        self.angles_checked = 0  # runs of the checks across angles (the tests wait for them)
 
     def flagged(self) -> list[Photo]:
-        """The photos that need review, least confident first."""
+        """The photos that need review, least confident first (a photo flagged against its
+        car's other angles counts as 0.5 at most)."""
         photos = [p for p in self.w.session.photos.values() if needs_review(p)]
-        return sorted(photos, key=lambda p: (p.confidence, p.key))
+        return sorted(photos, key=lambda p: (_rank(p), p.key))
 
     def next_flagged(self) -> None:
         flagged = self.flagged()
@@ -51,6 +54,39 @@ class ReviewController:
         self.w.queue.filter(needs_review if checked else None, self.w.session)
 
     def batch_finished(self) -> None:
+        self.check_angles()
+        self._say_if_out_of_depth()
+
+    def check_angles(self) -> None:
+        """Each car's segmented angles against each other (`engine.review.angles`), on a
+        worker: the masks are read from the session's files."""
+        session = self.w.session
+        photos = [p for p in session.photos.values() if p.has_mask]
+
+        def check() -> dict[str, list[str]]:
+            from engine.review.angles import check_sets, outline_of
+
+            outlines = {}
+            for p in photos:
+                mask = session.mask(p)
+                outlines[p.path] = outline_of(mask) if mask is not None else None
+            found = check_sets(outlines, name_missing=False)  # the queue shows them per car
+            return {str(path): reasons for path, reasons in found.items()}
+
+        call_in_pool(check, self._angles_checked)
+
+    def _angles_checked(self, flagged: dict[str, list[str]]) -> None:
+        session = self.w.session
+        for photo in session.photos.values():
+            reasons = flagged.get(photo.key, []) if photo.has_mask else []
+            if reasons != photo.set_reasons:
+                photo.set_reasons = reasons
+                self.w.queue.show_status(photo, session)
+        session.save()
+        self.show_only_flagged(self.only_flagged)
+        self.angles_checked += 1
+
+    def _say_if_out_of_depth(self) -> None:
         done = [p for p in self.w.session.photos.values() if p.status == DONE and p.confidence >= 0]
         flagged = [p for p in done if needs_review(p)]
         if self.warned or len(done) < 4 or len(flagged) <= OUT_OF_DEPTH * len(done):
@@ -70,3 +106,7 @@ class ReviewController:
         box.setModal(False)
         self.message = box
         box.show()
+
+
+def _rank(photo: Photo) -> float:
+    return min(photo.confidence, 0.5) if photo.set_reasons else photo.confidence

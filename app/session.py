@@ -62,6 +62,7 @@ class Photo:
     model: str = ""  # label of the model that made the mask
     confidence: float = -1.0  # how far to trust the model's mask, 0-1 (-1: not known)
     reasons: list[str] = field(default_factory=list)  # why it may need a look
+    set_reasons: list[str] = field(default_factory=list)  # against its car's other angles
     reviewed: bool = False  # the operator accepted the cutout
 
     @property
@@ -98,7 +99,8 @@ REVIEW_BELOW = 0.6  # a model's mask with a confidence below this needs a look
 def needs_review(photo: Photo) -> bool:
     """The model's mask came with a low confidence, and the operator has neither accepted nor
     touched it up."""
-    return photo.status == DONE and 0 <= photo.confidence < REVIEW_BELOW and not photo.reviewed
+    doubtful = 0 <= photo.confidence < REVIEW_BELOW or bool(photo.set_reasons)
+    return photo.status == DONE and doubtful and not photo.reviewed
 
 
 @dataclass

@@ -37,10 +37,22 @@ def outline_of(mask: np.ndarray) -> Outline | None:
     return Outline(float(mask.mean()), (rows[-1] - rows[0] + 1) / h, (cols[-1] - cols[0] + 1) / w)
 
 
-def check_sets(outlines: dict[Path, Outline | None]) -> dict[Path, list[str]]:
+def missing_angles(photos: list[Path]) -> list[int]:
+    """The angles of a set of 16 that one car's photos lack (none when the names give no
+    angles, only one, or angles past 16)."""
+    angles = {a for a in (car_and_angle(p)[1] for p in photos) if a is not None}
+    if len(angles) < 2 or max(angles) > ANGLES:
+        return []
+    return [a for a in range(1, ANGLES + 1) if a not in angles]
+
+
+def check_sets(
+    outlines: dict[Path, Outline | None], name_missing: bool = True
+) -> dict[Path, list[str]]:
     """Reasons to look at each photo of the batch (photos with none are left out), from the
     outlines of its car's photos (None: no car found). Cars are what the names say, within a
-    folder; photos without an angle in their name are not checked here."""
+    folder; photos without an angle in their name are not checked here. `name_missing`: the
+    angles a set lacks are named on its first photo (the app shows them on the car instead)."""
     sets: dict[tuple[Path, str], dict[int, list[Path]]] = defaultdict(lambda: defaultdict(list))
     for photo in outlines:
         car, angle = car_and_angle(photo)
@@ -53,12 +65,11 @@ def check_sets(outlines: dict[Path, Outline | None]) -> dict[Path, list[str]]:
                 names = ", ".join(sorted(p.name for p in photos))
                 for p in photos:
                     flagged[p].append(f"angle {angle:02d} of {car} is given twice ({names})")
-        if len(angles) > 1 and max(angles) <= ANGLES:
-            missing = [a for a in range(1, ANGLES + 1) if a not in angles]
-            if missing:  # said once, on the set's first photo
-                listed = ", ".join(f"{a:02d}" for a in missing)
-                first = angles[min(angles)][0]
-                flagged[first].append(f"{car} lacks angle(s) {listed} of {ANGLES}")
+        missing = missing_angles([ps[0] for ps in angles.values()]) if name_missing else []
+        if missing:  # said once, on the set's first photo
+            listed = ", ".join(f"{a:02d}" for a in missing)
+            first = angles[min(angles)][0]
+            flagged[first].append(f"{car} lacks angle(s) {listed} of {ANGLES}")
         _jumps(angles, outlines, flagged)
     return dict(flagged)
 
@@ -68,11 +79,10 @@ def _jumps(angles: dict[int, list[Path]], outlines, flagged) -> None:
     for angle, here in known.items():
         before = known.get((angle - 2) % ANGLES + 1)  # the turntable wraps: 16 is next to 01
         after = known.get(angle % ANGLES + 1)
-        near = [o for o in (before, after) if o is not None]
-        if not near:
-            continue
+        if before is None or after is None:  # judged between two: one bad neighbour alone
+            continue  # would flag a good photo
         for name, limit in (("height", HEIGHT_JUMP), ("area", AREA_JUMP)):
-            expected = float(np.mean([getattr(o, name) for o in near]))
+            expected = (getattr(before, name) + getattr(after, name)) / 2
             off = getattr(here, name) / expected - 1
             if abs(off) > limit:
                 flagged[angles[angle][0]].append(

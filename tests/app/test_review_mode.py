@@ -78,3 +78,24 @@ def test_review_mode_flags_walks_and_accepts_the_doubtful_cutouts(qtbot, open_wi
     kept = again.session.photos[flagged[0].key]
     assert kept.reviewed and kept.confidence == pytest.approx(flagged[0].confidence)
     assert [p.key for p in again.review.flagged()] == [p.key for p in flagged[1:]]
+
+
+def test_an_angle_swapped_for_another_cars_photo_needs_review(qtbot, open_window, tmp_path):
+    folder = tmp_path / "car"
+    folder.mkdir()
+    for photo in sorted((DATA / "listing").glob(f"{CAR}_[0-9][0-9].jpg")):
+        shutil.copy(photo, folder)
+    other = cv2.resize(read_rgb(DATA / "fullsize" / "0ed6904e1004_05.jpg"), (480, 320))
+    save_image_atomic(folder / f"{CAR}_05.jpg", other, "JPEG", quality=92)
+    window = open_window()
+    window.add_paths([str(folder)])
+    qtbot.waitUntil(lambda: len(window.session.photos) == 16, timeout=10000)
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: not window.busy, timeout=120000)
+    qtbot.waitUntil(lambda: window.review.angles_checked == 1, timeout=30000)
+    swapped = window.session.photos[str(folder / f"{CAR}_05.jpg")]
+    assert any("jumps" in r for r in swapped.set_reasons)
+    assert window.queue.items[swapped.key].text(1) == "⚑ needs review (angles)"
+    with_reasons = [p.name for p in window.session.photos.values() if p.set_reasons]
+    assert with_reasons == [f"{CAR}_05.jpg"]
+    assert swapped in window.review.flagged()
