@@ -152,26 +152,27 @@ class Predictor:
         """One full-size float32 probability map per model."""
         return [torch.sigmoid(self.full_size_logits(lm, rgb)).cpu().numpy() for lm in self.models]
 
+    def _one_model_mask(self, logits: torch.Tensor) -> np.ndarray:
+        """A single model's boolean mask from its logits (its threshold, in logit space)."""
+        t = self.models[0].header.threshold
+        return (logits > float(np.log(t / (1 - t)))).cpu().numpy()
+
+    @property
+    def _thresholds(self) -> list[float]:
+        return [m.header.threshold for m in self.models]
+
     def predict_checked(self, rgb: np.ndarray) -> tuple[np.ndarray, Confidence]:
         """`predict`'s mask and how far to trust it (`engine.review.confidence`), from the same
         forward pass: the probability map, and for an ensemble its members' disagreement."""
         if len(self.models) == 1:
             logits = self.full_size_logits(self.models[0], rgb)
-            t = self.models[0].header.threshold
-            mask = (logits > float(np.log(t / (1 - t)))).cpu().numpy()
-            return mask, confidence(torch.sigmoid(logits).cpu().numpy())
-        probs = self.probabilities(rgb)
-        thresholds = [m.header.threshold for m in self.models]
-        mask = combine(probs, thresholds, self.vote)
+            return self._one_model_mask(logits), confidence(torch.sigmoid(logits).cpu().numpy())
+        probs, thresholds = self.probabilities(rgb), self._thresholds
         members = [p > t for p, t in zip(probs, thresholds, strict=True)]
-        return mask, confidence(np.mean(probs, axis=0), members)
+        return combine(probs, thresholds, self.vote), confidence(np.mean(probs, axis=0), members)
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """H×W×3 uint8 photo → H×W boolean mask (True = car)."""
         if len(self.models) == 1:
-            lm = self.models[0]
-            t = lm.header.threshold
-            logit_t = float(np.log(t / (1 - t)))
-            return (self.full_size_logits(lm, rgb) > logit_t).cpu().numpy()
-        thresholds = [m.header.threshold for m in self.models]
-        return combine(self.probabilities(rgb), thresholds, self.vote)
+            return self._one_model_mask(self.full_size_logits(self.models[0], rgb))
+        return combine(self.probabilities(rgb), self._thresholds, self.vote)

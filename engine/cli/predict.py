@@ -89,11 +89,11 @@ def cmd_predict(args) -> int:
                 (Path(car), "listing frames not written: the car's angles were not all done")
             )
         _predict_summary(done, failed, notes, intake, times, predictor, f", not started: {left}")
-        _write_report(report, intake.photos, "not started")
+        _write_report(report, intake.photos)
         print("interrupted: the photos done so far are complete; run again to finish the rest")
         return 130
     _predict_summary(done, failed, notes, intake, times, predictor)
-    _write_report(report, intake.photos, "not started")
+    _write_report(report, intake.photos)
     return 1 if failed or not intake.photos else 0
 
 
@@ -114,13 +114,14 @@ def _report(args, intake):
     return report
 
 
-def _write_report(report, photos: list[Path], status: str) -> None:
+def _write_report(report, photos: list[Path]) -> None:
+    """The report, with the photos the batch did not reach (Ctrl-C) as not started."""
     if report is None:
         return
     seen = {row["file"] for row in report.rows}
     for photo in photos:
         if str(photo) not in seen:
-            report.not_done(photo, status, "the batch stopped before this photo")
+            report.not_done(photo, "not started", "the batch stopped before this photo")
     try:
         _say(f"report: {report.write()}")
     except OutputWriteError as exc:

@@ -134,13 +134,13 @@ class ListingBatch:
                 note = f"listing frame enlarged {plan.scale:.2f}x from the photo (soft detail)"
                 result.notes.append((angle.photo, note))
         if o.spin and result.written:
-            self._write_spin(car, angles[0].photo, result)
+            self._write_spin(angles[0].photo, result)
         return result
 
-    def _write_spin(self, car: str, first: Path, result: CarResult) -> None:
-        folder = result.written[0].parent
-        page = self.plan.claim(f"{car_and_angle(first)[0]}_spin", ".html", folder)
-        text = spin_page(result.written, page, f"{car_and_angle(first)[0]}: 360° view")
+    def _write_spin(self, first: Path, result: CarResult) -> None:
+        name = car_and_angle(first)[0]
+        page = self.plan.claim(f"{name}_spin", ".html", result.written[0].parent)
+        text = spin_page(result.written, page, f"{name}: 360° view")
         try:
             result.spin = self.plan.write(page, first, lambda f: f.write(text.encode("utf-8")))
         except OutputWriteError as exc:
