@@ -108,6 +108,11 @@ def _report(args, intake):
         raise SystemExit(f"carmask: error: --report {path}: that is one of the photos")
     if path.is_dir():
         raise SystemExit(f"carmask: error: --report {path}: is a folder; name a file")
+    if path.exists() and not BatchReport.is_report(path):
+        raise SystemExit(
+            f"carmask: error: --report {path}: a file that is not a carmask report is there "
+            "(it was left as it is); name a new file"
+        )
     report = BatchReport(path)
     for photo, reason in intake.skipped:
         report.not_done(photo, "skipped", reason)

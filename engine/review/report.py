@@ -3,7 +3,8 @@
 Each line: `file`, `status` (done, failed, skipped, not started), `confidence` and `reasons`
 (`engine.review.confidence`; done photos only), `seconds` (reading, segmenting and writing the
 photo) and, for a photo that did not get done, `error`. Written atomically once the batch ends,
-Ctrl-C included, so a reader never sees half a report.
+Ctrl-C included, so a reader never sees half a report. It replaces an earlier report, never
+another file.
 
 The checks across a car's angles (`engine.review.angles`) run when the report is written: a
 photo they flag gets their reasons too, and its confidence is at most `FLAGGED_IN_SET`."""
@@ -26,6 +27,18 @@ class BatchReport:
         self.rows: list[dict] = []
         self._outlines: dict[Path, Outline | None] = {}
         self._row_of: dict[Path, dict] = {}
+
+    @staticmethod
+    def is_report(path: Path) -> bool:
+        """An earlier report (which a new one may replace): empty, or JSON lines with a file
+        and a status on the first."""
+        try:
+            with path.open(encoding="utf-8") as f:
+                first = f.readline()
+            row = json.loads(first) if first.strip() else {}
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return False
+        return isinstance(row, dict) and (not row or {"file", "status"} <= row.keys())
 
     def done(self, photo: Path, mask, checked: Confidence, seconds: float) -> None:
         row = {"file": str(photo), "status": "done", **checked.to_json()}

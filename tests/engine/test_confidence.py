@@ -79,6 +79,11 @@ def test_the_report_has_one_json_line_per_photo(tmp_path, capsys):
         row = by_name[f"{stem}.jpg"]
         assert row["status"] == "done" and 0.85 < row["confidence"] <= 1
         assert row["reasons"] == [] and row["seconds"] > 0
+    theirs = tmp_path / "notes.txt"  # a file of the studio's, named by mistake
+    theirs.write_text("the studio's notes\n")
+    with pytest.raises(SystemExit, match="not a carmask report"):
+        main(["predict", str(shoot), "--out", str(tmp_path / "out"), "--report", str(theirs)])
+    assert theirs.read_text() == "the studio's notes\n"
 
 
 def test_the_report_flags_the_angle_swapped_for_another_cars_photo(tmp_path, capsys):
