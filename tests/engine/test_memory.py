@@ -28,7 +28,7 @@ CHECK = textwrap.dedent(
     assert keeper.after_photo()  # the first photo sets the level
     level = keeper.level
     # a photo's worth of small blocks (below glibc's mmap threshold: they stay in the heap)
-    blocks = [np.ones(8_000, np.float64) for _ in range(30_000)]  # ~240 MB
+    blocks = [np.ones(8_000, np.float64) for _ in range(30_000)]  # 64 KB each, ~1.9 GB
     del blocks
     grown = resident_mb()
     assert grown > level + 64, (grown, level)  # freed, but still resident
