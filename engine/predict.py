@@ -17,14 +17,17 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.backends import BACKEND_NAMES
+from engine.backends.select import attach_backend
 from engine.checkpoint import ModelHeader, load_model
-from engine.devices import describe_compute, inference_dtype, resolve_device
+from engine.devices import describe_device, inference_dtype, resolve_device
 from engine.ensemble import combine
 from engine.models.unet import UNet
 from engine.review.confidence import Confidence, confidence
@@ -37,6 +40,7 @@ class LoadedModel:
     model: UNet
     header: ModelHeader
     path: Path | None = None
+    runner: Any = None  # another backend's copy of the networks (`engine.backends`), or None
 
 
 ASPECT_TOLERANCE = 0.01  # photos this close to the model's aspect get exactly its input size
@@ -87,6 +91,14 @@ def to_input_tensor(
     return t.float().div_(255.0)
 
 
+def compute_label(device: torch.device, dtype: torch.dtype, backend: str, note: str = "") -> str:
+    """What runs the models, for logs, the CLI and the status bar: 'CPU (2 threads), OpenVINO,
+    float32', or with a fallback 'CPU (2 threads), PyTorch, float32 (OpenVINO failed: …)'."""
+    precision = str(dtype).removeprefix("torch.")
+    label = f"{describe_device(device)}, {BACKEND_NAMES[backend]}, {precision}"
+    return f"{label} ({note})" if note else label
+
+
 class Predictor:
     """One model or an ensemble of models, each at its own resolution, on one device."""
 
@@ -98,12 +110,12 @@ class Predictor:
         vote: str = "majority",
         refine: bool = True,
         precision: str = "auto",
+        backend: str = "auto",
     ):
         if not models:
             raise ValueError("at least one model is needed")
         self.device = resolve_device(device)
         self.dtype = inference_dtype(self.device, precision)
-        self.device_label = describe_compute(self.device, self.dtype)
         self.tta, self.vote, self.refine = tta, vote, refine
         self.models: list[LoadedModel] = []
         for m in models:
@@ -113,6 +125,10 @@ class Predictor:
             else:
                 model, header = load_model(m, self.device)
                 self.models.append(LoadedModel(model, header, Path(m)))
+        self.backend, note = attach_backend(self.models, self.device, self.dtype, backend)
+        if self.backend != "torch":
+            self.dtype = self.models[0].runner.dtype  # what the backend really computes in
+        self.device_label = compute_label(self.device, self.dtype, self.backend, note)
         names = ", ".join(m.header.name for m in self.models)
         log.info("predicting on %s with %s", self.device_label, names)
 
@@ -130,22 +146,25 @@ class Predictor:
         stride; the logits are cropped back to the content and upsampled to the full size."""
         (h, w), padded = input_geometry(rgb.shape[:2], lm.header.input_size, lm.model.stride)
         x = lm.model.normalize(to_input_tensor(rgb, (h, w), self.device, padded))
+        net = lm.runner.unet if lm.runner is not None else lm.model
         with self._autocast():
-            logits = lm.model(x)
+            logits = net(x)
             if self.tta:
-                logits = 0.5 * (logits + lm.model(x.flip(-1)).flip(-1))
+                logits = 0.5 * (logits + net(x.flip(-1)).flip(-1))
         logits = logits[..., :h, :w].float()
         full = rgb.shape[:2]
         if logits.shape[-2:] != full:
             logits = F.interpolate(logits, size=full, mode="bilinear", align_corners=False)
         if self.refine and lm.model.refiner is not None:
             photo = torch.from_numpy(rgb).to(self.device).permute(2, 0, 1).float().div_(255.0)
+            runner = lm.runner if lm.runner is not None and lm.runner.has_refiner else None
             with self._autocast():
-                return lm.model.refiner.refine(photo, logits[0, 0]).float()
+                interior = runner.refiner_interior if runner is not None else None
+                return lm.model.refiner.refine(photo, logits[0, 0], interior=interior).float()
         return logits[0, 0]
 
     def _autocast(self):
-        enabled = self.dtype != torch.float32
+        enabled = self.dtype != torch.float32 and self.backend == "torch"
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
 
     def probabilities(self, rgb: np.ndarray) -> list[np.ndarray]:

@@ -6,6 +6,7 @@ import importlib.util
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +15,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("CARMASK_OFFLINE", "1")  # tests never download weights
+# models converted for OpenVINO (`engine.backends`): once per model file for the whole run,
+# never into the user's own data folder
+os.environ.setdefault("CARMASK_CONVERTED", tempfile.mkdtemp(prefix="carmask-converted-"))
 
 from factories import CARVANA, train_config  # tests/factories.py: the tiny run's base config
 

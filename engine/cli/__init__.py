@@ -1,7 +1,8 @@
 """`carmask`: the headless command line, thin over the engine.
 
 carmask predict INPUTS... --out DIR [--model FILE]... [--ensemble] [--device auto|cpu|cuda]
-                [--tta] [--precision auto|fp32|bf16] [--vote majority|mean]
+                [--backend auto|torch|openvino] [--tta] [--precision auto|fp32|bf16]
+                [--vote majority|mean]
                 [--format png|mask|jpg]... [--background COLOUR] [--max-megapixels N]
 carmask evaluate --images DIR --masks DIR [--model FILE]... [--ensemble]
 carmask models list [--dir DIR]
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from engine.backends import BackendError
 from engine.cli.common import _parse_size
 from engine.cli.parser import build_parser
 from engine.cli.predict import _finish_before_stopping
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except (DeviceError, ModelFileError, ValueError) as exc:
+    except (BackendError, DeviceError, ModelFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

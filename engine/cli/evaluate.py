@@ -43,7 +43,10 @@ def cmd_evaluate(args) -> int:
 
     paths = chosen_model_paths(args.model, args.ensemble)
     members = [
-        Predictor([p], device=args.device, tta=args.tta, precision=args.precision) for p in paths
+        Predictor(
+            [p], device=args.device, tta=args.tta, precision=args.precision, backend=args.backend
+        )
+        for p in paths
     ]
     _say(f"device: {members[0].device_label}")
     scores: dict[str, list[float]] = {str(p): [] for p in paths}

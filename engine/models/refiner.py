@@ -87,11 +87,15 @@ class EdgeRefiner(nn.Module):
         return uncertain_tiles(logits, self.tile, self.band)
 
     @torch.inference_mode()
-    def refine(self, photo: torch.Tensor, logits: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    def refine(
+        self, photo: torch.Tensor, logits: torch.Tensor, batch: int = 64, interior=None
+    ) -> torch.Tensor:
         """photo: 3×H×W float in [0, 1] at full size; logits: H×W (upsampled U-Net output).
 
         Returns new H×W logits: refined in the tiles along the uncertain band, unchanged elsewhere.
+        `interior` runs `forward_interior` on the tiles instead (another backend's copy of it).
         """
+        interior = interior or self.forward_interior
         h, w = logits.shape
         t, m = self.tile, self.margin
         grid = self.tiles_to_refine(logits)
@@ -113,7 +117,7 @@ class EdgeRefiner(nn.Module):
             lg_t = torch.stack(
                 [big_logits[r * t : r * t + size, c * t : c * t + size] for r, c in chunk]
             )
-            refined = self.forward_interior(ph_t, lg_t[:, None])[:, 0]
+            refined = interior(ph_t, lg_t[:, None])[:, 0]
             for (r, c), tile in zip(chunk, refined, strict=True):
                 out[r * t : (r + 1) * t, c * t : (c + 1) * t] = tile
         return out[:h, :w]

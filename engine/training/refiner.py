@@ -245,8 +245,11 @@ def refine_model(cfg: RefineConfig, progress: Progress | None = None) -> tuple[P
     train, val, report = found.train, found.val, found.report
 
     model, base = load_model(cfg.model, device)
-    coarse = Predictor([LoadedModel(model, base, Path(cfg.model))], str(device), refine=False)
-    helpers = [Predictor([h], str(device), refine=False) for h in cfg.helpers]
+    # PyTorch throughout, as the refined model in memory is measured with (`after`)
+    coarse = Predictor(
+        [LoadedModel(model, base, Path(cfg.model))], str(device), refine=False, backend="torch"
+    )
+    helpers = [Predictor([h], str(device), refine=False, backend="torch") for h in cfg.helpers]
     refiner, start = _starting_refiner(cfg, model)
     tiles: Tiles | list = []
     losses: dict[str, float] = {}

@@ -1,0 +1,117 @@
+"""OpenVINO backend (`engine.backends`): PyTorch's masks, a cache keyed by digest, and a
+fallback to PyTorch that says why."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.backends import BackendError
+from engine.backends.cache import SOURCE
+from engine.checkpoint import load_model, save_model
+from engine.io import read_rgb
+from engine.metrics import dice
+from engine.predict import Predictor
+
+MODELS = Path(__file__).resolve().parents[2] / "resources" / "models"
+DEFAULT = MODELS / "cpu-lite0-448x672-any-studio.safetensors"  # with an edge refiner
+DATA = Path(__file__).parents[1] / "data"
+PHOTOS = [
+    DATA / "fullsize" / "0ed6904e1004_05.jpg",  # 1918×1280: the model's own aspect
+    DATA / "fullsize" / "3071362591f7_13.jpg",
+    DATA / "web-cars" / "images" / "rf_valid_Carro_23.jpg",  # 480×360: 4:3, another input size
+]
+
+
+def entries(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if (p / SOURCE).is_file())
+
+
+@pytest.mark.parametrize("tta", [False, True])
+def test_openvino_gives_pytorchs_masks(tta):
+    """float32 on both: the same mask to Dice >= 0.9999 (the refiner included), photos of
+    either aspect ratio; the label names the backend."""
+    ov = Predictor([DEFAULT], device="cpu", precision="fp32", backend="openvino", tta=tta)
+    pt = Predictor([DEFAULT], device="cpu", precision="fp32", backend="torch", tta=tta)
+    assert ov.device_label.endswith(", OpenVINO, float32"), ov.device_label
+    assert pt.device_label.endswith(", PyTorch, float32"), pt.device_label
+    for photo in PHOTOS:
+        rgb = read_rgb(photo)
+        a, b = ov.predict(rgb), pt.predict(rgb)
+        assert a.shape == rgb.shape[:2] and a.any()
+        assert dice(a, b) >= 0.9999, photo.name
+
+
+def test_openvino_ensemble_and_checked_prediction():
+    members = [MODELS / "cpu-lite0-384x576.safetensors", MODELS / "cpu-lite0-512x768.safetensors"]
+    ov = Predictor(members, device="cpu", precision="fp32", backend="openvino")
+    pt = Predictor(members, device="cpu", precision="fp32", backend="torch")
+    rgb = read_rgb(PHOTOS[1])
+    (a, ca), (b, cb) = ov.predict_checked(rgb), pt.predict_checked(rgb)
+    assert dice(a, b) >= 0.9999
+    assert abs(ca.value - cb.value) < 0.01
+
+
+def test_auto_is_openvino_on_the_cpu_and_bf16_stays_close():
+    auto = Predictor([DEFAULT], device="cpu")
+    assert auto.backend == "openvino"
+    fp32 = Predictor([DEFAULT], device="cpu", precision="fp32", backend="torch")
+    assert str(auto.dtype).removeprefix("torch.") in auto.device_label
+    rgb = read_rgb(PHOTOS[0])
+    assert dice(auto.predict(rgb), fp32.predict(rgb)) > 0.998
+
+
+def test_converted_once_then_reused_and_rebuilt_when_the_model_changes(
+    tmp_path, monkeypatch, trained_model
+):
+    cache = tmp_path / "converted"
+    monkeypatch.setenv("CARMASK_CONVERTED", str(cache))
+    model_file = tmp_path / "studio.safetensors"
+    shutil.copy(trained_model, model_file)
+    rgb = read_rgb(PHOTOS[0])
+    first = Predictor([model_file], device="cpu", backend="openvino")
+    (entry,) = entries(cache)
+    stamp = (entry / "unet.xml").stat().st_mtime_ns
+    mask = first.predict(rgb)
+    again = Predictor([model_file], device="cpu", backend="openvino")
+    assert entries(cache) == [entry] and (entry / "unet.xml").stat().st_mtime_ns == stamp
+    assert dice(again.predict(rgb), mask) == 1.0
+
+    model, header = load_model(model_file)  # the studio fine-tunes: a new file, a new digest
+    with torch.no_grad():
+        model.head.bias += 1.0
+    header.digest = ""
+    save_model(model_file, model, header)
+    changed = Predictor([model_file], device="cpu", backend="openvino")
+    (new_entry,) = entries(cache)  # the stale copy is gone
+    assert new_entry != entry
+    reference = Predictor([model_file], device="cpu", precision="fp32", backend="torch")
+    assert dice(changed.predict(rgb), reference.predict(rgb)) >= 0.999
+
+
+def test_a_damaged_converted_model_is_rebuilt(tmp_path, monkeypatch, trained_model):
+    cache = tmp_path / "converted"
+    monkeypatch.setenv("CARMASK_CONVERTED", str(cache))
+    Predictor([trained_model], device="cpu", backend="openvino")
+    (entry,) = entries(cache)
+    (entry / "unet.xml").write_bytes(b"<half a file")
+    again = Predictor([trained_model], device="cpu", backend="openvino")
+    assert again.backend == "openvino"
+    assert (entry / "unet.xml").read_bytes() != b"<half a file"
+
+
+def test_openvino_failing_to_load_falls_back_to_pytorch_and_says_why(monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as if the package were broken
+    with caplog.at_level(logging.WARNING):
+        p = Predictor([DEFAULT], device="cpu")
+    assert p.backend == "torch"
+    assert "PyTorch" in p.device_label and "OpenVINO failed: cannot import" in p.device_label
+    assert any("running on PyTorch" in r.getMessage() for r in caplog.records)
+    assert p.predict(read_rgb(PHOTOS[2])).any()
+    with pytest.raises(BackendError, match="OpenVINO cannot run"):
+        Predictor([DEFAULT], device="cpu", backend="openvino")  # asked for by name: an error
