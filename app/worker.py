@@ -1,7 +1,8 @@
 """Workers: everything slow runs off the UI thread and reports through Qt signals.
 
 - `BatchWorker` (in its own QThread) loads the model(s) once, segments the queued photos one by
-  one, writes each model mask to the file it was given and reports progress. It is handed
+  one, writes each model mask to the file it was given and reports progress. The next photo is
+  decoded and the last mask written on their own threads meanwhile (`engine.pipeline`). It is handed
   `BatchJob`s made on the UI thread and never touches the session: statuses change only on the UI
   thread, from its signals. Pause waits between photos; cancel stops at the next photo.
 
@@ -16,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -104,6 +106,7 @@ class BatchWorker(QObject):
         from app.session import write_mask_file
         from engine.io import ImageReadError, read_rgb
         from engine.memory import HeapKeeper
+        from engine.pipeline import WriteBehind, read_ahead
 
         try:
             predictor = get_predictor(self.models, self.device)
@@ -117,31 +120,58 @@ class BatchWorker(QObject):
         total, done, t0 = len(self.jobs), 0, time.perf_counter()
         heap = HeapKeeper()
         busy = 0.0  # seconds spent working (pauses do not count towards the rate)
-        for job in self.jobs:
-            self._running.wait()
-            if self._cancel.is_set():
-                break
-            self.photo_started.emit(job.key)
-            t = time.perf_counter()
-            try:
-                mask, checked = predictor.predict_checked(read_rgb(job.photo))
-                write_mask_file(job.mask, mask)
-            except ImageReadError as exc:
+        mark = time.perf_counter()  # when the work last resumed, or a photo was last finished
+
+        def failed(job: BatchJob, exc: BaseException) -> None:
+            if isinstance(exc, ImageReadError):
                 self.photo_failed.emit(job.key, exc.reason)
-            except Exception as exc:  # out of memory, a disk error, ...: this photo only
-                log.error("%s failed:\n%s", job.photo, traceback.format_exc())
+            else:  # out of memory, a disk error, ...: this photo only
+                log.error("%s failed:\n%s", job.photo, "".join(traceback.format_exception(exc)))
                 self.photo_failed.emit(job.key, f"{type(exc).__name__}: {exc}")
-            else:
-                seconds = time.perf_counter() - t
-                reasons = list(checked.reasons)
-                self.photo_done.emit(job.key, seconds, predictor.label, checked.value, reasons)
-            finally:
-                heap.after_photo()  # thousands of photos in one session: memory stays flat
-            busy += time.perf_counter() - t
-            done += 1
-            rate = done / busy if busy > 0 else 0.0
-            left = (total - done) / rate if rate > 0 else 0.0
-            self.progress.emit(done, total, rate, left)
+
+        def written(job: BatchJob, t: float, checked, error=None) -> Callable:
+            def then(future) -> None:  # on this thread, once the mask file is complete
+                nonlocal done, busy, mark
+                if (exc := error or future.exception()) is not None:
+                    failed(job, exc)
+                else:
+                    reasons = list(checked.reasons)
+                    seconds = time.perf_counter() - t
+                    self.photo_done.emit(job.key, seconds, predictor.label, checked.value, reasons)
+                now = time.perf_counter()
+                busy, mark, done = busy + now - mark, now, done + 1
+                rate = done / busy if busy > 0 else 0.0
+                self.progress.emit(done, total, rate, (total - done) / rate if rate > 0 else 0.0)
+
+            return then
+
+        # the next photo is decoded and the last mask encoded while this one is segmented
+        reads = read_ahead(self.jobs, lambda job: read_rgb(job.photo))
+        with WriteBehind(depth=1) as writes:
+            for item in reads:
+                job = item.source
+                writes.poll()  # the last photo's done, as soon as its mask is on disk
+                if not self._running.is_set():
+                    writes.drain()
+                    busy += time.perf_counter() - mark
+                    self._running.wait()
+                    mark = time.perf_counter()
+                if self._cancel.is_set():
+                    break
+                self.photo_started.emit(job.key)
+                t = time.perf_counter()
+                try:
+                    if item.error is not None:
+                        raise item.error
+                    mask, checked = predictor.predict_checked(item.value)
+                except Exception as exc:  # reported in turn, after the photos before it
+                    writes.submit(lambda: None, written(job, t, None, exc))
+                    continue
+                finally:
+                    heap.after_photo()  # thousands of photos in one session: memory stays flat
+                write = functools.partial(write_mask_file, job.mask, mask)
+                writes.submit(write, written(job, t, checked))
+            reads.close()
         log.info("batch ended: %d photo(s) in %.1f s", done, time.perf_counter() - t0)
         self.finished.emit(self._cancel.is_set())
 

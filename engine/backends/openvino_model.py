@@ -62,17 +62,33 @@ def convert(unet: nn.Module, input_hw: tuple[int, int], folder: Path) -> None:
             ov.save_model(model, folder / REFINER, compress_to_fp16=False)
 
 
+_core = None
+_core_lock = threading.Lock()
+
+
+def _shared_core():
+    """One OpenVINO Core for the whole process, never released. Its CPU plugin installs an
+    alternate signal stack on the thread that first compiles; with a Core per model, releasing
+    them out of order left the thread pointing at freed memory, and the next Ctrl-C (SIGINT)
+    killed the process with a segmentation fault (tests/engine/test_backends.py)."""
+    global _core
+    with _core_lock:
+        if _core is None:
+            import openvino as ov
+
+            _core = ov.Core()
+        return _core
+
+
 class OpenVinoModel:
     """The compiled networks of one model file; calls are serialised (one request each)."""
 
     name = "openvino"
 
     def __init__(self, folder: Path, dtype: torch.dtype, threads: int):
-        import openvino as ov
-
         if dtype not in PRECISIONS:
             raise ValueError(f"OpenVINO runs float32 or bfloat16 here, not {dtype}")
-        core = ov.Core()
+        core = _shared_core()
         config = {
             "INFERENCE_NUM_THREADS": int(threads),
             "INFERENCE_PRECISION_HINT": PRECISIONS[dtype],

@@ -7,6 +7,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +27,11 @@ from engine.io import (
 )
 from engine.memory import HeapKeeper
 from engine.outputs import OutputPlan
+from engine.pipeline import WriteBehind, read_ahead
 
 
-def cmd_predict(args) -> int:
+def cmd_predict(args, predictor=None) -> int:
+    """The batch; `predictor` (benchmarks/pipeline.py) stands for the one the options make."""
     intake = find_photos(args.inputs)
     options = ExportOptions(formats=tuple(args.format or ["png"]), background=args.background)
     plan = OutputPlan(options.formats, intake.photos, _listing_names(args, intake.photos))
@@ -35,7 +39,7 @@ def cmd_predict(args) -> int:
         plan.assign(f, args.out)  # every name chosen before anything is written
     listing = _listing(args, plan, intake.photos) if "listing" in options.formats else None
     report = _report(args, intake)
-    predictor = _predictor(args)
+    predictor = predictor or _predictor(args)
     _say(f"device: {predictor.device_label}; model: {predictor.label}")
     failed: list[tuple[Path, str]] = []
     notes: list[tuple[Path, str]] = []
@@ -51,48 +55,93 @@ def cmd_predict(args) -> int:
                 notes.append((result.spin, "360° spin page written"))
 
     heap = HeapKeeper()
-    bar = tqdm(intake.photos, desc="photos", unit="photo", disable=args.quiet, file=sys.stderr)
-    try:
-        for path in bar:
-            t0 = time.perf_counter()
-            try:
-                photo = read_photo(path, args.max_megapixels)
-                if report:
-                    mask, checked = predictor.predict_checked(photo.rgb)
-                else:
-                    mask = predictor.predict(photo.rgb)
-                with _finish_before_stopping():  # a cutout never lacks the mask asked with it
-                    export_photo(photo.rgb, mask, path, args.out, options, plan, photo.alpha)
-                    if listing:
-                        framed(listing.add(path, mask))
-            except (ImageReadError, OutputWriteError) as exc:
-                failed.append((exc.path, exc.reason))
-                _say(f"failed: {exc}")
-                if report:
-                    report.not_done(path, "failed", f"{exc.path}: {exc.reason}")
-                if listing:
-                    framed(listing.skip(path))
-                continue
-            finally:
-                heap.after_photo()  # a long batch's memory stays flat
+    writes = WriteBehind()  # outputs and listing frames, in the photos' order (engine.pipeline)
+    bar = tqdm(
+        total=len(intake.photos), desc="photos", unit="photo", disable=args.quiet, file=sys.stderr
+    )
+    started = time.perf_counter()
+
+    def fail(path: Path, exc: ImageReadError | OutputWriteError) -> None:
+        failed.append((exc.path, exc.reason))
+        _say(f"failed: {exc}")
+        if report:
+            report.not_done(path, "failed", f"{exc.path}: {exc.reason}")
+
+    def finished(path, photo, mask, checked, t0) -> Callable[[Future], None]:
+        def then(future: Future) -> None:
+            nonlocal done
+            error, frames = future.result()
+            framed(frames)
+            bar.update()
+            if error is not None:
+                return fail(path, error)
             if photo.note:
                 notes.append((path, photo.note))
             times.append(time.perf_counter() - t0)
             done += 1
             if report:
                 report.done(path, mask, checked, times[-1])
+
+        return then
+
+    def skipped(path: Path, exc: ImageReadError) -> None:  # in turn, after the photos before
+        def then(future: Future) -> None:
+            framed(future.result())
+            bar.update()
+            fail(path, exc)
+
+        writes.submit(lambda: listing.skip(path) if listing else None, then)
+
+    def write(path, photo, mask):
+        def run():
+            try:
+                export_photo(photo.rgb, mask, path, args.out, options, plan, photo.alpha)
+            except (ImageReadError, OutputWriteError) as exc:  # this photo only
+                return exc, (listing.skip(path) if listing else None)
+            return None, (listing.add(path, mask) if listing else None)
+
+        return run
+
+    reads = read_ahead(intake.photos, lambda path: read_photo(path, args.max_megapixels))
+    try:
+        for item in reads:
+            writes.poll()  # the photos already written count now (the bar, the report)
+            path, photo, t0 = item.source, item.value, time.perf_counter()
+            if isinstance(item.error, ImageReadError):
+                skipped(path, item.error)
+                continue
+            if item.error is not None:
+                raise item.error
+            assert photo is not None
+            try:
+                checked = None
+                if report:
+                    mask, checked = predictor.predict_checked(photo.rgb)
+                else:
+                    mask = predictor.predict(photo.rgb)
+            finally:
+                heap.after_photo()  # a long batch's memory stays flat
+            writes.submit(write(path, photo, mask), finished(path, photo, mask, checked, t0))
+        writes.close()
     except KeyboardInterrupt:
+        with _finish_before_stopping():  # a cutout never lacks the mask asked with it
+            reads.close()
+            writes.close()
         bar.close()
         left = len(intake.photos) - done - len(failed)
         for car in listing.unfinished() if listing else ():
             notes.append(
                 (Path(car), "listing frames not written: the car's angles were not all done")
             )
-        _predict_summary(done, failed, notes, intake, times, predictor, f", not started: {left}")
+        wall = time.perf_counter() - started
+        extra = f", not started: {left}"
+        _predict_summary(done, failed, notes, intake, times, predictor, extra, wall)
         _write_report(report, intake.photos)
         print("interrupted: the photos done so far are complete; run again to finish the rest")
         return 130
-    _predict_summary(done, failed, notes, intake, times, predictor)
+    bar.close()
+    wall = time.perf_counter() - started
+    _predict_summary(done, failed, notes, intake, times, predictor, wall=wall)
     _write_report(report, intake.photos)
     return 1 if failed or not intake.photos else 0
 
@@ -175,8 +224,10 @@ def _listing(args, plan: OutputPlan, photos: list[Path]):
     return ListingBatch(options, plan, args.out, photos)
 
 
-def _predict_summary(done, failed, notes, intake, times, predictor, extra="") -> None:
-    per = f", {np.median(times):.2f} s per photo (median)" if times else ""
+def _predict_summary(done, failed, notes, intake, times, predictor, extra="", wall=0.0) -> None:
+    per = ""
+    if times:  # a photo's own time (it overlaps the next ones'), and the batch's pace
+        per = f", {np.median(times):.2f} s per photo (median), {done / wall:.2f} photos/s"
     more = f", {summary}" if (summary := intake.summary()) else ""
     print(
         f"done: {done}, failed: {len(failed)}{extra}{more}{per}; device: {predictor.device_label}"

@@ -1,0 +1,143 @@
+"""Batch throughput: `carmask predict` (read ahead, write behind) against the sequential loop.
+
+One run, the same 64 photos (Carvana val, 1918×1280), the same outputs (`--format png`, the
+cutout, by default), the shipped default model:
+
+- `sequential, PyTorch`: today's loop before this change: read, segment, write, then the next
+  photo, on the PyTorch backend (the baseline);
+- `sequential, OpenVINO`: the same loop on the OpenVINO backend;
+- `pipelined, OpenVINO`: `engine.cli.predict.cmd_predict` itself (`engine.pipeline`: the next
+  photo is decoded and the last one's PNGs encoded while this one is segmented).
+
+The photos are read once beforehand (all runs find them in the OS cache); the predictors are
+built (and the model converted) before the clock starts. Rounds alternate the order. Reported:
+photos/s per run and round, the medians and the ratios to the baseline, and whether the masks
+written agree (pixel for pixel between the two OpenVINO runs; Dice against the baseline's).
+
+    python benchmarks/pipeline.py [-n 64] [--rounds 2] [--format png] [--precision fp32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.cli.parser import build_parser
+from engine.cli.predict import cmd_predict
+from engine.export import ExportOptions, export_photo
+from engine.io import atomic_write_bytes, read_mask, read_photo
+from engine.library import default_model_paths
+from engine.metrics import dice
+from engine.outputs import OutputPlan
+from engine.predict import Predictor
+
+DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "carvana" / "val"
+
+
+def sequential(predictor: Predictor, photos: list[Path], out: Path, formats: tuple) -> None:
+    """The loop `carmask predict` ran before `engine.pipeline`: one photo at a time."""
+    options = ExportOptions(formats=formats)
+    plan = OutputPlan(formats, photos)
+    for f in photos:
+        plan.assign(f, out)
+    for path in photos:
+        photo = read_photo(path)
+        mask = predictor.predict(photo.rgb)
+        export_photo(photo.rgb, mask, path, out, options, plan, photo.alpha)
+
+
+def pipelined(predictor: Predictor, photos: list[Path], out: Path, formats: tuple) -> None:
+    argv = ["predict", *map(str, photos), "--out", str(out), "--quiet"]
+    for f in formats:
+        argv += ["--format", f]
+    args = build_parser().parse_args(argv)
+    if cmd_predict(args, predictor) != 0:
+        raise RuntimeError("carmask predict failed on the benchmark photos")
+
+
+def masks_of(out: Path) -> dict[str, np.ndarray]:
+    return {p.name: read_mask(p) for p in sorted(out.glob("*.png"))}
+
+
+def main(argv=None) -> int:
+    here = Path(__file__).resolve().parent
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
+    p.add_argument("-n", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--format", action="append", choices=("png", "mask", "jpg"))
+    p.add_argument("--precision", default="fp32", choices=("auto", "fp32", "bf16"))
+    p.add_argument("--out", type=Path, default=here / "results" / "pipeline-cpu.json")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    formats = tuple(args.format or ["png"])
+    photos = sorted(args.photos.glob("*.jpg"))[: args.n]
+    for f in photos:
+        f.read_bytes()
+    model = default_model_paths()
+    torch_p = Predictor(model, device="cpu", precision=args.precision, backend="torch")
+    ov_p = Predictor(model, device="cpu", precision=args.precision, backend="openvino")
+    runs = {
+        "sequential, PyTorch": (sequential, torch_p),
+        "sequential, OpenVINO": (sequential, ov_p),
+        "pipelined, OpenVINO": (pipelined, ov_p),
+    }
+    work = Path(tempfile.mkdtemp(prefix="carmask-pipeline-"))
+    rounds: list[dict[str, float]] = []
+    for r in range(args.rounds):
+        order = list(runs) if r % 2 == 0 else list(reversed(runs))
+        rounds.append({})
+        for name in order:
+            fn, predictor = runs[name]
+            out = work / f"{r}-{name.replace(', ', '-')}"
+            t = time.perf_counter()
+            fn(predictor, photos, out, formats)
+            rounds[-1][name] = len(photos) / (time.perf_counter() - t)
+            print(f"round {r + 1}: {name:22s} {rounds[-1][name]:.2f} photos/s", flush=True)
+    outs = {name: masks_of(work / f"0-{name.replace(', ', '-')}") for name in runs}
+    base, seq_ov, pipe = (outs[n] for n in runs)
+    same = all(np.array_equal(seq_ov[k], pipe[k]) for k in seq_ov) and len(pipe) == len(seq_ov)
+    vs_torch = [dice(pipe[k], base[k]) for k in base]
+    shutil.rmtree(work, ignore_errors=True)
+    medians = {n: statistics.median(rd[n] for rd in rounds) for n in runs}
+    baseline = medians["sequential, PyTorch"]
+    report = {
+        "photos": len(photos),
+        "formats": list(formats),
+        "threads": args.threads,
+        "precision": args.precision,
+        "labels": {"torch": torch_p.device_label, "openvino": ov_p.device_label},
+        "rounds_photos_per_s": rounds,
+        "median_photos_per_s": medians,
+        "ratio_to_baseline": {n: medians[n] / baseline for n in runs},
+        "pipelined_vs_sequential_openvino": medians["pipelined, OpenVINO"]
+        / medians["sequential, OpenVINO"],
+        "openvino_runs_write_equal_masks": same,
+        "min_dice_pipelined_vs_pytorch": min(vs_torch),
+    }
+    for n in runs:
+        print(f"{n:22s} {medians[n]:.2f} photos/s  {report['ratio_to_baseline'][n]:.2f}x baseline")
+    print(
+        f"pipelined / sequential (same backend): {report['pipelined_vs_sequential_openvino']:.2f}x"
+    )
+    print(f"masks: OpenVINO runs equal {same}; min Dice against PyTorch {min(vs_torch):.5f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(args.out, (json.dumps(report, indent=1) + "\n").encode())
+    print(f"→ {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
