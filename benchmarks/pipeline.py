@@ -1,7 +1,7 @@
 """Batch throughput: `carmask predict` (read ahead, write behind) against the sequential loop.
 
 One run, the same 64 photos (Carvana val, 1918×1280), the same outputs (`--format png`, the
-cutout, by default), the shipped default model:
+cutout, by default), the shipped default model (`--ensemble`: the shipped ensemble):
 
 - `sequential, PyTorch`: today's loop before this change: read, segment, write, then the next
   photo, on the PyTorch backend (the baseline);
@@ -37,7 +37,7 @@ from engine.cli.parser import build_parser
 from engine.cli.predict import cmd_predict
 from engine.export import ExportOptions, export_photo
 from engine.io import atomic_write_bytes, read_mask, read_photo
-from engine.library import default_model_paths
+from engine.library import chosen_model_paths
 from engine.metrics import dice
 from engine.outputs import OutputPlan
 from engine.predict import Predictor
@@ -79,6 +79,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--format", action="append", choices=("png", "mask", "jpg"))
     p.add_argument("--precision", default="fp32", choices=("auto", "fp32", "bf16"))
+    p.add_argument("--ensemble", action="store_true", help="the shipped ensemble")
     p.add_argument("--out", type=Path, default=here / "results" / "pipeline-cpu.json")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -86,7 +87,7 @@ def main(argv=None) -> int:
     photos = sorted(args.photos.glob("*.jpg"))[: args.n]
     for f in photos:
         f.read_bytes()
-    model = default_model_paths()
+    model = chosen_model_paths([], args.ensemble)
     torch_p = Predictor(model, device="cpu", precision=args.precision, backend="torch")
     ov_p = Predictor(model, device="cpu", precision=args.precision, backend="openvino")
     runs = {
@@ -114,6 +115,7 @@ def main(argv=None) -> int:
     medians = {n: statistics.median(rd[n] for rd in rounds) for n in runs}
     baseline = medians["sequential, PyTorch"]
     report = {
+        "models": [m.name for m in model],
         "photos": len(photos),
         "formats": list(formats),
         "threads": args.threads,

@@ -35,6 +35,7 @@ if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
 from engine import __version__  # noqa: E402
+from engine.backends import BACKEND_CHOICES  # noqa: E402
 from engine.checkpoint import ModelFileError  # noqa: E402
 from engine.devices import DEVICE_CHOICES, PRECISION_CHOICES, DeviceError  # noqa: E402
 from engine.ensemble import VOTE_METHODS, combine  # noqa: E402
@@ -185,6 +186,7 @@ def build_report(args, predictor: Predictor, keys, paths, rows, skipped, found, 
             "limit": args.limit,
             "tta": args.tta,
             "precision": args.precision,
+            "backend": predictor.backend,
             "vote": args.vote,
         },
         "photos": len(rows),
@@ -255,6 +257,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--precision", choices=PRECISION_CHOICES, default="auto", help="as for carmask predict"
     )
     p.add_argument("--vote", default="majority", choices=VOTE_METHODS, help="ensemble vote")
+    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="as for predict")
     p.add_argument("--threads", type=_positive, help="torch CPU threads")
     p.add_argument("--out", help="JSON path (default benchmarks/results/quality-<device>.json)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -268,7 +271,12 @@ def main(argv=None) -> int:
     try:
         paths = chosen_model_paths(args.model, args.ensemble)
         predictor = Predictor(
-            paths, device=args.device, tta=args.tta, vote=args.vote, precision=args.precision
+            paths,
+            device=args.device,
+            tta=args.tta,
+            vote=args.vote,
+            precision=args.precision,
+            backend=args.backend,
         )
     except (NoModelError, ModelFileError, DeviceError) as exc:
         print(f"error: {exc}", file=sys.stderr)

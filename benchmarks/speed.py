@@ -111,9 +111,14 @@ class Engine:
     """`carmask predict`'s loop body: read_rgb, Predictor.predict, export_photo."""
 
     def __init__(
-        self, lms: list[LoadedModel], device: torch.device, cutout: bool, precision: str = "auto"
+        self,
+        lms: list[LoadedModel],
+        device: torch.device,
+        cutout: bool,
+        precision: str = "auto",
+        backend: str = "torch",
     ):
-        self.predictor = Predictor(lms, device=str(device), precision=precision)
+        self.predictor = Predictor(lms, device=str(device), precision=precision, backend=backend)
         self.options = ExportOptions(formats=("mask", "png") if cutout else ("mask",))
 
     def __call__(self, path: Path, out_dir: Path) -> tuple[dict, np.ndarray]:
@@ -178,7 +183,7 @@ def bench_device(paths: list[Path], device: torch.device, photos: list[Path], ar
     lms = [LoadedModel(*load_model(path, device), path) for path in paths]
     runs = {
         "baseline": Baseline(lms, device, args.cutout),
-        "engine": Engine(lms, device, args.cutout, args.precision),
+        "engine": Engine(lms, device, args.cutout, args.precision, args.backend),
     }
     label = runs["engine"].predictor.device_label
     print(f"\n{label}", flush=True)
@@ -316,6 +321,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--cutout", action="store_true", help="also write the RGBA cutout PNG")
     p.add_argument(
+        "--backend",
+        choices=("torch", "openvino"),
+        default="torch",
+        help="the engine's backend (default torch: the models are loaded once, in memory)",
+    )
+    p.add_argument(
         "--precision",
         choices=PRECISION_CHOICES,
         default="auto",
@@ -387,6 +398,7 @@ def main(argv=None) -> int:
             "threads": threads,
             "cutout": args.cutout,
             "precision": args.precision,
+            "backend": args.backend,
             "batching": False,  # Predictor takes one photo at a time: images/s is the loop's
         },
         "rows": rows,
