@@ -44,6 +44,7 @@ from engine.library import NoModelError, chosen_model_paths  # noqa: E402
 from engine.metrics import dice  # noqa: E402
 from engine.pairs import Pair, find_pairs, spread  # noqa: E402
 from engine.predict import Predictor  # noqa: E402
+from engine.scenes.sources import web_pairs  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "carvana" / "val"
 ENSEMBLE = "ensemble"
@@ -257,6 +258,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--precision", choices=PRECISION_CHOICES, default="auto", help="as for carmask predict"
     )
     p.add_argument("--vote", default="majority", choices=VOTE_METHODS, help="ensemble vote")
+    p.add_argument(
+        "--web-val",
+        action="store_true",
+        help="--data is web-cars/: score its fixed validation split (engine.scenes.sources)",
+    )
     p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="as for predict")
     p.add_argument("--threads", type=_positive, help="torch CPU threads")
     p.add_argument("--out", help="JSON path (default benchmarks/results/quality-<device>.json)")
@@ -283,9 +289,12 @@ def main(argv=None) -> int:
         return 2
     keys = model_keys([m.header.name for m in predictor.models])
 
-    report = find_pairs(args.data, check_content=False)  # every photo is read while scoring
-    pairs = sorted(report.pairs, key=lambda p: str(p.image))
-    for path, reason in report.problems:
+    if args.web_val:  # the web photos' fixed validation split (`--data .../web-cars`)
+        pairs, problems = web_pairs(args.data, "val"), []
+    else:
+        report = find_pairs(args.data, check_content=False)  # every photo is read while scoring
+        pairs, problems = sorted(report.pairs, key=lambda p: str(p.image)), report.problems
+    for path, reason in problems:
         print(f"  skipped {path}: {reason}")
     if not pairs:
         print(f"error: no photo/mask pairs in {args.data}", file=sys.stderr)
@@ -302,7 +311,7 @@ def main(argv=None) -> int:
     if not rows:
         print("error: no photo could be scored", file=sys.stderr)
         return 1
-    skipped = [(str(p), why) for p, why in report.problems] + skipped
+    skipped = [(str(p), why) for p, why in problems] + skipped
     result = build_report(args, predictor, keys, paths, rows, skipped, len(pairs), seconds)
     print()
     print_table(result)

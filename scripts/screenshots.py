@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QPointF, QSettings
     from PySide6.QtWidgets import QApplication
 
-    from app.main import apply_theme
     from app.settings import Settings
+    from app.theme import apply_theme
     from app.window import MainWindow
 
     app = QApplication([])
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     window.add_paths([str(args.photos)])
     _wait(app, lambda: window.session.photos)
-    window.start_batch()
+    window.start_action.trigger()
     _wait(app, lambda: not window.busy)
     first = next(iter(window.session.photos))
     window.queue.select(first)

@@ -150,3 +150,23 @@ def test_ctrl_c_after_models_were_released_does_not_crash(tmp_path, trained_mode
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "interrupt handled [2]" in run.stdout
+
+
+def test_cli_names_the_backend_and_refuses_one_that_cannot_run(
+    tmp_path, monkeypatch, capsys, trained_model
+):
+    from engine.cli import main
+
+    photo = PHOTOS[2]
+    common = [str(photo), "--model", str(trained_model), "--format", "mask", "-q"]
+    assert main(["predict", *common, "--out", str(tmp_path / "a")]) == 0
+    assert "device: CPU (2 threads), OpenVINO," in capsys.readouterr().err.replace(
+        f"({torch.get_num_threads()} threads)", "(2 threads)"
+    )
+    assert main(["predict", *common, "--out", str(tmp_path / "b"), "--backend", "torch"]) == 0
+    assert ", PyTorch, " in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    code = main(["predict", *common, "--out", str(tmp_path / "c"), "--backend", "openvino"])
+    err = capsys.readouterr().err
+    assert code == 2 and "error: OpenVINO cannot run the model: cannot import it" in err
+    assert "pip install openvino" in err and not (tmp_path / "c").exists()
