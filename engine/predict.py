@@ -6,7 +6,9 @@ portrait photo is not squashed), padded to the network's stride; its logits, cro
 photo's area, are brought back to the photo's full size with bilinear interpolation (smooth
 edges, not a blocky upscaled mask), refined along the edge on the full-size photo when the model
 file carries an edge refiner (`engine.models.refiner`), then turned into probabilities.
-Several models are combined by `engine.ensemble.combine`.
+Several models are combined by `engine.ensemble.combine`. On the CPU the networks run on
+OpenVINO where it loads (`engine.backends`, `backend="auto"`), else on PyTorch; the device
+label says which, and in what precision.
 """
 
 from __future__ import annotations
