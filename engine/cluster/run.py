@@ -1,0 +1,202 @@
+"""`carmask predict --ray [ADDRESS]`: the batch as a Ray Data pipeline, driven from here.
+
+The driver (this process) lists the photos, plans every output name with the whole batch in view
+(the same `OutputPlan` as the local CLI, so the same names), reads the manifest of the output
+folder, and builds the pipeline: photo list → `read_stage` (CPU tasks) → `Segment` (an actor
+pool, one `Predictor` per actor, GPU actors when the cluster has GPUs) → `export_stage` (CPU
+tasks). Results stream back here as photos finish; each one is recorded in the manifest at once,
+so a rerun after a crash, a lost node or Ctrl-C redoes only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from engine.cli.common import _say
+from engine.cluster import stages
+from engine.cluster.stages import FAILED, OK, UNCHANGED, JobSpec
+from engine.export import ExportOptions
+from engine.intake import find_photos
+from engine.library import chosen_model_paths
+from engine.manifest import DONE, Entry, Manifest, model_digest, options_key
+from engine.outputs import OutputPlan
+
+__all__ = ["cmd_predict_ray", "plan_resources"]
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise SystemExit(
+            "carmask: error: --ray needs Ray: pip install carmask-studio[cluster] "
+            '(or pip install "ray[data]")'
+        ) from None
+    return ray
+
+
+def _check_args(args) -> None:
+    if "listing" in (args.format or ()):
+        raise SystemExit(
+            "carmask: error: --format listing is not available with --ray yet (a car's frames "
+            "need all its angles on one machine); run the listing without --ray"
+        )
+    if getattr(args, "report", None):
+        raise SystemExit("carmask: error: --report is not available with --ray yet")
+    if "://" in str(args.out) or any("://" in str(i) for i in args.inputs):
+        raise SystemExit(
+            "carmask: error: --ray reads and writes folders every node sees (a shared folder); "
+            "s3:// and gs:// paths: see README, 'Running on a cluster'"
+        )
+
+
+def plan_resources(cluster: dict, workers: int | None, cpus: float | None, device: str):
+    """(actors, CPUs per actor, GPUs per actor) for the cluster's resources: one GPU actor per
+    GPU (unless --device cpu); on CPUs only, one actor per node's worth of CPUs less one for
+    reading and writing, or `workers` actors sharing the CPUs but one."""
+    gpus = int(cluster.get("GPU", 0)) if device != "cpu" else 0
+    total = float(cluster.get("CPU", 1))
+    if gpus:
+        n = workers or gpus
+        return n, cpus or 1.0, max(gpus // n, 1) if n <= gpus else gpus / n
+    n = workers or 1
+    per = cpus or max((total - 1.0) / n, 0.25 if total <= 1 else 0.5)
+    return n, per, 0.0
+
+
+def _init(ray, address: str, quiet: bool) -> bool:
+    """Connect to (or start) Ray; True when this call started it (and must shut it down)."""
+    if ray.is_initialized():
+        return False
+    kwargs = {"address": address} if address else {}
+    ray.init(**kwargs, log_to_driver=not quiet, configure_logging=True, logging_level="WARNING")
+    return True
+
+
+def cmd_predict_ray(args) -> int:
+    _check_args(args)
+    ray = _ray()
+    intake = find_photos(args.inputs)
+    formats = tuple(args.format or ["png"])
+    options = ExportOptions(formats=formats, background=args.background)
+    plan = OutputPlan(options.formats, intake.photos)
+    names = {p: plan.assign(p, args.out) for p in intake.photos}  # all chosen before any write
+    models = [str(m) for m in chosen_model_paths(args.model, args.ensemble)]
+    model = model_digest(models, tta=args.tta, vote=args.vote, precision=args.precision)
+    opts = options_key(formats, args.background)
+    manifest = Manifest(args.out)
+    rows = [
+        {
+            "photo": str(p),
+            "outputs": json.dumps({f: str(path) for f, path in names[p].items()}),
+            "expect": manifest.expected_digest(p, model, opts),
+        }
+        for p in intake.photos
+    ]
+    started = _init(ray, args.ray, args.quiet)
+    try:
+        return _run(ray, args, intake, rows, models, model, opts, manifest)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
+    from ray.data import ActorPoolStrategy, DataContext
+
+    if args.quiet:
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = not args.quiet
+    ctx.print_on_execution_start = False
+    n, cpus, gpus = plan_resources(
+        ray.cluster_resources(), args.workers, args.cpus_per_worker, args.device
+    )
+    spec = JobSpec(
+        out=str(Path(args.out).absolute()),
+        formats=tuple(args.format or ["png"]),
+        background=tuple(args.background),
+        max_megapixels=args.max_megapixels,
+        models=tuple(models),
+        device=args.device,
+        tta=args.tta,
+        vote=args.vote,
+        precision=args.precision,
+        threads=max(1, math.floor(cpus)),
+    )
+    where = f"{n} worker{'s' if n > 1 else ''}" + (f", {gpus:g} GPU each" if gpus else "")
+    _say(f"ray: {where}, {cpus:g} CPU each; {len(rows)} photos; model: {model[7:19]}")
+    failed: list[tuple[Path, str]] = []
+    notes: list[tuple[Path, str]] = []
+    done, unchanged, times = 0, 0, []
+    if rows:
+        ds = (
+            ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 10000)))
+            .map(stages.read_stage, fn_kwargs={"spec": spec})
+            .map(
+                stages.Segment,
+                fn_constructor_kwargs={"spec": spec, "model_files": _model_files(ray, models)},
+                compute=ActorPoolStrategy(size=n),
+                num_cpus=cpus,
+                num_gpus=gpus,
+            )
+            .map(stages.export_stage, fn_kwargs={"spec": spec})
+        )
+    try:
+        for row in ds.iter_rows() if rows else ():
+            photo = Path(row["photo"])
+            outputs = {f: Path(p).name for f, p in json.loads(row["outputs"]).items()}
+            if row["status"] == UNCHANGED:
+                unchanged += 1
+                continue
+            if row["status"] == FAILED:
+                failed.append((photo, row["reason"]))
+                _say(f"failed: {photo}: {row['reason']}")
+                status = FAILED
+            else:
+                assert row["status"] == OK, row["status"]
+                done += 1
+                times.append(row["seconds"])
+                status = DONE
+                if row["note"]:
+                    notes.append((photo, row["note"]))
+            entry = Entry(
+                photo=str(photo),
+                digest=row["digest"],
+                model=model,
+                options=opts,
+                status=status,
+                outputs=outputs if status == DONE else {},
+                reason=row["reason"],
+                seconds=round(float(row["seconds"]), 3),
+            )
+            manifest.record(entry)
+    except KeyboardInterrupt:
+        left = len(rows) - done - unchanged - len(failed)
+        _summary(done, unchanged, failed, notes, intake, times, where, f", not finished: {left}")
+        print("interrupted: the photos done so far are complete; run again to finish the rest")
+        return 130
+    _summary(done, unchanged, failed, notes, intake, times, where)
+    return 1 if failed or not intake.photos else 0
+
+
+def _model_files(ray, models: list[str]) -> list[tuple[str, object]]:
+    """The model files' bytes in Ray's object store (put once, owned by this driver, so an actor
+    restarted on another node still finds them), for each actor to load: every node uses
+    exactly the driver's models, wherever (and whether) carmask keeps shipped models there."""
+    return [(Path(m).name, ray.put(Path(m).read_bytes())) for m in models]
+
+
+def _summary(done, unchanged, failed, notes, intake, times, where, extra="") -> None:
+    from engine.cli.predict import _predict_summary
+
+    extra = f", already done: {unchanged}{extra}"
+    _predict_summary(
+        done, failed, notes, intake, times, SimpleNamespace(device_label=f"ray, {where}"), extra
+    )
+    sys.stdout.flush()
