@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.io import IMAGE_SUFFIXES, TEMP_PREFIX
 
@@ -87,7 +88,7 @@ class FolderWatcher:
         self._handed: dict[Path, tuple[int, int]] = {}
         self._arrivals = 0
         self._stop = threading.Event()
-        self._observer = None
+        self._observer: Any = None  # watchdog's Observer, imported at start
         self._checker: threading.Thread | None = None
 
     # -- what the observer says ---------------------------------------------------------------

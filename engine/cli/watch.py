@@ -36,7 +36,8 @@ class HotFolder:
         self.plan = OutputPlan(formats)
         for photo in self.manifest.done_outputs():  # their names stay theirs across restarts
             self.plan.assign(photo, out)
-        self.done, self.unchanged, self.failed = 0, 0, []
+        self.done, self.unchanged = 0, 0
+        self.failed: list[tuple[Path, str]] = []
 
     def process(self, path: Path) -> str:
         """ "done", "unchanged" (the manifest has it done) or "failed"."""
@@ -87,6 +88,11 @@ class HotFolder:
 
 def cmd_watch(args) -> int:
     from engine.watch import FolderWatcher
+
+    try:
+        import watchdog  # noqa: F401
+    except ImportError:
+        raise SystemExit("carmask: error: watch needs watchdog: pip install watchdog") from None
 
     folder = Path(args.folder)
     if not folder.is_dir():

@@ -189,8 +189,8 @@ def export_stage(row: Row, spec: JobSpec) -> Row:
     t0 = time.perf_counter()
     rgb = _rgb(row)
     size = rgb.shape[0] * rgb.shape[1]
-    mask = np.unpackbits(np.frombuffer(row["mask"], np.uint8), count=size)
-    mask = mask.reshape(rgb.shape[:2]).astype(bool)
+    bits = np.unpackbits(np.frombuffer(row["mask"], np.uint8), count=size)
+    mask = bits.reshape(rgb.shape[:2]).astype(bool)
     alpha = np.frombuffer(row["alpha"], np.uint8).reshape(rgb.shape[:2]) if row["alpha"] else None
     outputs = json.loads(row["outputs"])
     options = ExportOptions(formats=spec.formats, background=spec.background)
