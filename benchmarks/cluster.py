@@ -1,0 +1,158 @@
+"""The batch on Ray against the local CLI (issue 23): photos/s and the per-photo cost Ray adds.
+
+One run, the same full-size photos and model: `carmask predict` (the local CLI), then `carmask
+predict --ray` on a local Ray instance with 1 and with 2 segmenting workers. Each way runs twice,
+on all `--photos` and on a quarter of them, into fresh output folders (after one untimed
+warm-up run of the local CLI), so that its fixed cost
+(Ray's start, the actors' model loading) and its cost per photo come apart: per photo = the
+slope between the two runs, fixed = what is left. The per-photo overhead of Ray is its slope less
+the local CLI's. Also checks that every way wrote the same files, byte for byte.
+
+    python benchmarks/cluster.py [--photos 16] [--model FILE] [--cpus 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import io
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.cli import main as carmask
+from engine.io import atomic_write_bytes
+from engine.library import default_model_paths
+
+DATA = Path("/work/shared/data/carvana/val")
+
+
+def _run(argv: list[str], quiet: bool) -> float:
+    """Seconds `carmask argv` took (its output kept out of the way unless asked for)."""
+    sink = io.StringIO()
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        code = carmask(argv)
+    seconds = time.perf_counter() - t0
+    if code != 0:
+        raise SystemExit(f"carmask {' '.join(argv)} failed ({code}):\n{sink.getvalue()}")
+    if not quiet:
+        print(sink.getvalue().strip().splitlines()[-1])
+    return seconds
+
+
+def _outputs(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
+
+
+def main(argv=None) -> int:
+    here = Path(__file__).resolve().parent
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=DATA, help="folder of photos (full size)")
+    p.add_argument("--photos", type=int, default=16)
+    p.add_argument("--model", help="model file (default: the shipped default)")
+    p.add_argument("--cpus", type=int, default=os.cpu_count() or 2, help="CPUs Ray may use")
+    p.add_argument("--workers", default="1,2", help="Ray worker counts to time")
+    p.add_argument("--out", type=Path, default=here / "results" / "cluster-cpu.json")
+    p.add_argument("-q", "--quiet", action="store_true")
+    args = p.parse_args(argv)
+    import ray
+
+    model = Path(args.model) if args.model else default_model_paths()[0]
+    photos = sorted(args.data.glob("*.jpg"))[: args.photos]
+    if len(photos) < 4:
+        raise SystemExit(f"{args.data}: need at least 4 photos, found {len(photos)}")
+    tmp = Path(tempfile.mkdtemp(prefix="carmask-cluster-bench-"))
+    sets = {"all": tmp / "all", "quarter": tmp / "quarter"}
+    for name, folder in sets.items():
+        folder.mkdir()
+        for f in photos if name == "all" else photos[: len(photos) // 4]:
+            os.symlink(f.absolute(), folder / f.name)
+    counts = {name: len(list(folder.iterdir())) for name, folder in sets.items()}
+    base = ["--model", str(model), "--device", "cpu", "-q"]
+    t0 = time.perf_counter()
+    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+    ray_start_s = time.perf_counter() - t0
+    ways = {"local": []} | {f"ray-{n}": ["--ray", "--workers", n] for n in args.workers.split(",")}
+    rows, written = [], {}
+    try:  # a warm-up: the first run in a process pays torch's one-time start-up
+        _run(["predict", str(sets["quarter"]), "--out", str(tmp / "warm-up"), *base], True)
+        for way, extra in ways.items():
+            times = {}
+            for name, folder in sets.items():
+                out = tmp / f"out-{way}-{name}"
+                times[name] = _run(["predict", str(folder), "--out", str(out), *base, *extra],
+                                   args.quiet)  # fmt: skip
+                if name == "all":
+                    written[way] = _outputs(out)
+            n_all, n_q = counts["all"], counts["quarter"]
+            per_photo = (times["all"] - times["quarter"]) / (n_all - n_q)
+            rows.append(
+                {
+                    "way": way,
+                    "workers": int(extra[-1]) if extra else None,
+                    "photos": n_all,
+                    "seconds": times["all"],
+                    "photos_per_s": n_all / times["all"],
+                    "seconds_quarter": times["quarter"],
+                    "photos_quarter": n_q,
+                    "per_photo_s": per_photo,
+                    "steady_photos_per_s": 1.0 / per_photo if per_photo > 0 else None,
+                    "fixed_s": times["all"] - per_photo * n_all,
+                }
+            )
+    finally:
+        ray.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+    local = rows[0]
+    for r in rows:
+        r["per_photo_overhead_s"] = r["per_photo_s"] - local["per_photo_s"]
+        r["same_files_as_local"] = written[r["way"]] == written["local"]
+    report = {
+        "benchmark": "cluster",
+        "environment": {
+            "python": platform.python_version(),
+            "ray": ray.__version__,
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "ray_cpus": args.cpus,
+            "gpu": "none",
+            "load_average_at_end": list(os.getloadavg()),  # others' work on the machine
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+        "settings": {
+            "data": str(args.data),
+            "photos": counts["all"],
+            "model": model.name,
+            "formats": ["png"],
+            "device": "cpu",
+        },
+        "ray_init_s": ray_start_s,
+        "rows": rows,
+    }
+    heads = ("photos/s", "steady", "s/photo", "overhead", "fixed")
+    print(f"{'way':8s} " + " ".join(f"{h:>9s}" for h in heads))
+    for r in rows:
+        steady = r["steady_photos_per_s"] or float("nan")
+        print(
+            f"{r['way']:8s} {r['photos_per_s']:9.3f} {steady:9.3f} {r['per_photo_s']:9.3f} "
+            f"{r['per_photo_overhead_s']:+9.3f} {r['fixed_s']:9.1f}"
+            f"{'' if r['same_files_as_local'] else '  (files differ from local!)'}"
+        )
+    print(f"ray.init: {ray_start_s:.1f} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(args.out, (json.dumps(report, indent=1) + "\n").encode())
+    print(f"→ {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
