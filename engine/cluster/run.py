@@ -19,9 +19,9 @@ from types import SimpleNamespace
 
 from engine.cli.common import _say
 from engine.cluster import stages
+from engine.cluster.sources import find_sources, is_uri
 from engine.cluster.stages import FAILED, OK, UNCHANGED, JobSpec
 from engine.export import ExportOptions
-from engine.intake import find_photos
 from engine.library import chosen_model_paths
 from engine.manifest import DONE, Entry, Manifest, model_digest, options_key
 from engine.outputs import OutputPlan
@@ -48,10 +48,11 @@ def _check_args(args) -> None:
         )
     if getattr(args, "report", None):
         raise SystemExit("carmask: error: --report is not available with --ray yet")
-    if "://" in str(args.out) or any("://" in str(i) for i in args.inputs):
+    if is_uri(args.out):
         raise SystemExit(
-            "carmask: error: --ray reads and writes folders every node sees (a shared folder); "
-            "s3:// and gs:// paths: see README, 'Running on a cluster'"
+            f"carmask: error: --out {args.out}: --ray writes into a folder every node sees (a "
+            "shared folder, or a bucket mounted on every node); photos may come from s3:// or "
+            "gs:// URIs (see README, 'Running on a cluster')"
         )
 
 
@@ -81,7 +82,7 @@ def _init(ray, address: str, quiet: bool) -> bool:
 def cmd_predict_ray(args) -> int:
     _check_args(args)
     ray = _ray()
-    intake = find_photos(args.inputs)
+    intake, sources = find_sources(args.inputs)
     formats = tuple(args.format or ["png"])
     options = ExportOptions(formats=formats, background=args.background)
     plan = OutputPlan(options.formats, intake.photos)
@@ -92,9 +93,9 @@ def cmd_predict_ray(args) -> int:
     manifest = Manifest(args.out)
     rows = [
         {
-            "photo": str(p),
+            "photo": sources[p],
             "outputs": json.dumps({f: str(path) for f, path in names[p].items()}),
-            "expect": manifest.expected_digest(p, model, opts),
+            "expect": manifest.expected_digest(sources[p], model, opts),
         }
         for p in intake.photos
     ]
@@ -131,8 +132,8 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
     )
     where = f"{n} worker{'s' if n > 1 else ''}" + (f", {gpus:g} GPU each" if gpus else "")
     _say(f"ray: {where}, {cpus:g} CPU each; {len(rows)} photos; model: {model[7:19]}")
-    failed: list[tuple[Path, str]] = []
-    notes: list[tuple[Path, str]] = []
+    failed: list[tuple[str, str]] = []
+    notes: list[tuple[str, str]] = []
     done, unchanged, times = 0, 0, []
     if rows:
         ds = (
@@ -149,7 +150,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
         )
     try:
         for row in ds.iter_rows() if rows else ():
-            photo = Path(row["photo"])
+            photo = row["photo"]  # its path, or its URI
             outputs = {f: Path(p).name for f, p in json.loads(row["outputs"]).items()}
             if row["status"] == UNCHANGED:
                 unchanged += 1
@@ -166,7 +167,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
                 if row["note"]:
                     notes.append((photo, row["note"]))
             entry = Entry(
-                photo=str(photo),
+                photo=photo,
                 digest=row["digest"],
                 model=model,
                 options=opts,

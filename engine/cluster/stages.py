@@ -16,7 +16,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -113,6 +113,7 @@ def read_stage(row: Row, spec: JobSpec) -> Row:
         "height": rgb.shape[0],
         "width": rgb.shape[1],
         "alpha": b"" if alpha is None else alpha.tobytes(),
+        "raw": data if _is_uri(photo) else b"",  # for its colour profile, when exported
         "seconds": time.perf_counter() - t0,
     }
 
@@ -194,9 +195,14 @@ def export_stage(row: Row, spec: JobSpec) -> Row:
     alpha = np.frombuffer(row["alpha"], np.uint8).reshape(rgb.shape[:2]) if row["alpha"] else None
     outputs = json.loads(row["outputs"])
     options = ExportOptions(formats=spec.formats, background=spec.background)
-    plan = _Planned(spec.formats, row["photo"], outputs)
-    try:
-        export_photo(rgb, mask, row["photo"], spec.out, options, plan, alpha)
-    except OutputWriteError as exc:
-        return _failed(row, f"{exc.path}: {exc.reason}")
+    with tempfile.TemporaryDirectory(prefix="carmask-") as tmp:
+        photo = row["photo"]
+        if _is_uri(photo):  # export_photo reads the colour profile from the photo's own file
+            photo = str(Path(tmp) / PurePosixPath(photo).name)
+            Path(photo).write_bytes(row["raw"])
+        plan = _Planned(spec.formats, photo, outputs)
+        try:
+            export_photo(rgb, mask, photo, spec.out, options, plan, alpha)
+        except OutputWriteError as exc:
+            return _failed(row, f"{exc.path}: {exc.reason}")
     return {**_small(row), "seconds": float(row["seconds"]) + time.perf_counter() - t0}

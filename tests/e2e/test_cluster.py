@@ -163,6 +163,34 @@ def test_a_changed_photo_or_a_lost_output_is_done_again(ray_address, shoot, tmp_
     assert counts["done"] == 2 and counts["already done"] == 4
 
 
+def test_photos_from_a_uri_are_read_through_pyarrow(ray_address, shoot, tmp_path, capsys):
+    """s3:// and gs:// go through pyarrow's filesystems; file:// takes the same code path here
+    (no bucket is reachable in the tests), and gives the local CLI's files."""
+    (shoot / "notes.txt").write_text("not a photo")
+    assert main(_args(shoot, tmp_path / "local")) == 1
+    capsys.readouterr()
+    assert main(_args(f"file://{shoot}", tmp_path / "uri", "--ray")) == 1
+    text = capsys.readouterr().out
+    assert _counts(text)["done"] == 6 and _counts(text)["failed"] == 1
+    assert f"failed: file://{shoot}/day2/broken.jpg: truncated or corrupt image data" in text
+    assert f"skipped: file://{shoot}/notes.txt: not a supported image type (.txt)" in text
+    local = _files(tmp_path / "local")
+    assert local == _files(tmp_path / "uri") and len(local) == 12
+    entries = [json.loads(t) for t in (tmp_path / "uri" / MANIFEST_FILE).read_text().splitlines()]
+    assert all(e["photo"].startswith(f"file://{shoot}/") for e in entries)
+    assert main(_args(f"file://{shoot}", tmp_path / "uri", "--ray")) == 1  # the broken one
+    assert _counts(capsys.readouterr().out)["already done"] == 6
+
+
+def test_an_output_uri_is_refused_with_the_reason(tmp_path):
+    with pytest.raises(SystemExit, match="a folder every node sees"):
+        main(_args(tmp_path, "s3://bucket/cutouts", "--ray"))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
+
+
 def test_ray_is_asked_for_by_name_when_missing(tmp_path):
     """Without Ray, --ray says how to install it (a child without ray on its path)."""
     code = (
