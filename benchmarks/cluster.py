@@ -1,14 +1,15 @@
 """The batch on Ray against the local CLI (issue 23): photos/s and the per-photo cost Ray adds.
 
 One run, the same full-size photos and model: `carmask predict` (the local CLI), then `carmask
-predict --ray` on a local Ray instance with 1 and with 2 segmenting workers. Each way runs twice,
-on all `--photos` and on a quarter of them, into fresh output folders (after one untimed
-warm-up run of the local CLI), so that its fixed cost
-(Ray's start, the actors' model loading) and its cost per photo come apart: per photo = the
-slope between the two runs, fixed = what is left. The per-photo overhead of Ray is its slope less
-the local CLI's. Also checks that every way wrote the same files, byte for byte.
+predict --ray` on a local Ray instance with 1 and with 2 segmenting workers. Each way runs on all
+`--photos` and on a quarter of them, `--rounds` times in alternating order (medians), into fresh
+output folders (after one untimed warm-up run of the local CLI), so that its fixed cost (Ray's
+start, the actors' model loading) and its cost per photo come apart: per photo = the slope
+between the two runs, fixed = what is left. The per-photo overhead of Ray is its slope less the
+local CLI's. Also checks that every way wrote the same files, byte for byte, and times each
+stage alone (one thread) and what Ray Data costs to move a photo through the pipeline.
 
-    python benchmarks/cluster.py [--photos 16] [--model FILE] [--cpus 2]
+    python benchmarks/cluster.py [--photos 16] [--rounds 2] [--model FILE] [--cpus 2]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +35,7 @@ from engine.io import atomic_write_bytes
 from engine.library import default_model_paths
 
 DATA = Path("/work/shared/data/carvana/val")
+_MODEL: list[Path] = []
 
 
 def _run(argv: list[str], quiet: bool) -> float:
@@ -49,6 +52,76 @@ def _run(argv: list[str], quiet: bool) -> float:
     return seconds
 
 
+class _Passthrough:
+    """A segmenting actor that segments nothing: what Ray costs to move a photo through."""
+
+    def __call__(self, row):
+        return row
+
+
+def _stage_costs(ray, photos: list[Path], out: Path) -> dict:
+    """Median seconds per photo of each stage run here in one process (one thread), and what
+    Ray Data adds per photo to move it through the pipeline: read tasks → an actor → export
+    tasks, unfused (as beside a GPU), with the actor doing nothing and the export dropping the
+    pixels; per photo = the slope between all photos and a quarter of them."""
+    import torch
+    from ray.data import ActorPoolStrategy
+
+    from engine.cluster import stages
+
+    spec = stages.JobSpec(str(out), ("png",), (255, 255, 255), 100.0, (str(_MODEL[0]),))
+    rows = [{"photo": str(p), "outputs": json.dumps({"png": str(out / f"{p.stem}.png")})}
+            for p in photos]  # fmt: skip
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        segment = stages.Segment(spec, [(_MODEL[0].name, _MODEL[0].read_bytes())])
+        times: dict[str, list[float]] = {"read_decode": [], "segment_1_thread": [], "export": []}
+        for row in rows[:6]:
+            t = time.perf_counter()
+            read = stages.read_stage(row, spec)
+            times["read_decode"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            masked = segment(read)
+            times["segment_1_thread"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            stages.export_stage(masked, spec)
+            times["export"].append(time.perf_counter() - t)
+    finally:
+        torch.set_num_threads(threads)
+    costs = {f"{k}_s": statistics.median(v) for k, v in times.items()}
+
+    def through_ray(some: list[dict]) -> float:
+        t = time.perf_counter()
+        ds = (
+            ray.data.from_items(some, override_num_blocks=max(1, len(some) // 4))
+            .map(stages.read_stage, fn_kwargs={"spec": spec})
+            .map(_Passthrough, compute=ActorPoolStrategy(size=1), num_cpus=0.5)
+            .map(stages._small)
+        )
+        assert sum(1 for _ in ds.iter_rows()) == len(some)
+        return time.perf_counter() - t
+
+    def locally(some: list[dict]) -> float:
+        t = time.perf_counter()
+        for row in some:
+            stages._small(stages.read_stage(row, spec))
+        return time.perf_counter() - t
+
+    quarter = rows[: len(rows) // 4]
+    slope = {}
+    for name, fn in (("ray", through_ray), ("local", locally)):
+        fn(quarter)  # warm-up
+        slope[name] = (fn(rows) - fn(quarter)) / (len(rows) - len(quarter))
+    costs["ray_move_per_photo_s"] = slope["ray"] - slope["local"]
+    costs["note"] = (
+        "stage medians on 6 photos, one thread, in this process; ray_move_per_photo_s: Ray "
+        "Data's cost per photo to pass it (decoded RGB) from a read task through an actor to "
+        "an export task, beyond reading it, 4 photos per task (carmask's default)"
+    )
+    return costs
+
+
 def _outputs(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
 
@@ -61,12 +134,14 @@ def main(argv=None) -> int:
     p.add_argument("--model", help="model file (default: the shipped default)")
     p.add_argument("--cpus", type=int, default=os.cpu_count() or 2, help="CPUs Ray may use")
     p.add_argument("--workers", default="1,2", help="Ray worker counts to time")
+    p.add_argument("--rounds", type=int, default=2, help="each way this often (medians)")
     p.add_argument("--out", type=Path, default=here / "results" / "cluster-cpu.json")
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
     import ray
 
     model = Path(args.model) if args.model else default_model_paths()[0]
+    _MODEL[:] = [model]
     photos = sorted(args.data.glob("*.jpg"))[: args.photos]
     if len(photos) < 4:
         raise SystemExit(f"{args.data}: need at least 4 photos, found {len(photos)}")
@@ -85,15 +160,20 @@ def main(argv=None) -> int:
     rows, written = [], {}
     try:  # a warm-up: the first run in a process pays torch's one-time start-up
         _run(["predict", str(sets["quarter"]), "--out", str(tmp / "warm-up"), *base], True)
+        runs: dict[str, dict[str, list[float]]] = {w: {"all": [], "quarter": []} for w in ways}
+        loads: list[float] = []
+        for r in range(args.rounds):  # alternating order: others' load falls on every way
+            for way in list(ways) if r % 2 == 0 else list(reversed(ways)):
+                for name, folder in sets.items():
+                    out = tmp / f"out-{way}-{name}-{r}"
+                    argv = ["predict", str(folder), "--out", str(out), *base, *ways[way]]
+                    runs[way][name].append(_run(argv, args.quiet))
+                    loads.append(os.getloadavg()[0])
+                    if name == "all":
+                        written.setdefault(way, _outputs(out))
+        n_all, n_q = counts["all"], counts["quarter"]
         for way, extra in ways.items():
-            times = {}
-            for name, folder in sets.items():
-                out = tmp / f"out-{way}-{name}"
-                times[name] = _run(["predict", str(folder), "--out", str(out), *base, *extra],
-                                   args.quiet)  # fmt: skip
-                if name == "all":
-                    written[way] = _outputs(out)
-            n_all, n_q = counts["all"], counts["quarter"]
+            times = {name: statistics.median(v) for name, v in runs[way].items()}
             per_photo = (times["all"] - times["quarter"]) / (n_all - n_q)
             rows.append(
                 {
@@ -107,8 +187,10 @@ def main(argv=None) -> int:
                     "per_photo_s": per_photo,
                     "steady_photos_per_s": 1.0 / per_photo if per_photo > 0 else None,
                     "fixed_s": times["all"] - per_photo * n_all,
+                    "seconds_by_round": runs[way],
                 }
             )
+        stage_costs = _stage_costs(ray, photos, tmp / "stages")
     finally:
         ray.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -125,7 +207,8 @@ def main(argv=None) -> int:
             "cpu_count": os.cpu_count(),
             "ray_cpus": args.cpus,
             "gpu": "none",
-            "load_average_at_end": list(os.getloadavg()),  # others' work on the machine
+            # others' work on this machine while it ran (1-minute load average after each run)
+            "load_average_after_runs": loads,
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         },
         "settings": {
@@ -137,6 +220,7 @@ def main(argv=None) -> int:
         },
         "ray_init_s": ray_start_s,
         "rows": rows,
+        "stage_costs": stage_costs,
     }
     heads = ("photos/s", "steady", "s/photo", "overhead", "fixed")
     print(f"{'way':8s} " + " ".join(f"{h:>9s}" for h in heads))
@@ -148,6 +232,11 @@ def main(argv=None) -> int:
             f"{'' if r['same_files_as_local'] else '  (files differ from local!)'}"
         )
     print(f"ray.init: {ray_start_s:.1f} s")
+    print(
+        "per photo, one thread: read+decode {read_decode_s:.3f} s, segment "
+        "{segment_1_thread_s:.3f} s, export {export_s:.3f} s; Ray moving it through the "
+        "pipeline: {ray_move_per_photo_s:+.3f} s".format(**stage_costs)
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out, (json.dumps(report, indent=1) + "\n").encode())
     print(f"→ {args.out}")

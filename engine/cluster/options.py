@@ -36,6 +36,13 @@ def add_cluster_args(p: argparse.ArgumentParser) -> None:
         help="segmenting actors (default: one per GPU of the cluster; on CPUs only, one)",
     )
     g.add_argument(
+        "--photos-per-task",
+        type=_positive(int),
+        default=4,
+        help="photos each read, segment and export task takes (default 4: Ray's cost per task "
+        "is shared; a rerun after a crash redoes at most the tasks in flight)",
+    )
+    g.add_argument(
         "--cpus-per-worker",
         type=_positive(float),
         help="CPUs each actor reserves (default: 1 beside a GPU; on CPUs only, the cluster's "

@@ -120,7 +120,7 @@ def read_stage(row: Row, spec: JobSpec) -> Row:
 
 def _rgb(row: Row) -> np.ndarray:
     shape = (int(row["height"]), int(row["width"]))
-    return np.frombuffer(row["rgb"], np.uint8).reshape(*shape, 3)
+    return np.frombuffer(row["rgb"], np.uint8).reshape(*shape, 3).copy()  # writable, for torch
 
 
 class Segment:

@@ -117,7 +117,9 @@ def test_a_killed_run_is_finished_by_a_rerun_without_redoing_its_photos(
             shutil.copy(p, src / f"{p.stem}_{i}.jpg")
     out = tmp_path / "out"
     manifest = out / MANIFEST_FILE
-    cmd = [sys.executable, "-m", "engine.cli", *_args(src, out, "--ray", ray_address)]
+    # one photo per task: the manifest grows photo by photo, to be killed in the middle
+    first_run = _args(src, out, "--ray", ray_address, "--photos-per-task", "1")
+    cmd = [sys.executable, "-m", "engine.cli", *first_run]
     child = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=os.environ
     )
