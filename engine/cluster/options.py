@@ -33,7 +33,7 @@ def add_cluster_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--workers",
         type=_positive(int),
-        help="segmenting actors (default: one per GPU of the cluster; on CPUs only, one)",
+        help="segmenting actors (default: one per GPU of the cluster; on CPUs only, one per node)",
     )
     g.add_argument(
         "--photos-per-task",
@@ -45,6 +45,6 @@ def add_cluster_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--cpus-per-worker",
         type=_positive(float),
-        help="CPUs each actor reserves (default: 1 beside a GPU; on CPUs only, the cluster's "
-        "CPUs but one, shared among the workers)",
+        help="CPUs each actor reserves (default: 1 beside a GPU; on CPUs only, its node's CPUs "
+        "but one, shared among the workers)",
     )

@@ -22,6 +22,7 @@ from engine.cluster import stages
 from engine.cluster.sources import find_sources, is_uri
 from engine.cluster.stages import FAILED, OK, UNCHANGED, JobSpec
 from engine.export import ExportOptions
+from engine.io import OutputWriteError
 from engine.library import chosen_model_paths
 from engine.manifest import DONE, Entry, Manifest, model_digest, options_key
 from engine.outputs import OutputPlan
@@ -56,18 +57,24 @@ def _check_args(args) -> None:
         )
 
 
-def plan_resources(cluster: dict, workers: int | None, cpus: float | None, device: str):
-    """(actors, CPUs per actor, GPUs per actor) for the cluster's resources: one GPU actor per
-    GPU (unless --device cpu); on CPUs only, one actor per node's worth of CPUs less one for
-    reading and writing, or `workers` actors sharing the CPUs but one."""
+def plan_resources(
+    cluster: dict, node_cpus: list[float], workers: int | None, cpus: float | None, device: str
+):
+    """(actors, CPUs per actor, GPUs per actor) for the cluster's resources (`cluster`: Ray's
+    totals; `node_cpus`: each node's CPUs). With GPUs (unless --device cpu): one actor per GPU
+    (more share them). On CPUs only: one actor per node, each with its node's CPUs but one (left
+    for reading and writing), or `workers` actors sharing the CPUs but one per node; an actor
+    never asks for more CPUs than a node has."""
     gpus = int(cluster.get("GPU", 0)) if device != "cpu" else 0
-    total = float(cluster.get("CPU", 1))
     if gpus:
         n = workers or gpus
-        return n, cpus or 1.0, max(gpus // n, 1) if n <= gpus else gpus / n
-    n = workers or 1
-    per = cpus or max((total - 1.0) / n, 0.25 if total <= 1 else 0.5)
-    return n, per, 0.0
+        return n, cpus or 1.0, 1.0 if n <= gpus else gpus / n  # a Predictor uses one GPU
+    total = float(cluster.get("CPU", 1))
+    nodes = len(node_cpus) or 1
+    fits = max(min(node_cpus, default=total) - 1.0, 0.5)
+    if workers is None:
+        return nodes, cpus or fits, 0.0
+    return workers, cpus or min(max((total - nodes) / workers, 0.5), fits), 0.0
 
 
 def blocks(photos: int, workers: int, per_task: int) -> int:
@@ -82,8 +89,11 @@ def _init(ray, address: str, quiet: bool) -> bool:
     """Connect to (or start) Ray; True when this call started it (and must shut it down)."""
     if ray.is_initialized():
         return False
-    kwargs = {"address": address} if address else {}
-    ray.init(**kwargs, log_to_driver=not quiet, configure_logging=True, logging_level="WARNING")
+    if address.startswith("ray://"):  # Ray Client: the driver's options are the server's
+        ray.init(address=address)
+    else:
+        kwargs = {"address": address} if address else {}
+        ray.init(**kwargs, log_to_driver=not quiet, logging_level=logging.WARNING)
     return True
 
 
@@ -123,8 +133,13 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = not args.quiet
     ctx.print_on_execution_start = False
+    node_cpus = [
+        float(node["Resources"]["CPU"])
+        for node in ray.nodes()
+        if node.get("Alive") and node.get("Resources", {}).get("CPU")
+    ]
     n, cpus, gpus = plan_resources(
-        ray.cluster_resources(), args.workers, args.cpus_per_worker, args.device
+        ray.cluster_resources(), node_cpus, args.workers, args.cpus_per_worker, args.device
     )
     spec = JobSpec(
         out=str(Path(args.out).absolute()),
@@ -185,7 +200,10 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
                 reason=row["reason"],
                 seconds=round(float(row["seconds"]), 3),
             )
-            manifest.record(entry)
+            try:
+                manifest.record(entry)
+            except OutputWriteError as exc:  # the photo is done; a rerun will do it again
+                _say(f"failed: {exc.path}: {exc.reason}")
     except KeyboardInterrupt:
         left = len(rows) - done - unchanged - len(failed)
         _summary(done, unchanged, failed, notes, intake, times, where, f", not finished: {left}")

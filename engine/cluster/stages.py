@@ -205,4 +205,6 @@ def export_stage(row: Row, spec: JobSpec) -> Row:
             export_photo(rgb, mask, photo, spec.out, options, plan, alpha)
         except OutputWriteError as exc:
             return _failed(row, f"{exc.path}: {exc.reason}")
+        except ValueError as exc:  # arrays that do not fit: named, the job goes on
+            return _failed(row, f"cannot export: {exc}")
     return {**_small(row), "seconds": float(row["seconds"]) + time.perf_counter() - t0}
