@@ -1,7 +1,8 @@
 """The window's Watch folder: photos that land in a folder (a tethered camera, a card reader) are
 queued as dropped photos are, once each file is complete, and segmented.
 
-The watching is the engine's (`engine.watch.FolderWatcher`, on its own threads); each complete
+The watching is the engine's (`engine.watch.FolderWatcher`, started on a worker as it lists the
+folder, then on its own threads); each complete
 file comes back here through a Qt signal (queued onto the UI thread), is added with the window's
 `add_paths` (the drag-and-drop path: scanned on a worker, queued once), and, when no batch runs,
 the batch starts for the photos that arrived. The folder is remembered and watched again at the
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel
+
+from app.worker import call_in_pool
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ class WatchFolderFeed(QObject):
         self.settle_s = settle_s
         self.watcher = None
         self.folder: Path | None = None
+        self._starting: Path | None = None  # a watcher being started on a worker
         self._waiting: list[str] = []  # arrived, not yet handed to add_paths
         self._arrivals: set[Path] = set()  # queued from the folder, batch not yet started
         self.label = QLabel("")
@@ -49,20 +53,29 @@ class WatchFolderFeed(QObject):
     def watching(self) -> bool:
         return self.watcher is not None
 
-    def start(self, folder: str | Path) -> bool:
-        """Watch `folder` (instead of any other); False, said in the status bar, if it cannot."""
+    def start(self, folder: str | Path) -> None:
+        """Watch `folder` (instead of any other). The watcher starts on a worker (it lists the
+        folder); a folder that cannot be watched is said in the status bar."""
         from engine.watch import FolderWatcher
 
         self.stop()
         folder = Path(folder)
-        try:
-            self.watcher = FolderWatcher(folder, self._found, settle_s=self.settle_s).start()
-        except (ImportError, OSError, ValueError) as exc:
-            self.watcher = None
-            hint = " (pip install watchdog)" if isinstance(exc, ImportError) else ""
-            self.w.statusBar().showMessage(f"Cannot watch {folder}: {exc}{hint}", 10000)
-            return False
-        self.folder = folder
+        self._starting = folder
+        settle = self.settle_s
+
+        def begin():
+            return FolderWatcher(folder, self._found, settle_s=settle).start()
+
+        call_in_pool(
+            begin, lambda w: self._started(folder, w), lambda m: self._not_started(folder, m)
+        )
+
+    def _started(self, folder: Path, watcher) -> None:
+        if self._starting != folder:  # stopped (or another folder chosen) meanwhile
+            watcher.stop()
+            return
+        self._starting = None
+        self.watcher, self.folder = watcher, folder
         self.w.settings.watch_folder = str(folder)
         self.label.setText(f"watching: {folder.name}")
         self.label.setToolTip(f"New photos in {folder} are queued and segmented")
@@ -70,9 +83,15 @@ class WatchFolderFeed(QObject):
         self._start_timer.start()
         self._update_actions()
         self.w.statusBar().showMessage(f"Watching {folder} for new photos", 8000)
-        return True
+
+    def _not_started(self, folder: Path, message: str) -> None:
+        if self._starting == folder:
+            self._starting = None
+        hint = " (pip install watchdog)" if "watchdog" in message else ""
+        self.w.statusBar().showMessage(f"Cannot watch {folder}: {message}{hint}", 10000)
 
     def stop(self, forget: bool = True) -> None:
+        self._starting = None
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None

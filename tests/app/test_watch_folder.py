@@ -41,7 +41,8 @@ def test_watched_photos_are_queued_when_complete_and_segmented(
     feed = window.watch_feed
     assert not window.stop_watching_action.isEnabled()
     feed.settle_s = 0.5
-    assert feed.start(inbox)
+    feed.start(inbox)
+    qtbot.waitUntil(lambda: feed.watching, timeout=10000)  # started on a worker
     assert window.stop_watching_action.isEnabled() and feed.label.isVisible()
     assert window.settings.watch_folder == str(inbox)
 
@@ -69,8 +70,17 @@ def test_watched_photos_are_queued_when_complete_and_segmented(
     qtbot.waitUntil(lambda: feed.watcher is None, timeout=5000)  # its threads are stopped
     assert window.settings.watch_folder == str(inbox)
     again = open_window()
-    assert again.watch_feed.watching and again.watch_feed.folder == inbox
+    qtbot.waitUntil(lambda: again.watch_feed.watching, timeout=10000)
+    assert again.watch_feed.folder == inbox
     qtbot.wait(int(again.watch_feed.settle_s * 1000) + 1500)  # the files there are seen again
     assert len(again.session.photos) == 3  # and not queued twice
     again.stop_watching_action.trigger()
     assert not again.watch_feed.watching and again.settings.watch_folder == ""
+
+
+def test_a_folder_that_cannot_be_watched_is_said(qtbot, open_window, tmp_path):
+    window = open_window()
+    window.watch_feed.start(tmp_path / "gone")
+    qtbot.waitUntil(lambda: "Cannot watch" in window.statusBar().currentMessage(), timeout=10000)
+    assert "not a folder" in window.statusBar().currentMessage()
+    assert not window.watch_feed.watching and not window.stop_watching_action.isEnabled()
