@@ -2,8 +2,9 @@
 
 One run, the same full-size photos and model: `carmask predict` (the local CLI), then `carmask
 predict --ray` on a local Ray instance with 1 and with 2 segmenting workers. Each way runs on all
-`--photos` and on a quarter of them, `--rounds` times in alternating order (medians), into fresh
-output folders (after one untimed warm-up run of the local CLI), so that its fixed cost (Ray's
+`--photos` and on a quarter of them, `--rounds` times (the best round of each and the medians; the
+local CLI with no Ray running, then Ray's ways in alternating order), into fresh output folders
+(after one untimed warm-up run of the local CLI), so that its fixed cost (Ray's
 start, the actors' model loading) and its cost per photo come apart: per photo = the slope
 between the two runs, fixed = what is left. The per-photo overhead of Ray is its slope less the
 local CLI's. Also checks that every way wrote the same files, byte for byte, and times each
@@ -112,7 +113,9 @@ def _stage_costs(ray, photos: list[Path], out: Path) -> dict:
     slope = {}
     for name, fn in (("ray", through_ray), ("local", locally)):
         fn(quarter)  # warm-up
-        slope[name] = (fn(rows) - fn(quarter)) / (len(rows) - len(quarter))
+        slope[name] = min(  # the least disturbed of 3
+            (fn(rows) - fn(quarter)) / (len(rows) - len(quarter)) for _ in range(3)
+        )
     costs["ray_move_per_photo_s"] = slope["ray"] - slope["local"]
     costs["note"] = (
         "stage medians on 6 photos, one thread, in this process; ray_move_per_photo_s: Ray "
@@ -120,6 +123,36 @@ def _stage_costs(ray, photos: list[Path], out: Path) -> dict:
         "an export task, beyond reading it, 4 photos per task (carmask's default)"
     )
     return costs
+
+
+PICKS = {"best": min, "median": statistics.median}
+
+
+def _rows(runs: dict, ways: dict, counts: dict, pick) -> list[dict]:
+    """Per way: photos/s of the whole set, and the slope (per photo) and intercept (fixed) from
+    the whole set against the quarter, with `pick` of each set's rounds."""
+    n_all, n_q = counts["all"], counts["quarter"]
+    rows = []
+    for way, extra in ways.items():
+        times = {name: pick(v) for name, v in runs[way].items()}
+        per_photo = (times["all"] - times["quarter"]) / (n_all - n_q)
+        rows.append(
+            {
+                "way": way,
+                "workers": int(extra[-1]) if extra else None,
+                "photos": n_all,
+                "seconds": times["all"],
+                "photos_per_s": n_all / times["all"],
+                "seconds_quarter": times["quarter"],
+                "photos_quarter": n_q,
+                "per_photo_s": per_photo,
+                "steady_photos_per_s": 1.0 / per_photo if per_photo > 0 else None,
+                "fixed_s": times["all"] - per_photo * n_all,
+            }
+        )
+    for r in rows:
+        r["per_photo_overhead_s"] = r["per_photo_s"] - rows[0]["per_photo_s"]
+    return rows
 
 
 def _outputs(folder: Path) -> dict[str, bytes]:
@@ -153,51 +186,43 @@ def main(argv=None) -> int:
             os.symlink(f.absolute(), folder / f.name)
     counts = {name: len(list(folder.iterdir())) for name, folder in sets.items()}
     base = ["--model", str(model), "--device", "cpu", "-q"]
-    t0 = time.perf_counter()
-    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
-    ray_start_s = time.perf_counter() - t0
     ways = {"local": []} | {f"ray-{n}": ["--ray", "--workers", n] for n in args.workers.split(",")}
-    rows, written = [], {}
+    written: dict[str, dict[str, bytes]] = {}
+    runs: dict[str, dict[str, list[float]]] = {w: {"all": [], "quarter": []} for w in ways}
+    loads: list[float] = []
+    ray_starts: list[float] = []
+
+    def timed(way: str, r: int) -> None:
+        for name, folder in sets.items():
+            out = tmp / f"out-{way}-{name}-{r}"
+            argv = ["predict", str(folder), "--out", str(out), *base, *ways[way]]
+            runs[way][name].append(_run(argv, args.quiet))
+            loads.append(os.getloadavg()[0])
+            if name == "all":
+                written.setdefault(way, _outputs(out))
+
     try:  # a warm-up: the first run in a process pays torch's one-time start-up
         _run(["predict", str(sets["quarter"]), "--out", str(tmp / "warm-up"), *base], True)
-        runs: dict[str, dict[str, list[float]]] = {w: {"all": [], "quarter": []} for w in ways}
-        loads: list[float] = []
-        for r in range(args.rounds):  # alternating order: others' load falls on every way
-            for way in list(ways) if r % 2 == 0 else list(reversed(ways)):
-                for name, folder in sets.items():
-                    out = tmp / f"out-{way}-{name}-{r}"
-                    argv = ["predict", str(folder), "--out", str(out), *base, *ways[way]]
-                    runs[way][name].append(_run(argv, args.quiet))
-                    loads.append(os.getloadavg()[0])
-                    if name == "all":
-                        written.setdefault(way, _outputs(out))
-        n_all, n_q = counts["all"], counts["quarter"]
-        for way, extra in ways.items():
-            times = {name: statistics.median(v) for name, v in runs[way].items()}
-            per_photo = (times["all"] - times["quarter"]) / (n_all - n_q)
-            rows.append(
-                {
-                    "way": way,
-                    "workers": int(extra[-1]) if extra else None,
-                    "photos": n_all,
-                    "seconds": times["all"],
-                    "photos_per_s": n_all / times["all"],
-                    "seconds_quarter": times["quarter"],
-                    "photos_quarter": n_q,
-                    "per_photo_s": per_photo,
-                    "steady_photos_per_s": 1.0 / per_photo if per_photo > 0 else None,
-                    "fixed_s": times["all"] - per_photo * n_all,
-                    "seconds_by_round": runs[way],
-                }
-            )
+        for r in range(args.rounds):
+            # the local CLI with no Ray on the machine (as its users run it), then Ray's ways,
+            # their order alternating: others' load on the machine falls on every way
+            timed("local", r)
+            t0 = time.perf_counter()
+            ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+            ray_starts.append(time.perf_counter() - t0)
+            rays = [w for w in ways if w != "local"]
+            for way in rays if r % 2 == 0 else reversed(rays):
+                timed(way, r)
+            if r < args.rounds - 1:
+                ray.shutdown()
+        rows = {kind: _rows(runs, ways, counts, pick) for kind, pick in PICKS.items()}
         stage_costs = _stage_costs(ray, photos, tmp / "stages")
     finally:
         ray.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
-    local = rows[0]
-    for r in rows:
-        r["per_photo_overhead_s"] = r["per_photo_s"] - local["per_photo_s"]
-        r["same_files_as_local"] = written[r["way"]] == written["local"]
+    for kind_rows in rows.values():
+        for r in kind_rows:
+            r["same_files_as_local"] = written[r["way"]] == written["local"]
     report = {
         "benchmark": "cluster",
         "environment": {
@@ -218,20 +243,23 @@ def main(argv=None) -> int:
             "formats": ["png"],
             "device": "cpu",
         },
-        "ray_init_s": ray_start_s,
-        "rows": rows,
+        "ray_init_s": statistics.median(ray_starts),
+        "rows": rows["best"],  # the least disturbed round of each way (others share the CPUs)
+        "rows_median": rows["median"],
+        "seconds_by_round": runs,
         "stage_costs": stage_costs,
     }
     heads = ("photos/s", "steady", "s/photo", "overhead", "fixed")
-    print(f"{'way':8s} " + " ".join(f"{h:>9s}" for h in heads))
-    for r in rows:
-        steady = r["steady_photos_per_s"] or float("nan")
-        print(
-            f"{r['way']:8s} {r['photos_per_s']:9.3f} {steady:9.3f} {r['per_photo_s']:9.3f} "
-            f"{r['per_photo_overhead_s']:+9.3f} {r['fixed_s']:9.1f}"
-            f"{'' if r['same_files_as_local'] else '  (files differ from local!)'}"
-        )
-    print(f"ray.init: {ray_start_s:.1f} s")
+    for kind, kind_rows in rows.items():
+        print(f"{kind + ':':8s} " + " ".join(f"{h:>9s}" for h in heads))
+        for r in kind_rows:
+            steady = r["steady_photos_per_s"] or float("nan")
+            print(
+                f"{r['way']:8s} {r['photos_per_s']:9.3f} {steady:9.3f} {r['per_photo_s']:9.3f} "
+                f"{r['per_photo_overhead_s']:+9.3f} {r['fixed_s']:9.1f}"
+                f"{'' if r['same_files_as_local'] else '  (files differ from local!)'}"
+            )
+    print(f"ray.init: {statistics.median(ray_starts):.1f} s")
     print(
         "per photo, one thread: read+decode {read_decode_s:.3f} s, segment "
         "{segment_1_thread_s:.3f} s, export {export_s:.3f} s; Ray moving it through the "
