@@ -104,11 +104,12 @@ def cmd_predict_ray(args) -> int:
     formats = tuple(args.format or ["png"])
     options = ExportOptions(formats=formats, background=args.background)
     plan = OutputPlan(options.formats, intake.photos)
-    names = {p: plan.assign(p, args.out) for p in intake.photos}  # all chosen before any write
+    out = Path(args.out).absolute()  # the same on every node (workers have other cwds)
+    names = {p: plan.assign(p, out) for p in intake.photos}  # all chosen before any write
     models = [str(m) for m in chosen_model_paths(args.model, args.ensemble)]
     model = model_digest(models, tta=args.tta, vote=args.vote, precision=args.precision)
     opts = options_key(formats, args.background)
-    manifest = Manifest(args.out)
+    manifest = Manifest(out)
     rows = [
         {
             "photo": sources[p],
