@@ -167,6 +167,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", help="model file (default: the shipped default)")
     p.add_argument("--cpus", type=int, default=os.cpu_count() or 2, help="CPUs Ray may use")
     p.add_argument("--workers", default="1,2", help="Ray worker counts to time")
+    p.add_argument("--device", default="cpu", help="cpu (default), auto or cuda (a GPU node)")
     p.add_argument("--rounds", type=int, default=2, help="each way this often (medians)")
     p.add_argument("--out", type=Path, default=here / "results" / "cluster-cpu.json")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -185,12 +186,13 @@ def main(argv=None) -> int:
         for f in photos if name == "all" else photos[: len(photos) // 4]:
             os.symlink(f.absolute(), folder / f.name)
     counts = {name: len(list(folder.iterdir())) for name, folder in sets.items()}
-    base = ["--model", str(model), "--device", "cpu", "-q"]
+    base = ["--model", str(model), "--device", args.device, "-q"]
     ways = {"local": []} | {f"ray-{n}": ["--ray", "--workers", n] for n in args.workers.split(",")}
     written: dict[str, dict[str, bytes]] = {}
     runs: dict[str, dict[str, list[float]]] = {w: {"all": [], "quarter": []} for w in ways}
     loads: list[float] = []
     ray_starts: list[float] = []
+    ray_gpus = 0
 
     def timed(way: str, r: int) -> None:
         for name, folder in sets.items():
@@ -210,6 +212,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
             ray_starts.append(time.perf_counter() - t0)
+            ray_gpus = int(ray.cluster_resources().get("GPU", 0))
             rays = [w for w in ways if w != "local"]
             for way in rays if r % 2 == 0 else reversed(rays):
                 timed(way, r)
@@ -231,7 +234,7 @@ def main(argv=None) -> int:
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
             "ray_cpus": args.cpus,
-            "gpu": "none",
+            "gpus": ray_gpus,
             # others' work on this machine while it ran (1-minute load average after each run)
             "load_average_after_runs": loads,
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -241,7 +244,7 @@ def main(argv=None) -> int:
             "photos": counts["all"],
             "model": model.name,
             "formats": ["png"],
-            "device": "cpu",
+            "device": args.device,
         },
         "ray_init_s": statistics.median(ray_starts),
         "rows": rows["best"],  # the least disturbed round of each way (others share the CPUs)
