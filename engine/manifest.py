@@ -30,6 +30,7 @@ __all__ = [
     "Manifest",
     "bytes_digest",
     "file_digest",
+    "mask_settings",
     "model_digest",
     "options_key",
 ]
@@ -60,6 +61,15 @@ def model_digest(models: Iterable[str | os.PathLike[str]], **settings: object) -
         h.update(file_digest(m).encode())
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return "sha256:" + h.hexdigest()
+
+
+def mask_settings(args) -> dict:
+    """The command-line options that change the masks (for `model_digest`), `--backend` where
+    this carmask has that option."""
+    settings = {"tta": args.tta, "vote": args.vote, "precision": args.precision}
+    if getattr(args, "backend", None) is not None:
+        settings["backend"] = args.backend
+    return settings
 
 
 def options_key(formats: Iterable[str], background: tuple[int, int, int]) -> str:

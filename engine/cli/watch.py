@@ -15,7 +15,16 @@ from engine.cli.common import _model_args, _parse_colour, _predictor, _say
 from engine.export import EXPORT_FORMATS, ExportOptions, export_photo
 from engine.io import DEFAULT_MAX_MEGAPIXELS, ImageReadError, OutputWriteError, read_photo
 from engine.library import chosen_model_paths
-from engine.manifest import DONE, FAILED, Entry, Manifest, file_digest, model_digest, options_key
+from engine.manifest import (
+    DONE,
+    FAILED,
+    Entry,
+    Manifest,
+    file_digest,
+    mask_settings,
+    model_digest,
+    options_key,
+)
 from engine.outputs import OutputPlan
 
 __all__ = ["HotFolder", "add_watch_parser", "cmd_watch"]
@@ -30,7 +39,7 @@ class HotFolder:
         formats = tuple(args.format or ["png"])
         self.options = ExportOptions(formats=formats, background=args.background)
         self.max_megapixels = args.max_megapixels
-        self.model = model_digest(models, tta=args.tta, vote=args.vote, precision=args.precision)
+        self.model = model_digest(models, **mask_settings(args))
         self.opts = options_key(formats, args.background)
         self.manifest = Manifest(out)
         self.plan = OutputPlan(formats)

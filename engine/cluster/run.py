@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import statistics
 import sys
+import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from engine.cli.common import _say
 from engine.cluster import stages
@@ -24,7 +25,7 @@ from engine.cluster.stages import FAILED, OK, UNCHANGED, JobSpec
 from engine.export import ExportOptions
 from engine.io import OutputWriteError
 from engine.library import chosen_model_paths
-from engine.manifest import DONE, Entry, Manifest, model_digest, options_key
+from engine.manifest import DONE, Entry, Manifest, mask_settings, model_digest, options_key
 from engine.outputs import OutputPlan
 
 __all__ = ["cmd_predict_ray", "plan_resources"]
@@ -107,7 +108,7 @@ def cmd_predict_ray(args) -> int:
     out = Path(args.out).absolute()  # the same on every node (workers have other cwds)
     names = {p: plan.assign(p, out) for p in intake.photos}  # all chosen before any write
     models = [str(m) for m in chosen_model_paths(args.model, args.ensemble)]
-    model = model_digest(models, tta=args.tta, vote=args.vote, precision=args.precision)
+    model = model_digest(models, **mask_settings(args))
     opts = options_key(formats, args.background)
     manifest = Manifest(out)
     rows = [
@@ -152,6 +153,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
         tta=args.tta,
         vote=args.vote,
         precision=args.precision,
+        backend=getattr(args, "backend", None),
         threads=max(1, math.floor(cpus)),
     )
     where = f"{n} worker{'s' if n > 1 else ''}" + (f", {gpus:g} GPU each" if gpus else "")
@@ -159,6 +161,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
     failed: list[tuple[str, str]] = []
     notes: list[tuple[str, str]] = []
     done, unchanged, times = 0, 0, []
+    t0 = time.perf_counter()
     if rows:
         parts = blocks(len(rows), n, getattr(args, "photos_per_task", 4))
         ds = (
@@ -207,10 +210,13 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
                 _say(f"failed: {exc.path}: {exc.reason}")
     except KeyboardInterrupt:
         left = len(rows) - done - unchanged - len(failed)
-        _summary(done, unchanged, failed, notes, intake, times, where, f", not finished: {left}")
+        wall = time.perf_counter() - t0
+        _summary(
+            done, unchanged, failed, notes, intake, times, where, f", not finished: {left}", wall
+        )
         print("interrupted: the photos done so far are complete; run again to finish the rest")
         return 130
-    _summary(done, unchanged, failed, notes, intake, times, where)
+    _summary(done, unchanged, failed, notes, intake, times, where, wall=time.perf_counter() - t0)
     return 1 if failed or not intake.photos else 0
 
 
@@ -221,11 +227,19 @@ def _model_files(ray, models: list[str]) -> list[tuple[str, object]]:
     return [(Path(m).name, ray.put(Path(m).read_bytes())) for m in models]
 
 
-def _summary(done, unchanged, failed, notes, intake, times, where, extra="") -> None:
-    from engine.cli.predict import _predict_summary
-
-    extra = f", already done: {unchanged}{extra}"
-    _predict_summary(
-        done, failed, notes, intake, times, SimpleNamespace(device_label=f"ray, {where}"), extra
-    )
+def _summary(done, unchanged, failed, notes, intake, times, where, extra="", wall=0.0) -> None:
+    """The local CLI's summary, with the photos already done and the pace of the batch."""
+    per = ""
+    if times:
+        per = f", {statistics.median(times):.2f} s per photo (median)"
+        per += f", {done / wall:.2f} photos/s" if wall > 0 else ""
+    more = f", {summary}" if (summary := intake.summary()) else ""
+    print(f"done: {done}, failed: {len(failed)}, already done: {unchanged}{extra}{more}{per}; "
+          f"device: ray, {where}")  # fmt: skip
+    for path, reason in failed:
+        print(f"  failed: {path}: {reason}")
+    for path, reason in intake.skipped:
+        print(f"  skipped: {path}: {reason}")
+    for path, note in notes:
+        print(f"  note: {path}: {note}")
     sys.stdout.flush()

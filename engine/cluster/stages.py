@@ -43,6 +43,7 @@ class JobSpec:
     tta: bool = False
     vote: str = "majority"
     precision: str = "auto"
+    backend: str | None = None  # the local CLI's --backend, where this carmask has one
     threads: int = 0  # torch threads per actor (0: as many as the actor's CPUs)
 
 
@@ -142,12 +143,14 @@ class Segment:
         threads = spec.threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
         if threads > 0:
             torch.set_num_threads(threads)
+        backend: dict[str, Any] = {} if spec.backend is None else {"backend": spec.backend}
         self.predictor = Predictor(
             paths,
             device=spec.device,
             tta=spec.tta,
             vote=spec.vote,
             precision=spec.precision,
+            **backend,
         )
 
     def __call__(self, row: Row) -> Row:
