@@ -140,8 +140,11 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
         for node in ray.nodes()
         if node.get("Alive") and node.get("Resources", {}).get("CPU")
     ]
+    resources = ray.cluster_resources()
+    if args.device == "cuda" and not resources.get("GPU"):
+        raise SystemExit("carmask: error: --device cuda, but the Ray cluster has no GPU")
     n, cpus, gpus = plan_resources(
-        ray.cluster_resources(), node_cpus, args.workers, args.cpus_per_worker, args.device
+        resources, node_cpus, args.workers, args.cpus_per_worker, args.device
     )
     spec = JobSpec(
         out=str(Path(args.out).absolute()),

@@ -182,6 +182,14 @@ def test_photos_from_a_uri_are_read_through_pyarrow(ray_address, shoot, tmp_path
     assert all(e["photo"].startswith(f"file://{shoot}/") for e in entries)
 
 
+def test_cuda_asked_of_a_cluster_without_gpus_is_refused(ray_address, shoot, tmp_path):
+    args = _args(shoot, tmp_path / "out", "--ray")
+    args[args.index("cpu")] = "cuda"
+    with pytest.raises(SystemExit, match="the Ray cluster has no GPU"):
+        main(args)
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
 def test_an_output_uri_is_refused_with_the_reason(tmp_path):
     with pytest.raises(SystemExit, match="a folder every node sees"):
         main(_args(tmp_path, "s3://bucket/cutouts", "--ray"))
