@@ -53,6 +53,7 @@ ACTIONS: tuple[ActionSpec | Special, ...] = (
                toolbar=True, short="Add photos"),
     ActionSpec("add_folder_action", "Add &folder…", "add_folder_dialog", "&File", "Ctrl+Shift+O",
                toolbar=True),
+    Special("watch_folder", "&File"),
     ActionSpec("samples_action", "Open &samples", "open_samples", "&File",
                tip="Queue the sample car"),
     ActionSpec("export_action", "&Export cutouts…", "open_export", "&File", "Ctrl+E",
@@ -118,6 +119,34 @@ def add_folder_dialog(window) -> None:
     folder = QFileDialog.getExistingDirectory(window, "Add a folder of photos")
     if folder:
         window.add_paths([folder])
+
+
+def add_watch_folder(window, menu, _bar) -> None:
+    """Watch folder… (a hot folder: new photos are queued and segmented) and Stop watching."""
+    from app.watch_folder import WatchFolderFeed
+
+    window.watch_feed = WatchFolderFeed(window)
+
+    def choose() -> None:
+        folder = QFileDialog.getExistingDirectory(window, "Watch a folder for new photos")
+        if folder:
+            window.watch_feed.start(folder)
+
+    for name, text, slot, tip in (
+        ("watch_folder_action", "&Watch folder…", choose,
+         "Queue and segment new photos as they land in a folder (a tethered camera, a card "
+         "reader)"),
+        ("stop_watching_action", "Stop &watching", lambda: window.watch_feed.stop(),
+         "Stop watching the folder"),
+    ):  # fmt: skip
+        action = QAction(text, window)
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(lambda *_, f=slot: f())
+        menu.addAction(action)
+        setattr(window, name, action)
+    window.stop_watching_action.setEnabled(False)
+    window.watch_feed.resume()
 
 
 def open_samples(window) -> None:
@@ -258,6 +287,7 @@ SPECIALS = {
     "undo_redo": add_undo_redo,
     "brush_slider": add_brush_slider,
     "view_submenus": add_view_submenus,
+    "watch_folder": add_watch_folder,
 }
 
 

@@ -71,6 +71,7 @@ class Settings:
     model = _Setting("default")  # default | ensemble | my-ensemble | a model file path
     ensemble = _Setting("")  # JSON list of the model files in the operator's own ensemble
     device = _Setting("auto")  # auto | cpu | cuda (a device the machine lacks is said so)
+    watch_folder = _Setting("")  # the Watch folder (hot folder) to watch again at start
     brush_size = _Setting(24, sync=False)  # every slider tick
     # listing frames (the export dialog): WIDTHxHEIGHT, backdrop colour, shadow, margin in %
     listing_size = _Setting("1600x1200")

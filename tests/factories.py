@@ -5,6 +5,7 @@ its conftest)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
@@ -41,3 +42,17 @@ def train_config(out: Path | str, **overrides):
     from engine.training.config import TrainConfig
 
     return TrainConfig(**train_settings(out, **overrides))
+
+
+def copy_in_chunks(src: Path, dst: Path, chunks: int = 6, pause: float = 0.25) -> float:
+    """As a card reader or a slow network copy does: the file grows a chunk at a time. Returns
+    when the last chunk was written (time.monotonic)."""
+    data = src.read_bytes()
+    step = len(data) // chunks + 1
+    with open(dst, "wb") as f:
+        for i in range(0, len(data), step):
+            time.sleep(pause)
+            f.write(data[i : i + step])
+            f.flush()
+            last = time.monotonic()
+    return last

@@ -15,6 +15,8 @@ from engine.cli.evaluate import cmd_evaluate
 from engine.cli.models import cmd_models_list, cmd_models_resave
 from engine.cli.predict import cmd_predict
 from engine.cli.train import cmd_refine, cmd_train
+from engine.cli.watch import add_watch_parser
+from engine.cluster.options import add_cluster_args
 from engine.devices import DEVICE_CHOICES
 from engine.export import EXPORT_FORMATS
 from engine.io import (
@@ -135,9 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         "reasons to look at it, seconds)",
     )
     _listing_args(p)
+    add_cluster_args(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _model_args(p)
     p.set_defaults(func=cmd_predict)
+
+    add_watch_parser(sub)
 
     p = sub.add_parser("evaluate", help="mean Dice against ground-truth masks")
     p.add_argument("--images", required=True)

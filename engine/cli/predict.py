@@ -32,6 +32,10 @@ from engine.pipeline import WriteBehind, read_ahead
 
 def cmd_predict(args, predictor=None) -> int:
     """The batch; `predictor` (benchmarks/pipeline.py) stands for the one the options make."""
+    if getattr(args, "ray", None) is not None:  # the batch on a Ray cluster: engine.cluster
+        from engine.cluster import cmd_predict_ray
+
+        return cmd_predict_ray(args)
     intake = find_photos(args.inputs)
     options = ExportOptions(formats=tuple(args.format or ["png"]), background=args.background)
     plan = OutputPlan(options.formats, intake.photos, _listing_names(args, intake.photos))

@@ -1,0 +1,213 @@
+"""The three stages of `carmask predict --ray`, as Ray Data runs them on the cluster's nodes.
+
+Each row is one photo. `read_stage` (a Ray task, CPU) reads the photo's bytes, takes their
+digest and, unless the manifest already has it done, decodes it with `read_photo`; `Segment` (a
+Ray actor: one `Predictor` per actor, loaded once, on a GPU when the actor has one) makes the
+mask; `export_stage` (a Ray task, CPU) writes the outputs with `export_photo` under the names the
+driver planned. A photo that cannot be read, segmented or written becomes a row with status
+"failed" and its reason; the job goes on. Nothing here imports ray: these are plain functions and
+classes, importable (and testable) without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from engine.export import ExportOptions, export_photo
+from engine.io import ImageReadError, OutputWriteError, read_photo
+from engine.manifest import bytes_digest
+from engine.outputs import OutputPlan
+
+OK, UNCHANGED, FAILED = "ok", "unchanged", "failed"
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What every stage needs to know of the job (sent to the workers once)."""
+
+    out: str
+    formats: tuple[str, ...]
+    background: tuple[int, int, int]
+    max_megapixels: float
+    models: tuple[str, ...]
+    device: str = "auto"
+    tta: bool = False
+    vote: str = "majority"
+    precision: str = "auto"
+    backend: str | None = None  # the local CLI's --backend, where this carmask has one
+    threads: int = 0  # torch threads per actor (0: as many as the actor's CPUs)
+
+
+def _is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def _read_bytes(photo: str) -> bytes:
+    if _is_uri(photo):  # s3://, gs://, file://: through the filesystems pyarrow has
+        from pyarrow import fs
+
+        filesystem, inner = fs.FileSystem.from_uri(photo)
+        with filesystem.open_input_stream(inner) as f:
+            return f.read()
+    with open(photo, "rb") as f:
+        return f.read()
+
+
+def _decode(photo: str, data: bytes, max_megapixels: float):
+    """`read_photo` on the photo (for a URI: on its bytes in a local temp file, errors naming
+    the URI)."""
+    if not _is_uri(photo):
+        return read_photo(photo, max_megapixels)
+    suffix = Path(photo).suffix
+    with tempfile.TemporaryDirectory(prefix="carmask-") as tmp:
+        local = Path(tmp) / f"photo{suffix}"
+        local.write_bytes(data)
+        try:
+            return read_photo(local, max_megapixels)
+        except ImageReadError as exc:
+            raise ImageReadError(photo, exc.reason) from None
+
+
+def _failed(row: Row, reason: str) -> Row:
+    return {**_small(row), "status": FAILED, "reason": reason}
+
+
+def _small(row: Row) -> Row:
+    """The row without its pixels (what goes back to the driver)."""
+    keep = ("photo", "outputs", "expect", "digest", "status", "reason", "note", "seconds")
+    return {k: row.get(k, "") for k in keep} | {"seconds": float(row.get("seconds") or 0.0)}
+
+
+def read_stage(row: Row, spec: JobSpec) -> Row:
+    """Read one photo: its digest, and its pixels unless the manifest has it done already."""
+    photo = row["photo"]
+    t0 = time.perf_counter()
+    try:
+        data = _read_bytes(photo)
+    except FileNotFoundError:
+        return _failed(row, "file not found")
+    except OSError as exc:
+        return _failed(row, exc.strerror or str(exc))
+    digest = bytes_digest(data)
+    row = {**row, "digest": digest}
+    if row.get("expect") and row["expect"] == digest:
+        return {**_small(row), "status": UNCHANGED}
+    try:
+        decoded = _decode(photo, data, spec.max_megapixels)
+    except ImageReadError as exc:
+        return _failed(row, exc.reason)
+    rgb, alpha = decoded.rgb, decoded.alpha
+    return {
+        **_small(row),
+        "status": OK,
+        "note": decoded.note,
+        "rgb": rgb.tobytes(),
+        "height": rgb.shape[0],
+        "width": rgb.shape[1],
+        "alpha": b"" if alpha is None else alpha.tobytes(),
+        "raw": data if _is_uri(photo) else b"",  # for its colour profile, when exported
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _rgb(row: Row) -> np.ndarray:
+    shape = (int(row["height"]), int(row["width"]))
+    return np.frombuffer(row["rgb"], np.uint8).reshape(*shape, 3).copy()  # writable, for torch
+
+
+class Segment:
+    """The actor's state: one `Predictor`, loaded once when Ray starts the actor."""
+
+    def __init__(self, spec: JobSpec, model_files: list[tuple[str, Any]]) -> None:
+        """`model_files`: (name, bytes, or a Ray object reference to them) per model."""
+        import torch
+
+        from engine.predict import Predictor
+
+        self._models = tempfile.TemporaryDirectory(prefix="carmask-models-")
+        paths = []
+        for i, (name, data) in enumerate(model_files):
+            path = Path(self._models.name) / f"{i}-{name}"
+            path.write_bytes(data if isinstance(data, bytes) else _fetch(data))
+            paths.append(path)
+
+        threads = spec.threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+        if threads > 0:
+            torch.set_num_threads(threads)
+        backend: dict[str, Any] = {} if spec.backend is None else {"backend": spec.backend}
+        self.predictor = Predictor(
+            paths,
+            device=spec.device,
+            tta=spec.tta,
+            vote=spec.vote,
+            precision=spec.precision,
+            **backend,
+        )
+
+    def __call__(self, row: Row) -> Row:
+        if row["status"] != OK:
+            return row
+        t0 = time.perf_counter()
+        try:
+            mask = self.predictor.predict(_rgb(row))
+        except (ValueError, RuntimeError) as exc:  # a photo the model cannot take (or OOM)
+            return _failed(row, f"segmentation failed: {exc}")
+        seconds = float(row["seconds"]) + time.perf_counter() - t0
+        return {**row, "mask": np.packbits(mask).tobytes(), "seconds": seconds}
+
+
+def _fetch(ref) -> bytes:
+    import ray  # only ever on a Ray worker: the driver sent a reference
+
+    return ray.get(ref)
+
+
+class _Planned(OutputPlan):
+    """An `OutputPlan` holding the names the driver chose for one photo (with every photo of the
+    batch in view), so the worker writes exactly those, with the plan's own checks."""
+
+    def __init__(self, formats, photo: str, paths: dict[str, str]) -> None:
+        super().__init__(formats, [photo])
+        self._photo = Path(photo)
+        self._pinned = {f: Path(p) for f, p in paths.items()}
+
+    def assign(self, photo, out_dir) -> dict:
+        if Path(photo) == self._photo:
+            return self._pinned
+        return super().assign(photo, out_dir)
+
+
+def export_stage(row: Row, spec: JobSpec) -> Row:
+    """Write the photo's outputs (atomic writes, names as planned); the row loses its pixels."""
+    if row["status"] != OK:
+        return _small(row)
+    t0 = time.perf_counter()
+    rgb = _rgb(row)
+    size = rgb.shape[0] * rgb.shape[1]
+    bits = np.unpackbits(np.frombuffer(row["mask"], np.uint8), count=size)
+    mask = bits.reshape(rgb.shape[:2]).astype(bool)
+    alpha = np.frombuffer(row["alpha"], np.uint8).reshape(rgb.shape[:2]) if row["alpha"] else None
+    outputs = json.loads(row["outputs"])
+    options = ExportOptions(formats=spec.formats, background=spec.background)
+    with tempfile.TemporaryDirectory(prefix="carmask-") as tmp:
+        photo = row["photo"]
+        if _is_uri(photo):  # export_photo reads the colour profile from the photo's own file
+            photo = str(Path(tmp) / PurePosixPath(photo).name)
+            Path(photo).write_bytes(row["raw"])
+        plan = _Planned(spec.formats, photo, outputs)
+        try:
+            export_photo(rgb, mask, photo, spec.out, options, plan, alpha)
+        except OutputWriteError as exc:
+            return _failed(row, f"{exc.path}: {exc.reason}")
+        except ValueError as exc:  # arrays that do not fit: named, the job goes on
+            return _failed(row, f"cannot export: {exc}")
+    return {**_small(row), "seconds": float(row["seconds"]) + time.perf_counter() - t0}

@@ -1,0 +1,150 @@
+"""The batch manifest: what has been cut out in an output folder, so a rerun redoes only the rest.
+
+`.carmask-manifest.jsonl` in the output folder holds one JSON line per photo finished (or
+failed): the photo, the SHA-256 of its bytes, the digest of the models and settings that cut it
+out, the export options, the output files written and the status. The last line of a photo wins.
+A photo counts as done when its last line is "done" with the same input digest, model digest and
+export options, and every output it names is still in the folder; anything else (a new or
+changed photo, another model, a lost output) is done again. Lines are appended and fsynced one at
+a time, so a crash, a lost node or Ctrl-C loses at most the photos in flight, and a line cut
+short by a crash is ignored.
+
+Used by `carmask predict --ray` (`engine.cluster`) and `carmask watch` (`engine.watch`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from engine.io import OutputWriteError, os_error_reason
+
+__all__ = [
+    "MANIFEST_FILE",
+    "Entry",
+    "Manifest",
+    "bytes_digest",
+    "file_digest",
+    "mask_settings",
+    "model_digest",
+    "options_key",
+]
+
+MANIFEST_FILE = ".carmask-manifest.jsonl"
+DONE, FAILED = "done", "failed"
+_CHUNK = 1 << 20
+
+
+def bytes_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def model_digest(models: Iterable[str | os.PathLike[str]], **settings: object) -> str:
+    """One digest for the model files (their bytes, in order) and the settings that change the
+    masks they make (test-time augmentation, the ensemble's vote, precision)."""
+    h = hashlib.sha256()
+    for m in models:
+        h.update(file_digest(m).encode())
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return "sha256:" + h.hexdigest()
+
+
+def mask_settings(args) -> dict:
+    """The command-line options that change the masks (for `model_digest`), `--backend` where
+    this carmask has that option."""
+    settings = {"tta": args.tta, "vote": args.vote, "precision": args.precision}
+    if getattr(args, "backend", None) is not None:
+        settings["backend"] = args.backend
+    return settings
+
+
+def options_key(formats: Iterable[str], background: tuple[int, int, int]) -> str:
+    """The export options a photo's outputs were written with, as a short string."""
+    colour = "".join(f"{int(c):02x}" for c in background)
+    return f"{'+'.join(sorted(formats))};bg={colour}"
+
+
+@dataclass
+class Entry:
+    photo: str  # the photo's absolute path (or URI)
+    digest: str  # sha256 of its bytes
+    model: str  # `model_digest`
+    options: str  # `options_key`
+    status: str  # "done" or "failed"
+    outputs: dict[str, str] = field(default_factory=dict)  # format -> file name in the folder
+    reason: str = ""  # why it failed
+    seconds: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+class Manifest:
+    """The manifest of one output folder (read once, appended to as photos finish)."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / MANIFEST_FILE
+        self._lock = threading.Lock()
+        self.entries: dict[str, Entry] = {}
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        for line in lines:
+            try:
+                entry = Entry(**json.loads(line))
+            except (ValueError, TypeError):
+                continue  # a line cut short by a crash
+            self.entries[entry.photo] = entry
+
+    @staticmethod
+    def key(photo: str | os.PathLike[str]) -> str:
+        text = str(photo)
+        return text if "://" in text else os.path.abspath(text)
+
+    def expected_digest(self, photo: str | os.PathLike[str], model: str, options: str) -> str:
+        """The digest the photo must still have to count as done ("" when it must be done
+        anyway: no line, a failure, other models or options, or an output missing)."""
+        e = self.entries.get(self.key(photo))
+        if e is None or e.status != DONE or e.model != model or e.options != options:
+            return ""
+        if not all((self.folder / name).is_file() for name in e.outputs.values()):
+            return ""
+        return e.digest
+
+    def is_done(self, photo: str | os.PathLike[str], digest: str, model: str, options: str) -> bool:
+        expected = self.expected_digest(photo, model, options)
+        return bool(expected) and expected == digest
+
+    def done_outputs(self) -> Mapping[str, dict[str, str]]:
+        """Every photo done, with its outputs, in the order first recorded."""
+        return {k: e.outputs for k, e in self.entries.items() if e.status == DONE}
+
+    def record(self, entry: Entry) -> None:
+        """Append one line and fsync it (thread-safe)."""
+        entry.photo = self.key(entry.photo)
+        with self._lock:
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                with open(self.path, "a", encoding="utf-8") as f:
+                    f.write(entry.to_json() + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                raise OutputWriteError(self.path, os_error_reason(exc)) from exc
+            self.entries[entry.photo] = entry

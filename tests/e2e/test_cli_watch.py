@@ -1,0 +1,96 @@
+"""`carmask watch` end to end: a real process watching a real folder, stopped and started again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.io import read_mask, read_rgb
+from engine.manifest import MANIFEST_FILE, file_digest
+
+pytest.importorskip("watchdog")
+
+from factories import copy_in_chunks
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "resources" / "models" / "cpu-lite0-256x384.safetensors"
+
+
+class Watch:
+    """`carmask watch` in a child process, its output in a file."""
+
+    def __init__(self, inbox: Path, out: Path, log: Path):
+        self.log = log
+        cmd = [sys.executable, "-m", "engine.cli", "watch", str(inbox), "--out", str(out)]
+        cmd += ["--model", str(MODEL), "--device", "cpu", "--settle", "0.5"]
+        cmd += ["--format", "png", "--format", "mask"]
+        self.child = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
+        self.wait_until(lambda: "watching" in self.text, "the watch to start")
+
+    @property
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def wait_until(self, ready, what: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert self.child.poll() is None, f"carmask watch ended: {self.text}"
+            assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.text}"
+            time.sleep(0.05)
+
+    def stop(self) -> str:
+        self.child.send_signal(signal.SIGINT)
+        assert self.child.wait(30) == 0
+        return self.text
+
+
+def _entries(out: Path) -> list[dict]:
+    path = out / MANIFEST_FILE
+    return [json.loads(t) for t in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_watch_cuts_out_complete_files_once_across_a_restart(tmp_path, carvana):
+    photos = sorted((carvana / "val").glob("*.jpg"))[:3]
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    watch = Watch(inbox, out, tmp_path / "first.log")
+    copy_in_chunks(photos[0], inbox / "a.jpg", chunks=8, pause=0.2)  # slower than it settles
+    shutil.copy(photos[1], inbox / "b.jpg")
+    watch.wait_until(lambda: len(_entries(out)) >= 2, "two photos")
+    time.sleep(1.5)  # a chance to do one twice
+    text = watch.stop()
+    assert "stopped: done: 2, failed: 0, already done: 0" in text
+    first = _entries(out)
+    assert [Path(e["photo"]).name for e in first] == ["a.jpg", "b.jpg"]  # in arrival order
+    for e, src in zip(first, photos, strict=False):
+        assert e["status"] == "done" and e["digest"] == file_digest(src)  # the complete file
+    for stem in ("a", "b"):
+        mask = read_mask(out / f"{stem}_mask.png")
+        assert 0.05 < mask.mean() < 0.95
+        rgba = np.asarray(Image.open(out / f"{stem}.png"))
+        assert np.array_equal(rgba[..., :3], read_rgb(inbox / f"{stem}.jpg"))
+    kept = {p: p.stat().st_mtime_ns for p in out.glob("*.png")}
+
+    shutil.copy(photos[2], inbox / "c.jpg")  # arrives while nothing watches
+    raw = photos[2].read_bytes()
+    (inbox / "broken.jpg").write_bytes(raw[: len(raw) // 3])
+    watch = Watch(inbox, out, tmp_path / "second.log")
+    watch.wait_until(lambda: len(_entries(out)) >= 4, "the new photos")
+    time.sleep(1.5)
+    text = watch.stop()
+    assert "stopped: done: 1, failed: 1, already done: 2" in text
+    assert "broken.jpg: truncated or corrupt image data" in text
+    entries = _entries(out)
+    assert len(entries) == 4  # a and b were not done again
+    assert sorted(Path(e["photo"]).name for e in entries[2:]) == ["broken.jpg", "c.jpg"]
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept
+    assert (out / "c.png").exists() and (out / "c_mask.png").exists()
