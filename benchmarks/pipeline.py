@@ -6,8 +6,9 @@ cutout, by default), the shipped default model (`--ensemble`: the shipped ensemb
 - `sequential, PyTorch`: today's loop before this change: read, segment, write, then the next
   photo, on the PyTorch backend (the baseline);
 - `sequential, OpenVINO`: the same loop on the OpenVINO backend;
-- `pipelined, OpenVINO`: `engine.cli.predict.cmd_predict` itself (`engine.pipeline`: the next
-  photo is decoded and the last one's PNGs encoded while this one is segmented).
+- `carmask predict, 2 lanes`: `engine.cli.predict.cmd_predict` itself (`engine.pipeline.Lanes`:
+  two photos at once, each read, segmented by its own Predictor on half the threads, and
+  written on its own thread).
 
 The photos are read once beforehand (all runs find them in the OS cache); the predictors are
 built (and the model converted) before the clock starts. Rounds alternate the order. Reported:
@@ -33,6 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.cli.common import _lanes
 from engine.cli.parser import build_parser
 from engine.cli.predict import cmd_predict
 from engine.export import ExportOptions, export_photo
@@ -57,12 +59,18 @@ def sequential(predictor: Predictor, photos: list[Path], out: Path, formats: tup
         export_photo(photo.rgb, mask, path, out, options, plan, photo.alpha)
 
 
-def pipelined(predictor: Predictor, photos: list[Path], out: Path, formats: tuple) -> None:
-    argv = ["predict", *map(str, photos), "--out", str(out), "--quiet"]
+def predict_args(photos: list[Path], out: Path, formats: tuple, precision: str, models):
+    argv = ["predict", *map(str, photos), "--out", str(out), "--quiet", "--precision", precision]
     for f in formats:
         argv += ["--format", f]
-    args = build_parser().parse_args(argv)
-    if cmd_predict(args, predictor) != 0:
+    for m in models:
+        argv += ["--model", str(m)]
+    return build_parser().parse_args(argv)
+
+
+def pipelined(predictors, photos: list[Path], out: Path, formats: tuple) -> None:
+    args = predict_args(photos, out, formats, "fp32", [])
+    if cmd_predict(args, predictors) != 0:  # one Predictor per lane
         raise RuntimeError("carmask predict failed on the benchmark photos")
 
 
@@ -90,10 +98,13 @@ def main(argv=None) -> int:
     model = chosen_model_paths([], args.ensemble)
     torch_p = Predictor(model, device="cpu", precision=args.precision, backend="torch")
     ov_p = Predictor(model, device="cpu", precision=args.precision, backend="openvino")
-    runs = {
-        "sequential, PyTorch": (sequential, torch_p),
-        "sequential, OpenVINO": (sequential, ov_p),
-        "pipelined, OpenVINO": (pipelined, ov_p),
+    lanes, restore = _lanes(predict_args(photos, Path("."), formats, args.precision, model))
+    restore()
+    lane_threads = lanes[0].models[0].runner._threads
+    runs = {  # name: (loop, predictor(s), torch threads)
+        "sequential, PyTorch": (sequential, torch_p, args.threads),
+        "sequential, OpenVINO": (sequential, ov_p, args.threads),
+        f"carmask predict, {len(lanes)} lanes": (pipelined, lanes, lane_threads),
     }
     work = Path(tempfile.mkdtemp(prefix="carmask-pipeline-"))
     rounds: list[dict[str, float]] = []
@@ -101,8 +112,9 @@ def main(argv=None) -> int:
         order = list(runs) if r % 2 == 0 else list(reversed(runs))
         rounds.append({})
         for name in order:
-            fn, predictor = runs[name]
+            fn, predictor, threads = runs[name]
             out = work / f"{r}-{name.replace(', ', '-')}"
+            torch.set_num_threads(threads)
             t = time.perf_counter()
             fn(predictor, photos, out, formats)
             rounds[-1][name] = len(photos) / (time.perf_counter() - t)
@@ -113,6 +125,7 @@ def main(argv=None) -> int:
     vs_torch = [dice(pipe[k], base[k]) for k in base]
     shutil.rmtree(work, ignore_errors=True)
     medians = {n: statistics.median(rd[n] for rd in rounds) for n in runs}
+    lane_run = list(runs)[-1]
     baseline = medians["sequential, PyTorch"]
     report = {
         "models": [m.name for m in model],
@@ -120,20 +133,21 @@ def main(argv=None) -> int:
         "formats": list(formats),
         "threads": args.threads,
         "precision": args.precision,
-        "labels": {"torch": torch_p.device_label, "openvino": ov_p.device_label},
+        "labels": {
+            "torch": torch_p.device_label,
+            "openvino": ov_p.device_label,
+            "lanes": [p.device_label for p in lanes],
+        },
         "rounds_photos_per_s": rounds,
         "median_photos_per_s": medians,
         "ratio_to_baseline": {n: medians[n] / baseline for n in runs},
-        "pipelined_vs_sequential_openvino": medians["pipelined, OpenVINO"]
-        / medians["sequential, OpenVINO"],
+        "lanes_vs_sequential_openvino": medians[lane_run] / medians["sequential, OpenVINO"],
         "openvino_runs_write_equal_masks": same,
-        "min_dice_pipelined_vs_pytorch": min(vs_torch),
+        "min_dice_lanes_vs_pytorch": min(vs_torch),
     }
     for n in runs:
-        print(f"{n:22s} {medians[n]:.2f} photos/s  {report['ratio_to_baseline'][n]:.2f}x baseline")
-    print(
-        f"pipelined / sequential (same backend): {report['pipelined_vs_sequential_openvino']:.2f}x"
-    )
+        print(f"{n:26s} {medians[n]:.2f} photos/s  {report['ratio_to_baseline'][n]:.2f}x baseline")
+    print(f"lanes / sequential (same backend): {report['lanes_vs_sequential_openvino']:.2f}x")
     print(f"masks: OpenVINO runs equal {same}; min Dice against PyTorch {min(vs_torch):.5f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out, (json.dumps(report, indent=1) + "\n").encode())

@@ -93,6 +93,11 @@ class OpenVinoModel:
             "INFERENCE_NUM_THREADS": int(threads),
             "INFERENCE_PRECISION_HINT": PRECISIONS[dtype],
             "PERFORMANCE_HINT": "LATENCY",
+            # OpenVINO pins its threads, the calling one included, to cores: the batch's reader
+            # and writer threads then queue behind them, and the calling thread stays pinned
+            # for torch's work too. Unpinned, writing a photo while the next is segmented
+            # overlaps (benchmarks/pipeline.py).
+            "ENABLE_CPU_PINNING": False,
         }
         self._unet = core.compile_model(core.read_model(folder / UNET), "CPU", config)
         self._refiner = None
@@ -102,6 +107,7 @@ class OpenVinoModel:
         # what the CPU really runs (a bf16 hint on a CPU without bf16 gives float32)
         self.dtype = PRECISION_DTYPES.get(used, dtype)
         self._lock = threading.Lock()
+        self._threads = int(threads)
 
     @property
     def has_refiner(self) -> bool:

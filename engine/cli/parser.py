@@ -111,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="photos and folders (searched recursively)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
+        "--lanes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="photos segmented at once, each on its share of the CPU threads (default: 2 on "
+        "a CPU, 1 on CUDA)",
+    )
+
+    p.add_argument(
         "--format",
         action="append",
         choices=(*EXPORT_FORMATS, "listing"),

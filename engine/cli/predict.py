@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import queue
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from engine.cli.common import (
-    _predictor,
-    _say,
-)
+from engine.cli.common import _lanes, _say
 from engine.export import ExportOptions, export_photo
 from engine.intake import find_photos
 from engine.io import (
@@ -27,11 +24,12 @@ from engine.io import (
 )
 from engine.memory import HeapKeeper
 from engine.outputs import OutputPlan
-from engine.pipeline import WriteBehind, read_ahead
+from engine.pipeline import Lanes, WriteBehind
 
 
-def cmd_predict(args, predictor=None) -> int:
-    """The batch; `predictor` (benchmarks/pipeline.py) stands for the one the options make."""
+def cmd_predict(args, predictors=None) -> int:
+    """The batch, a photo per lane at once (`engine.pipeline.Lanes`); `predictors` (one per
+    lane: benchmarks/pipeline.py) stand for the ones the options make."""
     if getattr(args, "ray", None) is not None:  # the batch on a Ray cluster: engine.cluster
         from engine.cluster import cmd_predict_ray
 
@@ -43,8 +41,10 @@ def cmd_predict(args, predictor=None) -> int:
         plan.assign(f, args.out)  # every name chosen before anything is written
     listing = _listing(args, plan, intake.photos) if "listing" in options.formats else None
     report = _report(args, intake)
-    predictor = predictor or _predictor(args)
-    _say(f"device: {predictor.device_label}; model: {predictor.label}")
+    predictors, restore_threads = (predictors, lambda: None) if predictors else _lanes(args)
+    predictor = predictors[0]
+    at_once = f"; {len(predictors)} photos at a time" if len(predictors) > 1 else ""
+    _say(f"device: {predictor.device_label}{at_once}; model: {predictor.label}")
     failed: list[tuple[Path, str]] = []
     notes: list[tuple[Path, str]] = []
     done, times = 0, []
@@ -58,8 +58,10 @@ def cmd_predict(args, predictor=None) -> int:
             if result.spin:
                 notes.append((result.spin, "360° spin page written"))
 
-    heap = HeapKeeper()
-    writes = WriteBehind()  # outputs and listing frames, in the photos' order (engine.pipeline)
+    # each lane's buffers swell the heap: trimming at the default 192 MB slack ran every few
+    # photos with two lanes and cost a fifth of the batch's speed (benchmarks/pipeline.py)
+    heap = HeapKeeper(slack_mb=384 * len(predictors))
+    writes = WriteBehind()  # listing frames, in the photos' order (engine.pipeline)
     bar = tqdm(
         total=len(intake.photos), desc="photos", unit="photo", disable=args.quiet, file=sys.stderr
     )
@@ -71,65 +73,57 @@ def cmd_predict(args, predictor=None) -> int:
         if report:
             report.not_done(path, "failed", f"{exc.path}: {exc.reason}")
 
-    def finished(path, photo, mask, checked, t0) -> Callable[[Future], None]:
-        def then(future: Future) -> None:
-            nonlocal done
-            error, frames = future.result()
-            framed(frames)
-            bar.update()
-            if error is not None:
-                return fail(path, error)
-            if photo.note:
-                notes.append((path, photo.note))
-            times.append(time.perf_counter() - t0)
-            done += 1
+    def framed_after(future: Future) -> None:
+        framed(future.result())
+
+    def work(path: Path):  # on a lane's thread: the photo read, segmented and written
+        lane = lanes.get()
+        try:
+            t0 = time.perf_counter()
+            photo = read_photo(path, args.max_megapixels)
+            checked = None
             if report:
-                report.done(path, mask, checked, times[-1])
+                mask, checked = lane.predict_checked(photo.rgb)
+            else:
+                mask = lane.predict(photo.rgb)
+            export_photo(photo.rgb, mask, path, args.out, options, plan, photo.alpha)
+            return photo, mask, checked, time.perf_counter() - t0
+        finally:
+            lanes.put(lane)
 
-        return then
+    def finished(item) -> None:  # on this thread, in the photos' order
+        nonlocal done
+        path = item.source
+        bar.update()
+        heap.after_photo()  # a long batch's memory stays flat
+        if isinstance(item.error, (ImageReadError, OutputWriteError)):
+            fail(path, item.error)
+            writes.submit(lambda: listing.skip(path) if listing else None, framed_after)
+            return
+        if item.error is not None:
+            raise item.error
+        photo, mask, checked, seconds = item.value
+        writes.submit(lambda: listing.add(path, mask) if listing else None, framed_after)
+        if photo.note:
+            notes.append((path, photo.note))
+        times.append(seconds)
+        done += 1
+        if report:
+            report.done(path, mask, checked, seconds)
 
-    def skipped(path: Path, exc: ImageReadError) -> None:  # in turn, after the photos before
-        def then(future: Future) -> None:
-            framed(future.result())
-            bar.update()
-            fail(path, exc)
-
-        writes.submit(lambda: listing.skip(path) if listing else None, then)
-
-    def write(path, photo, mask):
-        def run():
-            try:
-                export_photo(photo.rgb, mask, path, args.out, options, plan, photo.alpha)
-            except (ImageReadError, OutputWriteError) as exc:  # this photo only
-                return exc, (listing.skip(path) if listing else None)
-            return None, (listing.add(path, mask) if listing else None)
-
-        return run
-
-    reads = read_ahead(intake.photos, lambda path: read_photo(path, args.max_megapixels))
+    lanes: queue.Queue = queue.Queue()
+    for lane in predictors:
+        lanes.put(lane)
+    batch = Lanes(intake.photos, work, lanes=len(predictors), ahead=2 * len(predictors))
     try:
-        for item in reads:
-            writes.poll()  # the photos already written count now (the bar, the report)
-            path, photo, t0 = item.source, item.value, time.perf_counter()
-            if isinstance(item.error, ImageReadError):
-                skipped(path, item.error)
-                continue
-            if item.error is not None:
-                raise item.error
-            assert photo is not None
-            try:
-                checked = None
-                if report:
-                    mask, checked = predictor.predict_checked(photo.rgb)
-                else:
-                    mask = predictor.predict(photo.rgb)
-            finally:
-                heap.after_photo()  # a long batch's memory stays flat
-            writes.submit(write(path, photo, mask), finished(path, photo, mask, checked, t0))
+        for item in batch:
+            writes.poll()
+            finished(item)
         writes.close()
     except KeyboardInterrupt:
         with _finish_before_stopping():  # a cutout never lacks the mask asked with it
-            reads.close()
+            for item in batch.stop():  # the photos in progress finish, and count
+                finished(item)
             writes.close()
         bar.close()
         left = len(intake.photos) - done - len(failed)
@@ -143,6 +137,8 @@ def cmd_predict(args, predictor=None) -> int:
         _write_report(report, intake.photos)
         print("interrupted: the photos done so far are complete; run again to finish the rest")
         return 130
+    finally:
+        restore_threads()
     bar.close()
     wall = time.perf_counter() - started
     _predict_summary(done, failed, notes, intake, times, predictor, wall=wall)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.io import ImageReadError, read_rgb
-from engine.pipeline import WriteBehind, read_ahead
+from engine.pipeline import Lanes, WriteBehind, read_ahead
 
 PHOTOS = sorted((Path(__file__).parents[1] / "data" / "carvana" / "val").glob("*.jpg"))
 
@@ -107,3 +107,43 @@ def test_poll_hands_back_only_finished_writes(depth):
         assert handed == ["quick"]
         gate.set()
     assert handed == ["quick", "slow"]
+
+
+def test_lanes_run_photos_at_once_and_give_them_back_in_order(tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    sources = [*PHOTOS[:3], broken, *PHOTOS[3:6]]
+    running, most, lock = [0], [0], threading.Lock()
+
+    def work(path):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.05)
+            return read_rgb(path).shape
+        finally:
+            with lock:
+                running[0] -= 1
+
+    items = list(Lanes(sources, work, lanes=2))
+    assert [i.source for i in items] == sources and most[0] == 2
+    assert isinstance(items[3].error, ImageReadError) and items[3].value is None
+    assert all(i.value == read_rgb(i.source).shape for i in items if i.source != broken)
+
+
+def test_lanes_stop_finishes_the_running_photos_and_starts_no_more():
+    started: list[int] = []
+    gate = threading.Event()
+
+    def work(i: int) -> int:
+        started.append(i)
+        gate.wait(5)
+        return i
+
+    lanes = Lanes(range(20), work, lanes=2, ahead=1)
+    time.sleep(0.2)
+    threading.Timer(0.2, gate.set).start()
+    finished = lanes.stop()
+    assert sorted(i.value for i in finished) == sorted(started) == [0, 1]
+    assert not any(t.name.startswith("carmask-lane") for t in threading.enumerate())
