@@ -50,6 +50,7 @@ def convert(unet: nn.Module, input_hw: tuple[int, int], folder: Path) -> None:
     # `input_geometry`), and tests/engine/test_backends.py checks photos of other aspect ratios.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # the converter's own use of jit.trace
         x = torch.zeros(1, 3, *input_hw)
         model = ov.convert_model(unet, example_input=x, input=[ov.PartialShape([1, 3, -1, -1])])
         ov.save_model(model, folder / UNET, compress_to_fp16=False)

@@ -60,11 +60,11 @@ def _predictor(args):
     )
 
 
-def _lanes(args):
+def _lanes(args, photos: int = 2):
     """The batch's predictors, one per lane (photos segmented at once), and a function that
     gives torch its threads back. On a CPU with 2 threads or more: two lanes, each on half the
     threads (1.4x the photos per second of one photo at a time: benchmarks/pipeline.py);
-    `--lanes N` sets the number; on CUDA one."""
+    `--lanes N` sets the number; on CUDA one; never more lanes than `photos`."""
     import torch
 
     from engine.devices import resolve_device
@@ -73,6 +73,7 @@ def _lanes(args):
     lanes = getattr(args, "lanes", 0) or 0
     if not lanes:
         lanes = 2 if resolve_device(args.device).type == "cpu" and threads >= 2 else 1
+    lanes = max(1, min(lanes, photos))  # a lane per photo at most
     if lanes > 1:
         torch.set_num_threads(max(1, threads // lanes))
     try:

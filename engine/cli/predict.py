@@ -41,7 +41,10 @@ def cmd_predict(args, predictors=None) -> int:
         plan.assign(f, args.out)  # every name chosen before anything is written
     listing = _listing(args, plan, intake.photos) if "listing" in options.formats else None
     report = _report(args, intake)
-    predictors, restore_threads = (predictors, lambda: None) if predictors else _lanes(args)
+    if predictors:
+        restore_threads = lambda: None  # noqa: E731
+    else:
+        predictors, restore_threads = _lanes(args, len(intake.photos))
     predictor = predictors[0]
     at_once = f"; {len(predictors)} photos at a time" if len(predictors) > 1 else ""
     _say(f"device: {predictor.device_label}{at_once}; model: {predictor.label}")

@@ -157,8 +157,8 @@ def test_cli_names_the_backend_and_refuses_one_that_cannot_run(
 ):
     from engine.cli import main
 
-    photo = PHOTOS[2]
-    common = [str(photo), "--model", str(trained_model), "--format", "mask", "-q"]
+    photos = [PHOTOS[2], next((DATA / "carvana" / "val").glob("*.jpg"))]
+    common = [*map(str, photos), "--model", str(trained_model), "--format", "mask", "-q"]
     threads = torch.get_num_threads()
     assert main(["predict", *common, "--out", str(tmp_path / "a")]) == 0
     err = capsys.readouterr().err
