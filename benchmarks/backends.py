@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 import sys
 import tempfile
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.backends.openvino_model import OpenVinoModel, convert
 from engine.checkpoint import load_model
-from engine.io import atomic_write_bytes, read_rgb
+from engine.io import atomic_write_json, read_rgb
 from engine.library import default_model_paths
 from engine.metrics import dice
 from engine.predict import input_geometry, to_input_tensor
@@ -176,8 +175,7 @@ def main(argv=None) -> int:
         )
     for n, note in notes.items():
         print(f"  {n}: {note}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out, (json.dumps(report, indent=1) + "\n").encode())
+    atomic_write_json(args.out, report)
     print(f"→ {args.out}")
     return 0
 

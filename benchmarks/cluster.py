@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.cli import main as carmask
-from engine.io import atomic_write_bytes
+from engine.io import atomic_write_json
 from engine.library import default_model_paths
 
 DATA = Path("/work/shared/data/carvana/val")
@@ -268,8 +268,7 @@ def main(argv=None) -> int:
         "{segment_1_thread_s:.3f} s, export {export_s:.3f} s; Ray moving it through the "
         "pipeline: {ray_move_per_photo_s:+.3f} s".format(**stage_costs)
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out, (json.dumps(report, indent=1) + "\n").encode())
+    atomic_write_json(args.out, report)
     print(f"→ {args.out}")
     return 0
 

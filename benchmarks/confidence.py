@@ -11,7 +11,6 @@ and of the confidence. Reports, per set, the AUROC of "low confidence" for "Dice
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.io import atomic_write_bytes, read_mask, read_rgb
+from engine.io import atomic_write_json, read_mask, read_rgb
 from engine.library import default_model_paths
 from engine.metrics import dice
 from engine.pairs import find_pairs, spread
@@ -139,8 +138,7 @@ def main(argv=None) -> int:
             f"  cost: {s['median_confidence_s'] * 1000:.1f} ms vs {s['median_predict_s']:.3f} s"
             f" predict (median), {s['cost_ratio']:.1%}"
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out, (json.dumps(report, indent=1) + "\n").encode())
+    atomic_write_json(args.out, report)
     print(f"→ {args.out}")
     return 0
 

@@ -21,7 +21,6 @@ written agree (pixel for pixel between the two OpenVINO runs; Dice against the b
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -38,7 +37,7 @@ from engine.cli.common import _lanes
 from engine.cli.parser import build_parser
 from engine.cli.predict import cmd_predict
 from engine.export import ExportOptions, export_photo
-from engine.io import atomic_write_bytes, read_mask, read_photo
+from engine.io import atomic_write_json, read_mask, read_photo
 from engine.library import chosen_model_paths
 from engine.metrics import dice
 from engine.outputs import OutputPlan
@@ -100,7 +99,7 @@ def main(argv=None) -> int:
     ov_p = Predictor(model, device="cpu", precision=args.precision, backend="openvino")
     lanes, restore = _lanes(predict_args(photos, Path("."), formats, args.precision, model))
     restore()
-    lane_threads = lanes[0].models[0].runner._threads
+    lane_threads = lanes[0].models[0].runner.threads
     runs = {  # name: (loop, predictor(s), torch threads)
         "sequential, PyTorch": (sequential, torch_p, args.threads),
         "sequential, OpenVINO": (sequential, ov_p, args.threads),
@@ -149,8 +148,7 @@ def main(argv=None) -> int:
         print(f"{n:26s} {medians[n]:.2f} photos/s  {report['ratio_to_baseline'][n]:.2f}x baseline")
     print(f"lanes / sequential (same backend): {report['lanes_vs_sequential_openvino']:.2f}x")
     print(f"masks: OpenVINO runs equal {same}; min Dice against PyTorch {min(vs_torch):.5f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out, (json.dumps(report, indent=1) + "\n").encode())
+    atomic_write_json(args.out, report)
     print(f"→ {args.out}")
     return 0
 

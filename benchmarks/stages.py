@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.devices import cpu_has_fast_bf16
 from engine.export import cutout_rgba
-from engine.io import atomic_write_bytes, read_photo
+from engine.io import atomic_write_bytes, atomic_write_json, read_photo
 from engine.library import default_model_paths
 from engine.predict import Predictor, input_geometry, to_input_tensor
 
@@ -149,8 +148,7 @@ def main(argv=None) -> int:
         print(f"{name:16s}" + "".join(f"{row[s]:10.1f}" for s in (*STAGES, "total")))
     print(f"U-Net: {gflop:.1f} GFLOP at {model[0].name}'s input size; peak matmul ", end="")
     print(", ".join(f"{k} {v:.0f} GFLOP/s (floor {floor[k]:.1f} ms)" for k, v in peaks.items()))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out, (json.dumps(report, indent=1) + "\n").encode())
+    atomic_write_json(args.out, report)
     print(f"→ {args.out}")
     return 0
 

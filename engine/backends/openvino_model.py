@@ -108,7 +108,7 @@ class OpenVinoModel:
         # what the CPU really runs (a bf16 hint on a CPU without bf16 gives float32)
         self.dtype = PRECISION_DTYPES.get(used, dtype)
         self._lock = threading.Lock()
-        self._threads = int(threads)
+        self.threads = int(threads)  # what it was compiled for
 
     @property
     def has_refiner(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 import tempfile
@@ -119,6 +120,13 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         f.write(data)
 
     return atomic_write(path, write)
+
+
+def atomic_write_json(path: str | os.PathLike[str], value: object, indent: int = 1) -> Path:
+    """`value` as indented JSON (and a final newline) at `path`, atomically; the folder is made
+    if it is missing (benchmark reports)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_bytes(path, (json.dumps(value, indent=indent) + "\n").encode())
 
 
 def image_writer(
