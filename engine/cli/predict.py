@@ -47,7 +47,8 @@ def cmd_predict(args, predictors=None) -> int:
         predictors, restore_threads = _lanes(args, len(intake.photos))
     predictor = predictors[0]
     at_once = f"; {len(predictors)} photos at a time" if len(predictors) > 1 else ""
-    _say(f"device: {predictor.device_label}{at_once}; model: {predictor.label}")
+    device = f"{predictor.device_label}{at_once}"  # said at the start and in the summary
+    _say(f"device: {device}; model: {predictor.label}")
     failed: list[tuple[Path, str]] = []
     notes: list[tuple[Path, str]] = []
     done, times = 0, []
@@ -136,7 +137,7 @@ def cmd_predict(args, predictors=None) -> int:
             )
         wall = time.perf_counter() - started
         extra = f", not started: {left}"
-        _predict_summary(done, failed, notes, intake, times, predictor, extra, wall)
+        _predict_summary(done, failed, notes, intake, times, device, extra, wall)
         _write_report(report, intake.photos)
         print("interrupted: the photos done so far are complete; run again to finish the rest")
         return 130
@@ -144,7 +145,7 @@ def cmd_predict(args, predictors=None) -> int:
         restore_threads()
     bar.close()
     wall = time.perf_counter() - started
-    _predict_summary(done, failed, notes, intake, times, predictor, wall=wall)
+    _predict_summary(done, failed, notes, intake, times, device, wall=wall)
     _write_report(report, intake.photos)
     return 1 if failed or not intake.photos else 0
 
@@ -227,14 +228,12 @@ def _listing(args, plan: OutputPlan, photos: list[Path]):
     return ListingBatch(options, plan, args.out, photos)
 
 
-def _predict_summary(done, failed, notes, intake, times, predictor, extra="", wall=0.0) -> None:
+def _predict_summary(done, failed, notes, intake, times, device, extra="", wall=0.0) -> None:
     per = ""
     if times:  # a photo's own time (it overlaps the next ones'), and the batch's pace
         per = f", {np.median(times):.2f} s per photo (median), {done / wall:.2f} photos/s"
     more = f", {summary}" if (summary := intake.summary()) else ""
-    print(
-        f"done: {done}, failed: {len(failed)}{extra}{more}{per}; device: {predictor.device_label}"
-    )
+    print(f"done: {done}, failed: {len(failed)}{extra}{more}{per}; device: {device}")
     for path, reason in failed:
         print(f"  failed: {path}: {reason}")
     for path, reason in intake.skipped:
