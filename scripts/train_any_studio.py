@@ -27,6 +27,11 @@ from engine.training.config import TrainConfig  # noqa: E402
 from engine.training.trainer import Trainer  # noqa: E402
 
 
+def _size(text: str) -> tuple[int, int]:
+    h, w = text.lower().split("x")
+    return int(h), int(w)
+
+
 def _cut(args) -> None:
     folder, pair = args
     CutoutCache(folder).get(pair)
@@ -45,6 +50,16 @@ def main(argv=None) -> int:
     p.add_argument(
         "--small-cars", type=float, default=0.0, help="share of composites with a small car"
     )
+    p.add_argument("--clutter", type=float, default=0.0, help="share of cluttered composites")
+    p.add_argument(
+        "--input-size",
+        default="",
+        help="HxW the model is trained (and then run) at; default: the base model's",
+    )
+    p.add_argument("--crop", default="256x384", help="HxW training crop at the input scale")
+    p.add_argument("--epoch-size", type=int, default=0, help="items an epoch (0: the cars')")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--name", default="cpu-lite0-448x672-any-studio")
     args = p.parse_args(argv)
     data, out = Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -58,11 +73,13 @@ def main(argv=None) -> int:
         data=str(data / "carvana" / "train"),
         val_data=str(data / "carvana" / "val"),
         out=str(out / "model.safetensors"),
-        name="cpu-lite0-448x672-any-studio",
+        name=args.name,
         init_from=args.base,
-        crop_size=(256, 384),
+        size_from_base=not args.input_size,
+        input_size=_size(args.input_size) if args.input_size else (1024, 1024),
+        crop_size=_size(args.crop),
         epochs=args.epochs,
-        batch_size=8,
+        batch_size=args.batch_size,
         lr=args.lr,
         optimizer="adamw",
         schedule="cosine",
@@ -76,6 +93,8 @@ def main(argv=None) -> int:
             "cache_dir": str(cache),
             "mix": json.loads(args.mix),
             "small_cars": args.small_cars,
+            "clutter": args.clutter,
+            "epoch_size": args.epoch_size,
         },
         keep_last=True,
     )

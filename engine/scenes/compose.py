@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from engine.io import read_rgb
+from engine.scenes import clutter
 from engine.scenes.cutout import CarCutout
 from engine.scenes.paste import Extras, Placement, paste_car
 from engine.scenes.sources import Scene
@@ -94,12 +95,15 @@ class Composer:
         budget: tuple[int, int] = (448, 672),
         camera: bool = True,
         small_cars: float = 0.0,
+        clutter: float = 0.0,
     ):
         """`small_cars`: the share of composites whose main car is small (6-25 % of the frame's
-        width, as in a landscape or a lot seen from afar); 0 keeps every draw as it was, so the
-        benchmark's held-out composites do not change."""
+        width, as in a landscape or a lot seen from afar); `clutter`: the share with what dealer
+        photos add (`engine.scenes.clutter`: neighbours touching the car, posts in front,
+        captions and stickers). 0 keeps every draw as it was, so the benchmark's held-out
+        composites do not change."""
         self.cars, self.scenes, self.budget, self.camera = cars, list(scenes), budget, camera
-        self.small_cars = small_cars
+        self.small_cars, self.clutter = small_cars, clutter
         self._scene_cache: dict[int, np.ndarray] = {}
 
     def size(self, rng: np.random.Generator, aspect: str | None = None) -> tuple[int, int]:
@@ -137,6 +141,23 @@ class Composer:
         )
         out, _ = paste_car(canvas, other, place, Extras(contact=rng.uniform(0.1, 0.5)))
         return out
+
+    def _cluttered(self, rng) -> bool:
+        return self.clutter > 0 and rng.random() < self.clutter
+
+    def _paste_main(self, rng, canvas, cut, place, ex):
+        """The main car with, in a cluttered composite, neighbours behind it and posts, text or
+        stickers in front."""
+        if not self._cluttered(rng):
+            return paste_car(canvas, cut, place, ex)
+        if rng.random() < 0.6:
+            canvas = clutter.neighbours(canvas, place, self.cars, rng)
+        canvas, label = paste_car(canvas, cut, place, ex)
+        if rng.random() < 0.25:
+            canvas, label = clutter.poles(canvas, label, rng)
+        if rng.random() < 0.45:
+            canvas, label = clutter.overlays(canvas, label, rng)
+        return canvas, label
 
     def _finish(self, canvas, label, kind: str, rng) -> Composite:
         rgb = (
@@ -177,7 +198,7 @@ class Composer:
             else None,
             match_light=rng.uniform(0, 1),
         )
-        canvas, label = paste_car(canvas, cut, place, ex)
+        canvas, label = self._paste_main(rng, canvas, cut, place, ex)
         return self._finish(canvas, label, f"studio:{look.kind}", rng)
 
     def street(
@@ -203,5 +224,5 @@ class Composer:
             reflection=rng.uniform(0.05, 0.2) if rng.random() < 0.05 else 0.0,
             match_light=rng.uniform(0.3, 1),
         )
-        canvas, label = paste_car(canvas, cut, place, ex)
+        canvas, label = self._paste_main(rng, canvas, cut, place, ex)
         return self._finish(canvas, label, "street", rng)

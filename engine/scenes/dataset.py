@@ -52,6 +52,7 @@ class ComposeConfig:
     mix: dict = field(default_factory=dict)  # Mix fields
     epoch_size: int = 0  # items per epoch (0: as many as the car pairs)
     small_cars: float = 0.0  # share of composites with a small main car (Composer.small_cars)
+    clutter: float = 0.0  # share of composites with neighbours, posts, text (Composer.clutter)
     cache_dir: str = ""  # cut-outs and resized photos are kept here
 
     @classmethod
@@ -80,6 +81,7 @@ class ComposedDataset(Dataset):
         seed: int = 0,
         epoch_size: int = 0,
         small_cars: float = 0.0,
+        clutter: float = 0.0,
     ):
         if not cars:
             raise ValueError("composition needs car photos with masks")
@@ -89,7 +91,9 @@ class ComposedDataset(Dataset):
         self.length = epoch_size or len(self.cars)
         self.cutouts = CutoutCache(f"{cache_dir}/cutouts") if cache_dir else None
         self.resized = ResizedCache(f"{cache_dir}/resized", self.size) if cache_dir else None
-        self.composer = Composer(self._car, scenes, budget=self.size, small_cars=small_cars)
+        self.composer = Composer(
+            self._car, scenes, budget=self.size, small_cars=small_cars, clutter=clutter
+        )
         self.augment = Augment()
         self.epoch = 0
 

@@ -31,4 +31,5 @@ def training_dataset(cfg: TrainConfig, train_pairs: list[Pair]):
         seed=cfg.seed,
         epoch_size=cc.epoch_size,
         small_cars=cc.small_cars,
+        clutter=cc.clutter,
     )
