@@ -189,3 +189,40 @@ def test_training_items_are_crops_holding_the_main_car(tmp_path):
     assert len(list((tmp_path / "cutouts").glob("*.npy"))) >= 1  # cut-outs are cached
     again = CutoutCache(tmp_path / "cutouts").get(cars[0])
     assert again.alpha.max() > 0.99
+
+
+def test_dealer_clutter_is_background_and_off_by_default(cut, dark_cut):
+    """Neighbours parked against the main car, posts in front of it, captions and stickers are
+    background: the label keeps only the main car, less what stands in front of it. At
+    `clutter=0` (the default) composites are drawn exactly as before."""
+    from engine.scenes import clutter
+
+    h, w = 448, 672
+    rng = np.random.default_rng(4)
+    backdrop = render_studio(random_look(rng, "showroom"), h, w, rng)
+    place = Placement(300, 336, 400)
+    beside = clutter.neighbours(backdrop, place, lambda r: dark_cut, np.random.default_rng(1))
+    changed = np.abs(beside - backdrop).max(-1) > 0.05
+    assert changed.sum() > 5000  # a parked car of about the main car's size
+    canvas, label = paste_car(beside, cut, place)
+    _, alone = paste_car(backdrop, cut, place)
+    np.testing.assert_array_equal(label, alone)  # the neighbour adds nothing to the label
+    near = changed & (label < 0.5)
+    assert near.sum() > 1000  # ... and stays visible beside the car, as background
+
+    covered, cut_label = clutter.poles(canvas, label, np.random.default_rng(2))
+    hidden = (np.abs(covered - canvas).max(-1) > 0.1) & (label > 0.5)
+    assert hidden.sum() > 100  # a post in front of the car: not car (its soft rim: partly)
+    assert (cut_label[hidden] < 0.5).mean() > 0.9
+    for seed in range(6):
+        marked, mark_label = clutter.overlays(canvas, label, np.random.default_rng(seed))
+        assert mark_label.max() <= label.max() and np.all(mark_label <= label + 1e-6)
+        assert np.abs(marked - canvas).max() > 0.05  # something was drawn
+
+    plain, off = Composer(lambda r: cut), Composer(lambda r: cut, clutter=0.0)
+    a = plain.studio(np.random.default_rng([5, 2]), size=(h, w))
+    b = off.studio(np.random.default_rng([5, 2]), size=(h, w))
+    assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.label, b.label)
+    busy = Composer(lambda r: cut, clutter=1.0)
+    c = busy.studio(np.random.default_rng([5, 2]), size=(h, w))
+    assert not np.array_equal(a.rgb, c.rgb) and c.box is not None
