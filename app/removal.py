@@ -27,7 +27,7 @@ def ask_to_remove(parent, count: int, finished: int, touched: int) -> bool:
     else:
         held = f"{finished} of them {'has' if finished == 1 else 'have'} a finished cutout"
         held += f", {touched} with touch-ups" if touched else ""
-    box.setInformativeText(f"{held}.\nEdit → Undo remove brings them back.")
+    box.setInformativeText(f"{held}. Edit → Undo remove brings them back.")
     remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
     box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
     box.exec()

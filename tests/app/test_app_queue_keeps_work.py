@@ -116,7 +116,7 @@ def test_removing_photos_with_cutouts_asks_first_and_undo_brings_them_back(
     _press_delete(qtbot, window)
     assert seen == [
         "Remove 2 photos from the queue?\n"
-        "2 of them have a finished cutout, 1 with touch-ups.\nEdit → Undo remove brings them back."
+        "2 of them have a finished cutout, 1 with touch-ups. Edit → Undo remove brings them back."
     ]
     assert list(session.photos) == keys and not session.removals
     assert sorted(p.name for p in (session.folder / "masks").iterdir()) == files
