@@ -66,7 +66,7 @@ ACTIONS: tuple[ActionSpec | Special, ...] = (
     ActionSpec("cancel_action", "&Cancel", "batch.cancel", "&Batch", "Shift+F5", toolbar=True),
     ActionSpec("rerun_action", "&Run selected again", "batch.rerun_selected", "&Batch",
                "Ctrl+Shift+R", separator=True),
-    ActionSpec("remove_action", "Re&move selected from queue", "remove_selected", "&Batch",
+    ActionSpec("remove_action", "Re&move selected from queue", "removal.remove_selected", "&Batch",
                _KEY.Delete),
     ActionSpec("", "Clear problem list", "clear_problems", "&Batch"),
     ActionSpec("finetune_action", "&Fine-tune a model on my photos…", "open_finetune", "&Models",
@@ -250,7 +250,7 @@ def add_view_submenus(window, menu, _bar) -> None:
 
 
 def build_status_bar(window) -> None:
-    """Rate, progress, device and model in the status bar."""
+    """Rate, Undo remove, progress, device and model in the status bar."""
     window.device_label = QLabel("device: …")
     window.model_label = QLabel("model: …")
     window.progress = QProgressBar()
@@ -259,6 +259,7 @@ def build_status_bar(window) -> None:
     window.rate_label = QLabel("")
     bar = window.statusBar()
     bar.addWidget(window.rate_label)
+    bar.addPermanentWidget(window.removal.undo_button)  # permanent: a message does not hide it
     bar.addPermanentWidget(window.progress)
     bar.addPermanentWidget(window.device_label)
     bar.addPermanentWidget(window.model_label)

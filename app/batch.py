@@ -89,7 +89,11 @@ class BatchController(QObject):
         photos = [p for p in photos if p.status != PROCESSING]
         if not photos:
             return
+        if self.busy:
+            w.statusBar().showMessage("A batch is running: run them again once it ends.", 8000)
+            return
         touched = [p for p in photos if p.status == TOUCHED]
+        discard: list[str] = []
         if touched:
             answer = QMessageBox.question(
                 w,
@@ -105,10 +109,19 @@ class BatchController(QObject):
             if answer == QMessageBox.StandardButton.Cancel:
                 return
             if answer == QMessageBox.StandardButton.Yes:
-                for p in touched:
-                    w.session.discard_touchup(p)
-        w.session.requeue(photos)  # a kept touch-up stays in its own file
+                discard = [p.key for p in touched]  # once their new masks are in
+        # each photo keeps its cutout (and touch-up) until its new mask comes: a cancel leaves
+        # the photos not run yet as they were
+        w.session.requeue(photos, discard_touchups=discard)
         self.start()
+        if self.worker is None:  # it did not start (no model): nothing was run again
+            self._settle_reruns()
+            w.session.save()
+
+    def _settle_reruns(self) -> None:
+        """Photos run again that got no new mask (a cancel) are done again, as they were."""
+        for photo in self.w.session.settle_reruns():
+            self.w.queue.show_status(photo, self.w.session)
 
     # -- the worker's signals (UI thread) ---------------------------------------------------
     @Slot(str, str)
@@ -179,6 +192,7 @@ class BatchController(QObject):
             if photo.status == PROCESSING:
                 session.set_status(photo, QUEUED, save=False)
                 w.queue.show_status(photo, session)
+        self._settle_reruns()
         self._status_save_timer.stop()
         session.save()
         done, failed = session.count(DONE, TOUCHED), session.count(FAILED)

@@ -8,13 +8,15 @@ model mask and never replaces what the operator painted.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +50,7 @@ QUEUED, PROCESSING, DONE, FAILED, TOUCHED = Status
 STATUSES = tuple(Status)
 MIN_SIDE = 64  # smaller photos are refused: too little for a useful cutout
 SESSION_FILE = "session.json"
+REMOVED_DIR = "removed"  # the mask files of removed photos, until undone or the next start
 _ANGLE = re.compile(r"^(?P<car>.+)_(?P<angle>\d{2})$")
 
 
@@ -158,6 +161,16 @@ def read_mask_file(path: Path) -> np.ndarray | None:
         return None
 
 
+@dataclass
+class Removal:
+    """Photos taken out of the queue, kept so that the removal can be undone: the photos (status,
+    confidence, ...), the queue's order before, and their mask files, moved to `masks`."""
+
+    photos: list[Photo]
+    order: list[str]
+    masks: Path
+
+
 class Session:
     """The queue, in the order photos were added, persisted in `folder`."""
 
@@ -165,6 +178,9 @@ class Session:
         self.folder = Path(folder)
         self.photos: dict[str, Photo] = {}
         self.problems: list[tuple[Path, str]] = []
+        self.removals: list[Removal] = []  # undoable, the last one last
+        self._before_rerun: dict[str, Photo] = {}  # a finished photo queued again: as it was
+        self._discard_touchups: set[str] = set()  # once their new model mask is in
 
     # -- intake ----------------------------------------------------------------------------
     @staticmethod
@@ -207,13 +223,53 @@ class Session:
     ) -> AddReport:
         return self.add_checked(*self.scan(inputs, max_megapixels))
 
-    def remove(self, keys: Iterable[str]) -> None:
+    def remove(self, keys: Iterable[str]) -> Removal:
+        """Take photos out of the queue; their masks and touch-ups are moved aside, so that
+        `undo_remove` brings them back as they were (until the app starts again)."""
+        removal = Removal([], list(self.photos), self.folder / REMOVED_DIR / f"{time.time_ns()}")
         for key in list(keys):
             photo = self.photos.pop(key, None)
-            if photo:
-                for kind in ("model", "edit"):
-                    self.mask_file(photo, kind).unlink(missing_ok=True)
+            if photo is None:
+                continue
+            if key in self._before_rerun:  # removed mid-rerun: it comes back as it was
+                photo = self._saved(photo)
+                del self._before_rerun[key]
+            removal.photos.append(photo)
+            for kind in ("model", "edit"):
+                path = self.mask_file(photo, kind)
+                if path.exists():
+                    removal.masks.mkdir(parents=True, exist_ok=True)
+                    os.replace(path, removal.masks / path.name)
+        if removal.photos:
+            self.removals.append(removal)
         self.save()
+        return removal
+
+    def forget_removed(self) -> None:
+        """Removals can no longer be undone (the app starts): their mask files go."""
+        self.removals.clear()
+        shutil.rmtree(self.folder / REMOVED_DIR, ignore_errors=True)
+
+    def undo_remove(self) -> list[Photo]:
+        """Bring back the photos of the last removal, in their places, with their masks,
+        touch-ups and statuses (a photo queued again since then keeps its new place)."""
+        if not self.removals:
+            return []
+        removal = self.removals.pop()
+        back = {p.key: p for p in removal.photos if p.key not in self.photos}
+        for photo in back.values():
+            for kind in ("model", "edit"):
+                kept = removal.masks / self.mask_file(photo, kind).name
+                if kept.exists():
+                    self.mask_file(photo, kind).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(kept, self.mask_file(photo, kind))
+        shutil.rmtree(removal.masks, ignore_errors=True)
+        merged = {**self.photos, **back}
+        order = [k for k in removal.order if k in merged]
+        order += [k for k in self.photos if k not in removal.order]  # queued since
+        self.photos = {k: merged[k] for k in order}
+        self.save()
+        return list(back.values())
 
     def clear_problems(self) -> None:
         self.problems = []
@@ -284,18 +340,50 @@ class Session:
             if p.status == TOUCHED and self.mask_file(p, "edit").is_file() and p.path.is_file()
         ]
 
-    def requeue(self, photos: Iterable[Photo]) -> None:
-        """Queue photos again (their masks and touch-ups stay on disk); one save for all."""
+    def requeue(self, photos: Iterable[Photo], discard_touchups: Iterable[str] = ()) -> None:
+        """Queue photos again (their masks and touch-ups stay on disk); one save for all.
+
+        A photo with a finished cutout keeps it until its new mask comes: until then (a batch
+        cancelled, the app closed or crashed) `settle_reruns` and `session.json` have it as it
+        was, so Export still counts it. `discard_touchups` (keys): those touch-ups go once the
+        photo's new model mask is in, not before."""
         for photo in photos:
+            if photo.has_mask and photo.key not in self._before_rerun:
+                self._before_rerun[photo.key] = copy.deepcopy(photo)
             photo.status, photo.error = QUEUED, ""
+        self._discard_touchups.update(discard_touchups)
         self.save()
+
+    def settle_reruns(self) -> list[Photo]:
+        """The batch ended: each photo queued again that got no new result is back as it was
+        (its masks were not replaced); returns them."""
+        back = []
+        for key, before in self._before_rerun.items():
+            photo = self.photos.get(key)
+            if photo is not None and photo.status in (QUEUED, PROCESSING):
+                was = self._as_before(before)
+                for name in Photo.__dataclass_fields__:
+                    setattr(photo, name, getattr(was, name))
+                back.append(photo)
+        self._before_rerun.clear()
+        self._discard_touchups.clear()
+        return back
+
+    def _as_before(self, before: Photo) -> Photo:
+        edit = self.mask_file(before, "edit").exists()
+        return replace(before, status=TOUCHED if edit else DONE)
 
     def set_status(
         self, photo: Photo, status: Status, error: str = "", save: bool = True, **fields
     ) -> None:
         """`save=False`: the caller saves later (a batch saves once a second, not per photo)."""
+        if status == DONE and photo.key in self._discard_touchups:
+            self.mask_file(photo, "edit").unlink(missing_ok=True)  # the operator chose the new
         if status == DONE and self.mask_file(photo, "edit").exists():
             status = TOUCHED  # a model run under a touch-up keeps the touch-up
+        if status in (DONE, FAILED):
+            self._before_rerun.pop(photo.key, None)  # its new result counts
+            self._discard_touchups.discard(photo.key)
         photo.status, photo.error = status, error
         for k, v in fields.items():
             setattr(photo, k, v)
@@ -308,10 +396,16 @@ class Session:
         data = {
             "version": 1,
             "saved": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "photos": [p.to_json() for p in self.photos.values()],
+            "photos": [self._saved(p).to_json() for p in self.photos.values()],
             "problems": [[str(p), r] for p, r in self.problems],
         }
         atomic_write_bytes(self.folder / SESSION_FILE, json.dumps(data, indent=1).encode())
+
+    def _saved(self, photo: Photo) -> Photo:
+        """As the photo is kept on disk: one queued again still has its cutout until a new one
+        comes (a crash mid-batch loses neither)."""
+        before = self._before_rerun.get(photo.key)
+        return self._as_before(before) if before and photo.status in (QUEUED, PROCESSING) else photo
 
     @classmethod
     def load(cls, folder: str | Path) -> Session:

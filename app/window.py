@@ -32,6 +32,7 @@ from app.empty_state import build_stage, show_stage
 from app.export_dialog import ExportDialog
 from app.model_picker import MY_ENSEMBLE, ModelPicker
 from app.queue_view import KEY_ROLE, QueueTree, make_thumbnail
+from app.removal import RemovalController
 from app.review import ReviewController
 from app.session import Session
 from app.settings import Settings
@@ -51,8 +52,10 @@ class MainWindow(QMainWindow):
 
         self.settings = settings or Settings()
         self.session = Session.load(session_dir or user_data_dir() / "session")
+        self.session.forget_removed()  # what an earlier run removed is gone for good
         self.batch = BatchController(self)
         self.review = ReviewController(self)
+        self.removal = RemovalController(self)
         self.current_key = ""
         self.finetune_wizard = None
         self._loading_key = ""
@@ -108,6 +111,7 @@ class MainWindow(QMainWindow):
     # -- building ----------------------------------------------------------------------------
     def _build_actions(self) -> None:
         build_actions(self)  # menus and the main toolbar: app/actions.py
+        self.removal.add_to(self.menus["&Edit"], self.brush_action)
         self.pan_action.setChecked(True)
         for a in (self.prev_action, self.next_action):  # arrows belong to the preview/strip
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -219,23 +223,6 @@ class MainWindow(QMainWindow):
 
     def clear_problems(self) -> None:
         self.session.clear_problems()
-        self.refresh_queue()
-
-    def remove_selected(self) -> None:
-        keys = self.queue.selected_keys()
-        if self.batch.busy:
-            keys = [k for k in keys if k not in self.batch.worker.keys]
-        if not keys:
-            return
-        if self.current_key in keys:
-            self.save_touchup()
-            self.current_key = ""
-            self.document.clear()
-        if self._loading_key in keys:  # still loading: it must not show up once removed
-            self._loading_key = ""
-        self.session.remove(keys)
-        for key in keys:
-            self.document.forget(key)
         self.refresh_queue()
 
     # -- batch (app/batch.py) ---------------------------------------------------------------

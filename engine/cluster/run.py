@@ -58,24 +58,32 @@ def _check_args(args) -> None:
         )
 
 
+def task_cpus(node_cpus: list[float]) -> float:
+    """CPUs each read and export task asks for: one, but half of the smallest node's where that
+    is below two, so that an actor and a task always fit on a node together (a 1-CPU node with
+    an actor on it would otherwise never run a read, and the batch would hang)."""
+    return min(1.0, min(node_cpus, default=2.0) / 2)
+
+
 def plan_resources(
     cluster: dict, node_cpus: list[float], workers: int | None, cpus: float | None, device: str
 ):
     """(actors, CPUs per actor, GPUs per actor) for the cluster's resources (`cluster`: Ray's
     totals; `node_cpus`: each node's CPUs). With GPUs (unless --device cpu): one actor per GPU
     (more share them). On CPUs only: one actor per node, each with its node's CPUs but one (left
-    for reading and writing), or `workers` actors sharing the CPUs but one per node; an actor
-    never asks for more CPUs than a node has."""
+    for reading and writing: `task_cpus`), or `workers` actors sharing the CPUs but one per node;
+    an actor never asks for more CPUs than a node has."""
     gpus = int(cluster.get("GPU", 0)) if device != "cpu" else 0
     if gpus:
         n = workers or gpus
         return n, cpus or 1.0, 1.0 if n <= gpus else gpus / n  # a Predictor uses one GPU
     total = float(cluster.get("CPU", 1))
     nodes = len(node_cpus) or 1
-    fits = max(min(node_cpus, default=total) - 1.0, 0.5)
+    task = task_cpus(node_cpus)
+    fits = max(min(node_cpus, default=total) - task, 0.5)
     if workers is None:
         return nodes, cpus or fits, 0.0
-    return workers, cpus or min(max((total - nodes) / workers, 0.5), fits), 0.0
+    return workers, cpus or min(max((total - nodes * task) / workers, 0.5), fits), 0.0
 
 
 def blocks(photos: int, workers: int, per_task: int) -> int:
@@ -146,6 +154,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
     n, cpus, gpus = plan_resources(
         resources, node_cpus, args.workers, args.cpus_per_worker, args.device
     )
+    task = task_cpus(node_cpus)
     spec = JobSpec(
         out=str(Path(args.out).absolute()),
         formats=tuple(args.format or ["png"]),
@@ -169,7 +178,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
         parts = blocks(len(rows), n, getattr(args, "photos_per_task", 4))
         ds = (
             ray.data.from_items(rows, override_num_blocks=parts)
-            .map(stages.read_stage, fn_kwargs={"spec": spec})
+            .map(stages.read_stage, fn_kwargs={"spec": spec}, num_cpus=task)
             .map(
                 stages.Segment,
                 fn_constructor_kwargs={"spec": spec, "model_files": _model_files(ray, models)},
@@ -177,7 +186,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
                 num_cpus=cpus,
                 num_gpus=gpus,
             )
-            .map(stages.export_stage, fn_kwargs={"spec": spec})
+            .map(stages.export_stage, fn_kwargs={"spec": spec}, num_cpus=task)
         )
     try:
         for row in ds.iter_rows() if rows else ():

@@ -11,10 +11,12 @@ classes, importable (and testable) without it.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -184,6 +186,19 @@ class _Planned(OutputPlan):
         if Path(photo) == self._photo:
             return self._pinned
         return super().assign(photo, out_dir)
+
+    def write(self, path: Path, photo: Path, write: Callable) -> Path:
+        """A task run again (Ray retries it when its node was lost after it wrote) finds its own
+        file: the same bytes are left as they are, so each output is written once."""
+        if self.folder(path.parent).owns(path):
+            data = io.BytesIO()
+            write(data)
+            try:
+                if path.read_bytes() == data.getvalue():
+                    return path
+            except OSError:
+                pass  # gone meanwhile: written below
+        return super().write(path, photo, write)
 
 
 def export_stage(row: Row, spec: JobSpec) -> Row:
