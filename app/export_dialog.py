@@ -1,6 +1,8 @@
 """One-click export: every finished photo as a transparent PNG (original pixels, alpha = mask),
 optionally a mask PNG, a JPEG on a colour and listing frames (every angle of a car framed alike
-on a backdrop with a shadow); atomic writes, originals never touched, a report."""
+on a backdrop with a shadow); atomic writes, originals never touched, a report. The dialog says
+how many cutouts still need review and can leave them out ("reviewed and good only"); the
+report lists them either way."""
 
 from __future__ import annotations
 
@@ -21,11 +23,13 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QRadioButton,
     QVBoxLayout,
 )
 
 from app.colour_button import ColourButton
 from app.listing_box import ListingBox
+from app.session import needs_review
 from app.settings import Settings
 from app.worker import Progress, call_in_pool
 
@@ -40,12 +44,18 @@ class ExportReport:
     folders: list[Path] = field(default_factory=list)
     notes: list[tuple[Path, str]] = field(default_factory=list)
     spins: list[Path] = field(default_factory=list)  # each car's 360° spin page
+    unreviewed: list[Path] = field(default_factory=list)  # cutouts that still need review
+    left_out: bool = False  # ... and were not exported ("reviewed and good only")
 
     def text(self) -> str:
         lines = [
             f"written: {len(self.written)} file(s); skipped: {len(self.skipped)}; "
             f"failed: {len(self.failed)}"
         ]
+        if self.unreviewed:
+            done = "not exported" if self.left_out else "exported without a look"
+            lines.append(f"{len(self.unreviewed)} still need review ({done}):")
+            lines += [f"  ⚑ {p.name}" for p in self.unreviewed]
         lines += [f"skipped {p.name}: {r}" for p, r in self.skipped]
         lines += [f"FAILED {p}: {r}" for p, r in self.failed]
         lines += [f"note {p.name}: {r}" for p, r in self.notes]
@@ -58,17 +68,22 @@ def out_dir_for(photo_path: Path, chosen: str) -> Path:
     return Path(chosen) if chosen else photo_path.parent / BESIDE
 
 
-def export_session(session, out_dir: str, options, progress=None, listing=None) -> ExportReport:
+def export_session(
+    session, out_dir: str, options, progress=None, listing=None, good_only: bool = False
+) -> ExportReport:
     """Export every photo of the session that has a mask (the touched-up one where there is one)
     and, with `listing` (`engine.listing.batch.ListingOptions`), each car's listing frames once
-    its photos are done. Runs on a worker; `progress(done, total)` is called after each photo."""
+    its photos are done; `good_only`: not the cutouts that still need review. Runs on a worker;
+    `progress(done, total)` is called after each photo."""
     from engine.export import export_photo
     from engine.io import ImageReadError, OutputWriteError, read_photo
     from engine.outputs import OutputPlan
 
-    report = ExportReport()
     photos = list(session.photos.values())
-    ready = [p for p in photos if p.has_mask]
+    report = ExportReport(unreviewed=[p.path for p in photos if needs_review(p)])
+    report.left_out = good_only and bool(report.unreviewed)
+    left_out = set(report.unreviewed) if good_only else set()
+    ready = [p for p in photos if p.has_mask and p.path not in left_out]
     formats = (*options.formats, "listing") if listing else options.formats
     plan = OutputPlan(formats, [p.path for p in photos])
     cars = _listing_batch(listing, plan, out_dir, [p.path for p in photos])
@@ -76,6 +91,8 @@ def export_session(session, out_dir: str, options, progress=None, listing=None) 
         if not p.has_mask:
             why = f"failed: {p.error}" if p.error else f"not segmented yet ({p.status})"
             report.skipped.append((p.path, why))
+            _framed(report, cars.skip(p.path) if cars else None)
+        elif p.path in left_out:
             _framed(report, cars.skip(p.path) if cars else None)
     for p in ready:  # every name chosen before anything is written
         plan.assign(p.path, out_dir_for(p.path, out_dir))
@@ -139,10 +156,25 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export cutouts")
         self.setMinimumWidth(560)
         ready = sum(p.has_mask for p in session.photos.values())
+        doubtful = sum(needs_review(p) for p in session.photos.values())
         self.summary = QLabel(
             f"{ready} of {len(session.photos)} photo(s) are ready to export "
             "(touched-up masks are used where there are any)."
+            + (
+                f"\n⚑ {doubtful} of them still need review (N in the window goes to them)."
+                if doubtful
+                else ""
+            )
         )
+        self.good_only = QRadioButton(
+            f"Reviewed and good only (leaves out the {doubtful} that need review)"
+        )
+        self.all_photos = QRadioButton("All")
+        self.all_photos.setChecked(True)
+        self.good_only.setEnabled(doubtful > 0)
+        which = QVBoxLayout()
+        which.addWidget(self.good_only)
+        which.addWidget(self.all_photos)
         self.folder = QLineEdit(settings.output_dir)
         self.folder.setPlaceholderText(f"beside each photo, in a '{BESIDE}' folder")
         browse = QPushButton("Choose…")
@@ -164,6 +196,7 @@ class ExportDialog(QDialog):
         jrow.addStretch()
 
         form = QFormLayout()
+        form.addRow("Photos", which)
         form.addRow("Output folder", row)
         form.addRow("Write", self.png)
         form.addRow("", self.mask)
@@ -268,8 +301,9 @@ class ExportDialog(QDialog):
         self.bar.setRange(0, 0)
         self.result.setPlainText("Exporting…")
         signal = self._progress.changed
+        good_only = self.good_only.isChecked()
         call_in_pool(
-            lambda: export_session(self.session, out_dir, options, signal.emit, listing),
+            lambda: export_session(self.session, out_dir, options, signal.emit, listing, good_only),
             self._done,
             self._error,
         )

@@ -47,8 +47,15 @@ def make_thumbnail(path: Path) -> QImage | None:
     return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+def reasons_text(photo) -> str:
+    """The photo's confidence and the reasons to look at it, a line each (for tooltips)."""
+    text = f"confidence {photo.confidence:.2f}" if photo.confidence >= 0 else ""
+    return text + "".join(f"\n· {reason}" for reason in (*photo.reasons, *photo.set_reasons))
+
+
 class QueueTree(QTreeWidget):
     photo_selected = Signal(str)  # key of the current photo ("" when a car or nothing)
+    status_shown = Signal(str)  # key of a photo whose status was just shown anew
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -106,6 +113,8 @@ class QueueTree(QTreeWidget):
             text = f"failed: {photo.error}"
         elif needs_review(photo):
             why = "angles" if photo.set_reasons else f"{photo.confidence:.2f}"
+            if photo.reasons and not photo.set_reasons:  # its first reason's name
+                why = photo.reasons[0].split(":")[0]
             text, colour = f"⚑ needs review ({why})", REVIEW_COLOUR
         elif photo.reviewed and photo.has_mask:
             text = "reviewed"
@@ -114,15 +123,15 @@ class QueueTree(QTreeWidget):
         tip = f"{photo.path}\n{photo.size[0]}×{photo.size[1]}"
         if photo.seconds:
             tip += f"\n{photo.seconds:.2f} s with {photo.model}"
-        if photo.confidence >= 0:
-            tip += f"\nconfidence {photo.confidence:.2f}"
-        tip += "".join(f"\n· {reason}" for reason in (*photo.reasons, *photo.set_reasons))
+        if reasons := reasons_text(photo):
+            tip += f"\n{reasons}"
         if photo.error:
             tip += f"\n{photo.error}"
         item.setToolTip(0, tip)
-        item.setToolTip(1, text)
+        item.setToolTip(1, f"{text}\n{reasons}" if reasons else text)
         if session is not None:
             self._car_summary(photo.car, session)
+        self.status_shown.emit(photo.key)
 
     def _car_summary(self, car: str, session: Session) -> None:
         top = self.cars.get(car)
@@ -133,6 +142,8 @@ class QueueTree(QTreeWidget):
         ready = sum(p.has_mask for p in photos)
         failed = sum(p.status == FAILED for p in photos)
         text = f"{ready}/{len(photos)} done" + (f", {failed} failed" if failed else "")
+        if doubtful := sum(needs_review(p) for p in photos):
+            text += f", ⚑ {doubtful} need{'s' if doubtful == 1 else ''} review"
         if missing := missing_angles([p.path for p in photos]):
             text += f", {len(missing)} angle(s) missing"
             top.setToolTip(1, "Missing angles: " + ", ".join(f"{a:02d}" for a in missing))

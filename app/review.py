@@ -7,8 +7,9 @@ up. "Next to review" (N) goes to the least confident of them; "Accept" (A) marks
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QLabel, QMessageBox
 
+from app.queue_view import REVIEW_COLOUR
 from app.session import DONE, Photo, needs_review
 from app.worker import call_in_pool
 
@@ -22,6 +23,29 @@ class ReviewController:
         self.warned = False  # the out-of-depth message is said once per session
         self.message: QMessageBox | None = None
         self.angles_checked = 0  # runs of the checks across angles (the tests wait for them)
+
+    def make_line(self) -> QLabel:
+        """The line under the preview that says why the photo on show needs a look."""
+        self.line = QLabel()
+        self.line.setWordWrap(True)
+        self.line.setStyleSheet(f"color: {REVIEW_COLOUR}; padding: 4px 8px")
+        self.line.setVisible(False)
+        self.w.queue.status_shown.connect(self._status_shown)
+        return self.line
+
+    def show_line(self) -> None:
+        photo = self.w.session.photos.get(self.w.current_key)
+        if photo is None or not needs_review(photo):
+            self.line.setVisible(False)
+            return
+        reasons = [*photo.reasons, *photo.set_reasons] or [f"confidence {photo.confidence:.2f}"]
+        self.line.setText("⚑ Needs review: " + "; ".join(reasons) + "  (A accepts it)")
+        self.line.setToolTip("\n".join(reasons))
+        self.line.setVisible(True)
+
+    def _status_shown(self, key: str) -> None:
+        if key == self.w.current_key:
+            self.show_line()
 
     def flagged(self) -> list[Photo]:
         """The photos that need review, least confident first (a photo flagged against its

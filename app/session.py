@@ -34,6 +34,7 @@ from engine.io import (
     too_large_reason,
 )
 from engine.pairs import Pair
+from engine.review import verdict
 
 
 class Status(StrChoice):
@@ -96,13 +97,10 @@ class Photo:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
-REVIEW_BELOW = 0.6  # a model's mask with a confidence below this needs a look
-
-
 def needs_review(photo: Photo) -> bool:
-    """The model's mask came with a low confidence, and the operator has neither accepted nor
-    touched it up."""
-    doubtful = 0 <= photo.confidence < REVIEW_BELOW or bool(photo.set_reasons)
+    """The model's mask is doubtful (`engine.review.verdict`, the rule `carmask predict --report`
+    uses too), and the operator has neither accepted nor touched it up."""
+    doubtful = verdict.needs_review(photo.confidence, photo.set_reasons)
     return photo.status == DONE and doubtful and not photo.reviewed
 
 

@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
         rv.addWidget(self.pane, 1)
+        rv.addWidget(self.review.make_line())
         rv.addWidget(self.strip)
         split = QSplitter()
         split.addWidget(left)
@@ -272,6 +273,7 @@ class MainWindow(QMainWindow):
         if not editable:
             self.set_tool("pan")
         self.setWindowTitle(f"{photo.name} — CarMask Studio {__version__}")
+        self.review.show_line()
 
     def _photo_load_failed(self, message: str) -> None:
         self.statusBar().showMessage(f"Cannot show the photo: {message}", 8000)

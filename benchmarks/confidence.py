@@ -5,6 +5,11 @@ model: its true Dice, its confidence (`engine.review.confidence`) and the second
 and of the confidence. Reports, per set, the AUROC of "low confidence" for "Dice < 0.99" and for
 "Dice < 0.97", and the share of those photos that lie in the least-confident 10 % and 20 %.
 
+And the operator's figures (issue 32): the share of good cutouts (Dice >= 0.97) that the review
+rule (`engine.review.verdict`) flags, which should be at most 15 %, and the share of bad ones
+(Dice < 0.95) it flags, at least 90 %; and how many carry "unsure edge". Each with the rule
+before issue 32 (`todays_rule`, worked out from the same measures) as the baseline.
+
     python benchmarks/confidence.py [--data ../shared/data] [--limit N] [--out results/...json]
 """
 
@@ -25,10 +30,54 @@ from engine.metrics import dice
 from engine.pairs import find_pairs, spread
 from engine.predict import Predictor
 from engine.review.confidence import confidence
+from engine.review.verdict import needs_review
 from engine.scenes.sources import web_pairs
 
 BARS = (0.99, 0.97)
 SHARES = (0.1, 0.2)
+GOOD, BAD = 0.97, 0.95  # Dice at or above GOOD: a good cutout; below BAD: a bad one
+
+
+def _ramp(x: float, good: float, bad: float) -> float:
+    return float(np.clip((bad - x) / (bad - good), 0.0, 1.0))
+
+
+def todays_rule(m: dict) -> tuple[bool, bool]:
+    """(needs review, says "unsure edge") by the rule before issue 32, from a photo's measures:
+    the product of the checks' scores below 0.6, the edge scoring 0.5 at 3 px and named below
+    0.75, stray blobs scoring 0.5 at 4.25 %."""
+    if m["area"] == 0:
+        return True, False
+    edge = 1 / (1 + (m["edge_px"] / 3.0) ** 3)
+    size = min(_ramp(-m["area"], -0.03, -0.005), _ramp(m["area"], 0.75, 0.95))
+    value = edge * _ramp(m["stray"], 0.005, 0.08) * _ramp(m["holes"], 0.01, 0.08)
+    value *= _ramp(m["frame"], 0.05, 0.3) * size
+    return value < 0.6, edge < 0.75
+
+
+def review_figures(rows: list[dict]) -> dict:
+    """Per rule: the share of good cutouts flagged, of bad ones flagged, of all photos flagged,
+    and the photos that say "unsure edge"."""
+    d = np.array([r["dice"] for r in rows])
+    good, bad = d >= GOOD, d < BAD
+    before = [todays_rule(r["measures"]) for r in rows]
+    rules = {
+        "before (issue 32)": ([f for f, _ in before], [e for _, e in before]),
+        "now": (
+            [r["needs_review"] for r in rows],
+            [any(x.startswith("unsure edge") for x in r["reasons"]) for r in rows],
+        ),
+    }
+    out: dict = {"good_photos": int(good.sum()), "bad_photos": int(bad.sum())}
+    for name, (flags, edges) in rules.items():
+        f = np.array(flags)
+        out[name] = {
+            "good_flagged": float(f[good].mean()) if good.any() else None,
+            "bad_flagged": float(f[bad].mean()) if bad.any() else None,
+            "flagged": float(f.mean()),
+            "unsure_edge": int(sum(edges)),
+        }
+    return out
 
 
 def auroc(scores: np.ndarray, positive: np.ndarray) -> float | None:
@@ -69,6 +118,8 @@ def measure(predictor: Predictor, pairs) -> list[dict]:
                 "photo": pair.image.name,
                 "dice": dice(prob > t, truth),
                 **c.to_json(),
+                "measures": c.measures,
+                "needs_review": needs_review(c.value),
                 "predict_s": t1 - t0,
                 "confidence_s": t2 - t1,
             }
@@ -101,6 +152,7 @@ def summarise(rows: list[dict]) -> dict:
     cost = float(np.median([r["confidence_s"] for r in rows]))
     out["median_predict_s"], out["median_confidence_s"] = pred, cost
     out["cost_ratio"] = cost / pred
+    out["review"] = review_figures(rows)
     return out
 
 
@@ -138,9 +190,24 @@ def main(argv=None) -> int:
             f"  cost: {s['median_confidence_s'] * 1000:.1f} ms vs {s['median_predict_s']:.3f} s"
             f" predict (median), {s['cost_ratio']:.1%}"
         )
+        _print_review(s["review"])
     atomic_write_json(args.out, report)
     print(f"→ {args.out}")
     return 0
+
+
+def _print_review(r: dict) -> None:
+    def share(x):
+        return "n/a" if x is None else f"{x:.0%}"
+
+    print(f"  review: {r['good_photos']} good (Dice >= {GOOD}), {r['bad_photos']} bad (< {BAD})")
+    for name in ("before (issue 32)", "now"):
+        f = r[name]
+        print(
+            f"    {name}: good flagged {share(f['good_flagged'])}, bad flagged"
+            f" {share(f['bad_flagged'])}, all flagged {share(f['flagged'])},"
+            f" unsure edge on {f['unsure_edge']}"
+        )
 
 
 if __name__ == "__main__":

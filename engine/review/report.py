@@ -1,13 +1,15 @@
 """`carmask predict --report FILE`: one JSON object per photo of the batch, as JSON lines.
 
 Each line: `file`, `status` (done, failed, skipped, not started), `confidence` and `reasons`
-(`engine.review.confidence`; done photos only), `seconds` (reading, segmenting and writing the
+(`engine.review.confidence`; done photos only), `needs_review` (true or false, by the studio's
+rule, `engine.review.verdict`; done photos only), `seconds` (reading, segmenting and writing the
 photo) and, for a photo that did not get done, `error`. Written atomically once the batch ends,
 Ctrl-C included, so a reader never sees half a report. It replaces an earlier report, never
 another file.
 
 The checks across a car's angles (`engine.review.angles`) run when the report is written: a
-photo they flag gets their reasons too, and its confidence is at most `FLAGGED_IN_SET`."""
+photo they flag gets their reasons too, and its confidence is at most `FLAGGED_IN_SET`; the
+angles a set lacks are named on its first photo, but (as in the studio) make it need no review."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from engine.io import atomic_write_bytes
 from engine.review.angles import Outline, check_sets, outline_of
 from engine.review.confidence import Confidence
+from engine.review.verdict import needs_review
 
 FLAGGED_IN_SET = 0.5
 
@@ -27,6 +30,7 @@ class BatchReport:
         self.rows: list[dict] = []
         self._outlines: dict[Path, Outline | None] = {}
         self._row_of: dict[Path, dict] = {}
+        self._value: dict[Path, float] = {}  # the unrounded confidence, for the verdict
 
     @staticmethod
     def is_report(path: Path) -> bool:
@@ -46,14 +50,19 @@ class BatchReport:
         self.rows.append(row)
         self._outlines[photo] = outline_of(mask)
         self._row_of[photo] = row
+        self._value[photo] = checked.value
 
     def not_done(self, photo: Path, status: str, error: str) -> None:
         self.rows.append({"file": str(photo), "status": status, "error": error})
 
     def write(self) -> Path:
-        for photo, reasons in check_sets(self._outlines).items():
-            row = self._row_of[photo]
-            row["reasons"] = [*row["reasons"], *reasons]
-            row["confidence"] = min(row["confidence"], FLAGGED_IN_SET)
+        in_set = check_sets(self._outlines)
+        # as in the studio, a set's missing angles are said, but make no photo need review
+        flagging = check_sets(self._outlines, name_missing=False)
+        for photo, row in self._row_of.items():
+            row["needs_review"] = needs_review(self._value[photo], flagging.get(photo, []))
+            if reasons := in_set.get(photo, []):
+                row["reasons"] = [*row["reasons"], *reasons]
+                row["confidence"] = min(row["confidence"], FLAGGED_IN_SET)
         text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in self.rows)
         return atomic_write_bytes(self.path, text.encode("utf-8"))
