@@ -106,18 +106,25 @@ def cmd_watch(args) -> int:
     folder = Path(args.folder)
     if not folder.is_dir():
         raise SystemExit(f"carmask: error: {folder}: not a folder")
+    if Path(args.out).resolve() == folder.resolve():
+        raise SystemExit(
+            f"carmask: error: --out {args.out} is the watched folder: the cutouts would be "
+            "taken for new photos; write them to another folder (one inside it is fine)"
+        )
     models = [str(m) for m in chosen_model_paths(args.model, args.ensemble)]
     predictor = _predictor(args)
     hot = HotFolder(args.out, predictor, models, args)
     arrived: queue.Queue[Path] = queue.Queue()
-    watcher = FolderWatcher(folder, arrived.put, settle_s=args.settle, ignore=[args.out])
+    watcher = FolderWatcher(
+        folder, arrived.put, settle_s=args.settle, ignore=[args.out], on_status=_say
+    )
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: as Ctrl-C
+    watcher.start()
     print(
         f"watching {folder} into {args.out} (device: {predictor.device_label}; model: "
         f"{predictor.label}); Ctrl-C stops",
         flush=True,
     )
-    watcher.start()
     try:
         while True:
             try:
