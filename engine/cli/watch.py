@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.cli.common import _model_args, _parse_colour, _predictor, _say
+from engine.cli.common import _megapixels, _model_args, _parse_colour, _predictor, _say
 from engine.export import EXPORT_FORMATS, ExportOptions, export_photo
 from engine.io import DEFAULT_MAX_MEGAPIXELS, ImageReadError, OutputWriteError, read_photo
 from engine.library import chosen_model_paths
@@ -157,7 +157,7 @@ def add_watch_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--format", action="append", choices=EXPORT_FORMATS, help="as for predict")
     p.add_argument("--background", type=_parse_colour, default="#FFFFFF")
-    p.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_MEGAPIXELS)
+    p.add_argument("--max-megapixels", type=_megapixels, default=DEFAULT_MAX_MEGAPIXELS)
     p.add_argument(
         "--settle",
         type=float,

@@ -2,9 +2,10 @@
 
 Each line: `file`, `status` (done, failed, skipped, not started), `confidence` and `reasons`
 (`engine.review.confidence`; done photos only), `seconds` (reading, segmenting and writing the
-photo) and, for a photo that did not get done, `error`. Written atomically once the batch ends,
-Ctrl-C included, so a reader never sees half a report. It replaces an earlier report, never
-another file.
+photo) and, for a photo that did not get done, `error`; `notes` where the batch did something
+for the photo its user should know of (a listing name made from the car's id). Written
+atomically once the batch ends, Ctrl-C included, so a reader never sees half a report. It
+replaces an earlier report, never another file.
 
 The checks across a car's angles (`engine.review.angles`) run when the report is written: a
 photo they flag gets their reasons too, and its confidence is at most `FLAGGED_IN_SET`."""
@@ -27,6 +28,7 @@ class BatchReport:
         self.rows: list[dict] = []
         self._outlines: dict[Path, Outline | None] = {}
         self._row_of: dict[Path, dict] = {}
+        self._notes: dict[str, list[str]] = {}
 
     @staticmethod
     def is_report(path: Path) -> bool:
@@ -50,7 +52,14 @@ class BatchReport:
     def not_done(self, photo: Path, status: str, error: str) -> None:
         self.rows.append({"file": str(photo), "status": status, "error": error})
 
+    def note(self, photo: Path, text: str) -> None:
+        """A note on a photo, in its row (`notes`) whatever its status."""
+        self._notes.setdefault(str(photo), []).append(text)
+
     def write(self) -> Path:
+        for row in self.rows:
+            if row["file"] in self._notes:
+                row["notes"] = self._notes[row["file"]]
         for photo, reasons in check_sets(self._outlines).items():
             row = self._row_of[photo]
             row["reasons"] = [*row["reasons"], *reasons]
