@@ -117,3 +117,12 @@ def test_watch_refuses_to_write_into_the_folder_it_watches(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode != 0
     assert "is the watched folder" in done.stderr and str(inbox) in done.stderr
+
+
+def test_watch_refuses_a_size_limit_that_would_switch_the_guard_off(tmp_path):
+    cmd = [sys.executable, "-m", "engine.cli", "watch", str(tmp_path), "--out", str(tmp_path / "o")]
+    done = subprocess.run(
+        [*cmd, "--max-megapixels", "nan"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert done.returncode == 2
+    assert "--max-megapixels: must be a number of megapixels above 0, not 'nan'" in done.stderr
