@@ -86,6 +86,11 @@ class ModelHeader:
                 )
             if d["digest"] != header_digest(d):
                 raise ValueError("the header does not match its checksum (file edited or damaged)")
+        elif version >= 2 and d.get("digest") != header_digest(d):  # resave: format 1 only
+            raise ValueError(
+                "the header does not match its checksum (file edited or damaged); only a file "
+                "made by an older CarMask (format 1) is re-saved"
+            )
         return cls(**_checked_fields(d))
 
     @property

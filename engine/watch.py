@@ -9,6 +9,11 @@ already in the folder when it starts are handed on too, oldest first: what was d
 restart is recognised by the consumer (the manifest, `engine.manifest`), not here. A file that
 changes again later is handed on again.
 
+The folder itself may go away (a card reader unplugged, a share unmounted, the folder deleted or
+renamed): the checker looks at it at every poll, says so through `on_status`, waits for it (a
+look every `poll_s`, a reminder every `remind_s`), and once a folder is there again at that
+path (recreated, remounted) watches it afresh, its photos handed on as at the start.
+
 Its consumers: `carmask watch` (`engine.cli.watch.HotFolder`: each photo read, segmented and
 exported as `carmask predict` does, recorded in the manifest) and the app's Watch folder (which
 queues them as dropped files are queued).
@@ -30,6 +35,8 @@ from engine.io import IMAGE_SUFFIXES, TEMP_PREFIX
 log = logging.getLogger(__name__)
 
 __all__ = ["FolderWatcher", "is_candidate"]
+
+REMIND_S = 60.0  # while the folder is gone, said again this often
 
 _OWN_PREFIXES = (TEMP_PREFIX, ".carmask")
 
@@ -59,6 +66,15 @@ def _signature(path: Path) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of a folder, None when no folder is there."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if os.path.isdir(folder) else None
+
+
 def _readable(path: Path) -> bool:
     try:
         with open(path, "rb") as f:
@@ -78,9 +94,16 @@ class FolderWatcher:
         poll_s: float = 0.2,
         recursive: bool = True,
         ignore: Iterable[str | os.PathLike[str]] = (),
+        on_status: Callable[[str], None] | None = None,
+        remind_s: float = REMIND_S,
     ) -> None:
         self.folder = Path(folder).absolute()
         self.on_ready = on_ready
+        self.on_status = on_status if on_status is not None else log.warning
+        self.remind_s = remind_s
+        self._identity: tuple[int, int] | None = None  # the folder being watched
+        self._gone_since: float | None = None  # when it went away; None while it is there
+        self._reminded = 0.0
         self.settle_s, self.poll_s, self.recursive = settle_s, poll_s, recursive
         self._ignore = [Path(p).absolute() for p in ignore]
         self._lock = threading.Lock()
@@ -152,15 +175,63 @@ class FolderWatcher:
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_s):
-            self.check()
+            if self.look_at_folder():
+                self.check()
+
+    def look_at_folder(self) -> bool:
+        """Whether the watched folder is still the one watched; when it went away, says so and
+        waits; when one is there again, watches it (True from then on)."""
+        now = _identity(self.folder)
+        if now is not None and now == self._identity and self._observing():
+            return True
+        if now is None:
+            t = time.monotonic()
+            if self._gone_since is None:
+                self._gone_since = self._reminded = t
+                self._stop_observer()
+                self._say(
+                    f"{self.folder}: the folder is gone (removed, renamed or unmounted); "
+                    "waiting for it to come back"
+                )
+            elif t - self._reminded >= self.remind_s:
+                self._reminded = t
+                minutes = (t - self._gone_since) / 60
+                self._say(f"{self.folder}: still gone after {minutes:.0f} min; waiting for it")
+            return False
+        # there again, or another folder at its place (recreated, remounted)
+        self._stop_observer()
+        self._gone_since = None
+        try:
+            self._watch()
+        except OSError as exc:
+            self._identity = None
+            self._gone_since = self._reminded = time.monotonic()
+            self._say(f"{self.folder}: cannot be watched ({exc}); waiting for it")
+            return False
+        self._say(f"{self.folder}: the folder is there again; watching it")
+        return True
+
+    def _say(self, message: str) -> None:
+        try:
+            self.on_status(message)
+        except Exception:
+            log.exception("hot folder: saying %r failed", message)
 
     # -- start and stop -----------------------------------------------------------------------
     def start(self) -> FolderWatcher:
+        if not self.folder.is_dir():
+            raise ValueError(f"{self.folder}: not a folder")
+        self._watch()
+        self._checker = threading.Thread(target=self._run, name="carmask-watch", daemon=True)
+        self._checker.start()
+        return self
+
+    def _watch(self) -> None:
+        """The observer on the folder as it is now, and the photos already in it."""
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
 
-        if not self.folder.is_dir():
-            raise ValueError(f"{self.folder}: not a folder")
+        self._identity = _identity(self.folder)
         watcher = self
 
         class Handler(FileSystemEventHandler):
@@ -184,19 +255,25 @@ class FolderWatcher:
         self._observer = observer
         for path in self._existing():  # after the observer starts: nothing falls in between
             self.seen(path)
-        self._checker = threading.Thread(target=self._run, name="carmask-watch", daemon=True)
-        self._checker.start()
-        return self
+
+    def _observing(self) -> bool:
+        """The observer still hears the folder (its emitter ends when the folder is deleted,
+        even when a new one gets the same inode before the next look)."""
+        observer = self._observer
+        return observer is not None and all(e.is_alive() for e in observer.emitters)
+
+    def _stop_observer(self) -> None:
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            observer.join(5)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(5)
-            self._observer = None
         if self._checker is not None and self._checker is not threading.current_thread():
-            self._checker.join(5)
+            self._checker.join(5)  # first: it may be starting an observer again
         self._checker = None
+        self._stop_observer()
 
     def __enter__(self) -> FolderWatcher:
         return self.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -101,6 +102,17 @@ def _parse_colour(text: str) -> tuple[int, int, int]:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a colour: give #RRGGBB, #RGB or a name such as white or red"
         ) from None
+
+
+def _megapixels(text: str) -> float:
+    """--max-megapixels: a finite number above 0 (nan or inf would switch the guard off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of megapixels above 0, not {text!r}")
+    return value
 
 
 def _parse_size(text: str) -> tuple[int, int]:

@@ -7,6 +7,7 @@ import argparse
 from engine import __version__
 from engine.cli.common import (
     _add_amp_option,
+    _megapixels,
     _model_args,
     _parse_colour,
     _parse_size,
@@ -22,7 +23,7 @@ from engine.export import EXPORT_FORMATS
 from engine.io import (
     DEFAULT_MAX_MEGAPIXELS,
 )
-from engine.listing.choices import SHADOWS, SIZE_PRESETS, parse_size
+from engine.listing.choices import MAX_FRAME_MEGAPIXELS, SHADOWS, SIZE_PRESETS, parse_size
 from engine.listing.naming import check_template
 from engine.training.config import OPTIMIZERS, PRESETS, SCHEDULES
 
@@ -54,50 +55,83 @@ def _template(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class _ListingOption(argparse.Action):
+    """Stores the option's value (`nargs=0`: its `const`, as a flag) and notes it as given in
+    `listing_options`: a listing option without --format listing is refused, not ignored
+    (`engine.cli.predict`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
+        given = getattr(namespace, "listing_options", None) or []
+        namespace.listing_options = [*given, option_string]
+
+
 def _listing_args(p: argparse.ArgumentParser) -> None:
+    p.set_defaults(listing_options=[])
     g = p.add_argument_group("listing frames (--format listing)")
+    listing = _ListingOption
     g.add_argument(
         "--size",
+        action=listing,
         type=_size,
         default="1600x1200",
-        help=f"frame WIDTHxHEIGHT (default 1600x1200; presets: {', '.join(SIZE_PRESETS)})",
+        help=f"frame WIDTHxHEIGHT (default 1600x1200; presets: {', '.join(SIZE_PRESETS)}; "
+        f"at most {MAX_FRAME_MEGAPIXELS:g} megapixels)",
     )
     g.add_argument(
         "--backdrop",
+        action=listing,
         type=_parse_colour,
         default="#FFFFFF",
         help="backdrop colour (top of a gradient with --backdrop-bottom)",
     )
-    g.add_argument("--backdrop-bottom", type=_parse_colour, help="gradient: its bottom colour")
     g.add_argument(
-        "--backdrop-image", help="the studio's own backdrop image, scaled to cover the frame"
+        "--backdrop-bottom", action=listing, type=_parse_colour, help="gradient: its bottom colour"
     )
-    g.add_argument("--shadow", choices=SHADOWS, default="contact", help="default: contact")
     g.add_argument(
-        "--shadow-strength", type=_fraction(0, 1), default=0.5, help="0 to 1 (default 0.5)"
+        "--backdrop-image",
+        action=listing,
+        help="the studio's own backdrop image, scaled to cover the frame",
+    )
+    g.add_argument(
+        "--shadow", action=listing, choices=SHADOWS, default="contact", help="default: contact"
+    )
+    g.add_argument(
+        "--shadow-strength",
+        action=listing,
+        type=_fraction(0, 1),
+        default=0.5,
+        help="0 to 1 (default 0.5)",
     )
     g.add_argument(
         "--margin",
+        action=listing,
         type=_fraction(0, 0.4),
         default=0.06,
         help="room around the car, as a share of the frame (default 0.06)",
     )
     g.add_argument(
         "--spin",
-        action="store_true",
+        action=listing,
+        nargs=0,
+        const=True,
+        default=False,
         help="also write each car's 360° spin page (<car>_spin.html beside its frames; "
         "opens in any browser, no network needed)",
     )
     g.add_argument(
         "--name-template",
+        action=listing,
         type=_template,
         help="listing file names, e.g. '{stock}_{angle:02d}' (fields: {car}, {angle}, {stem}, "
         "{stock}); default: <photo>_listing.jpg",
     )
     g.add_argument(
         "--stock-numbers",
+        action=listing,
         metavar="CSV",
-        help="car,stock lines: the {stock} (a stock number or VIN) of each car",
+        help="car,stock lines: the {stock} (a stock number or VIN) of each car, for "
+        "--name-template",
     )
 
 
@@ -134,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-megapixels",
-        type=float,
+        type=_megapixels,
         default=DEFAULT_MAX_MEGAPIXELS,
         help=f"refuse larger photos (default {DEFAULT_MAX_MEGAPIXELS:g}; about 55 MB of memory "
         "per megapixel)",

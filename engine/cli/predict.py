@@ -36,11 +36,13 @@ def cmd_predict(args, predictors=None) -> int:
         return cmd_predict_ray(args)
     intake = find_photos(args.inputs)
     options = ExportOptions(formats=tuple(args.format or ["png"]), background=args.background)
-    plan = OutputPlan(options.formats, intake.photos, _listing_names(args, intake.photos))
+    names, unlisted = _listing_names(args, intake.photos)
+    plan = OutputPlan(options.formats, intake.photos, names)
     for f in intake.photos:
         plan.assign(f, args.out)  # every name chosen before anything is written
     listing = _listing(args, plan, intake.photos) if "listing" in options.formats else None
     report = _report(args, intake)
+    name_notes = _unlisted_notes(args, unlisted, report)
     if predictors:
         restore_threads = lambda: None  # noqa: E731
     else:
@@ -50,7 +52,7 @@ def cmd_predict(args, predictors=None) -> int:
     device = f"{predictor.device_label}{at_once}"  # said at the start and in the summary
     _say(f"device: {device}; model: {predictor.label}")
     failed: list[tuple[Path, str]] = []
-    notes: list[tuple[Path, str]] = []
+    notes: list[tuple[Path, str]] = name_notes
     done, times = 0, []
 
     def framed(result) -> None:  # a car's listing frames, once its last photo is in
@@ -186,17 +188,23 @@ def _write_report(report, photos: list[Path]) -> None:
         print(f"  failed: {exc.path}: {exc.reason}")
 
 
-def _listing_names(args, photos: list[Path]) -> dict[Path, str] | None:
-    """The listing frames' names from --name-template (and --stock-numbers), if given."""
-    if getattr(args, "spin", False) and "listing" not in (args.format or ()):
-        raise SystemExit("carmask: error: --spin turns listing frames: add --format listing")
-    if not getattr(args, "name_template", None):
-        return None
-    if "listing" not in (args.format or ()):
+def _listing_names(args, photos: list[Path]) -> tuple[dict[Path, str] | None, dict]:
+    """The listing frames' names from --name-template (and --stock-numbers), if given, and
+    the cars the stock file lacks (named by their id); every listing option is refused
+    without --format listing, and any name two photos would share, before a photo is read."""
+    given = getattr(args, "listing_options", None) or []
+    if given and "listing" not in (args.format or ()):
+        raise SystemExit(f"carmask: error: {given[0]} is for listing frames: add --format listing")
+    from engine.listing.naming import listing_names, read_stock_numbers, unlisted_cars, uses_stock
+
+    template = getattr(args, "name_template", None)
+    if getattr(args, "stock_numbers", None) and not (template and uses_stock(template)):
         raise SystemExit(
-            "carmask: error: --name-template names listing frames: add --format listing"
+            "carmask: error: --stock-numbers gives the {stock} of --name-template, which "
+            "needs one that holds it, e.g. --name-template '{stock}_{angle:02d}'"
         )
-    from engine.listing.naming import listing_names, read_stock_numbers
+    if not template:
+        return None, {}
 
     stocks = {}
     if args.stock_numbers:
@@ -204,7 +212,22 @@ def _listing_names(args, photos: list[Path]) -> dict[Path, str] | None:
             stocks = read_stock_numbers(args.stock_numbers)
         except (OSError, ValueError) as exc:
             raise SystemExit(f"carmask: error: --stock-numbers: {exc}") from None
-    return listing_names(args.name_template, photos, stocks)
+    try:
+        names = listing_names(args.name_template, photos, stocks)
+    except ValueError as exc:
+        raise SystemExit(f"carmask: error: --name-template: {exc}") from None
+    return names, unlisted_cars(photos, stocks) if args.stock_numbers else {}
+
+
+def _unlisted_notes(args, unlisted: dict, report) -> list[tuple[Path, str]]:
+    """A note per car the stock file lacks, in the summary and on its photos in the report."""
+    notes = []
+    for car, photos in unlisted.items():
+        text = f"not in {args.stock_numbers}: its listing frames are named with its id"
+        notes.append((Path(car), text))
+        for photo in photos if report else ():
+            report.note(photo, text)
+    return notes
 
 
 def _listing(args, plan: OutputPlan, photos: list[Path]):

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.cli.common import _model_args, _parse_colour, _predictor, _say
+from engine.cli.common import _megapixels, _model_args, _parse_colour, _predictor, _say
 from engine.export import EXPORT_FORMATS, ExportOptions, export_photo
 from engine.io import DEFAULT_MAX_MEGAPIXELS, ImageReadError, OutputWriteError, read_photo
 from engine.library import chosen_model_paths
@@ -106,18 +106,25 @@ def cmd_watch(args) -> int:
     folder = Path(args.folder)
     if not folder.is_dir():
         raise SystemExit(f"carmask: error: {folder}: not a folder")
+    if Path(args.out).resolve() == folder.resolve():
+        raise SystemExit(
+            f"carmask: error: --out {args.out} is the watched folder: the cutouts would be "
+            "taken for new photos; write them to another folder (one inside it is fine)"
+        )
     models = [str(m) for m in chosen_model_paths(args.model, args.ensemble)]
     predictor = _predictor(args)
     hot = HotFolder(args.out, predictor, models, args)
     arrived: queue.Queue[Path] = queue.Queue()
-    watcher = FolderWatcher(folder, arrived.put, settle_s=args.settle, ignore=[args.out])
+    watcher = FolderWatcher(
+        folder, arrived.put, settle_s=args.settle, ignore=[args.out], on_status=_say
+    )
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: as Ctrl-C
+    watcher.start()
     print(
         f"watching {folder} into {args.out} (device: {predictor.device_label}; model: "
         f"{predictor.label}); Ctrl-C stops",
         flush=True,
     )
-    watcher.start()
     try:
         while True:
             try:
@@ -150,7 +157,7 @@ def add_watch_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--format", action="append", choices=EXPORT_FORMATS, help="as for predict")
     p.add_argument("--background", type=_parse_colour, default="#FFFFFF")
-    p.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_MEGAPIXELS)
+    p.add_argument("--max-megapixels", type=_megapixels, default=DEFAULT_MAX_MEGAPIXELS)
     p.add_argument(
         "--settle",
         type=float,

@@ -1,6 +1,6 @@
 """A car's 360° spin: one self-contained HTML page beside its listing frames.
 
-The page needs no network: it shows the frames (JPEGs in the same folder, by relative name) in
+The page needs no network: it shows the frames (JPEGs in the same folder, by relative URL) in
 angle order and turns with a mouse drag, a finger swipe, the arrow keys and an autoplay button.
 No OpenCV or torch."""
 
@@ -10,6 +10,7 @@ import html
 import json
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -91,7 +92,9 @@ def spin_page(frames: list[Path], page: Path, title: str) -> str:
     """The page's HTML for `frames` (in turning order) when it is saved as `page`."""
     if not frames:
         raise ValueError("a spin needs at least one frame")
-    names = [Path(os.path.relpath(f, page.parent)).as_posix() for f in frames]
+    # URLs relative to the page: percent-encoded, else a car named "car#1" would send the
+    # browser to "car" with a fragment (and "%", "?", spaces and accents go astray too)
+    names = [quote(Path(os.path.relpath(f, page.parent)).as_posix()) for f in frames]
     # json.dumps escapes quotes; "</" is broken up so that a name cannot end the script
     listed = json.dumps(names).replace("</", "<\\/")
     return PAGE.format(

@@ -3,9 +3,10 @@
 Each line: `file`, `status` (done, failed, skipped, not started), `confidence` and `reasons`
 (`engine.review.confidence`; done photos only), `needs_review` (true or false, by the studio's
 rule, `engine.review.verdict`; done photos only), `seconds` (reading, segmenting and writing the
-photo) and, for a photo that did not get done, `error`. Written atomically once the batch ends,
-Ctrl-C included, so a reader never sees half a report. It replaces an earlier report, never
-another file.
+photo) and, for a photo that did not get done, `error`; `notes` where the batch did something
+for the photo its user should know of (a listing name made from the car's id). Written
+atomically once the batch ends, Ctrl-C included, so a reader never sees half a report. It
+replaces an earlier report, never another file.
 
 The checks across a car's angles (`engine.review.angles`) run when the report is written: a
 photo they flag gets their reasons too, and its confidence is at most `FLAGGED_IN_SET`; the
@@ -31,6 +32,7 @@ class BatchReport:
         self._outlines: dict[Path, Outline | None] = {}
         self._row_of: dict[Path, dict] = {}
         self._value: dict[Path, float] = {}  # the unrounded confidence, for the verdict
+        self._notes: dict[str, list[str]] = {}
 
     @staticmethod
     def is_report(path: Path) -> bool:
@@ -55,7 +57,14 @@ class BatchReport:
     def not_done(self, photo: Path, status: str, error: str) -> None:
         self.rows.append({"file": str(photo), "status": status, "error": error})
 
+    def note(self, photo: Path, text: str) -> None:
+        """A note on a photo, in its row (`notes`) whatever its status."""
+        self._notes.setdefault(str(photo), []).append(text)
+
     def write(self) -> Path:
+        for row in self.rows:
+            if row["file"] in self._notes:
+                row["notes"] = self._notes[row["file"]]
         in_set = check_sets(self._outlines)
         # as in the studio, a set's missing angles are said, but make no photo need review
         flagging = check_sets(self._outlines, name_missing=False)

@@ -58,7 +58,14 @@ def find_train_val(
     if not report.pairs:
         raise ValueError(f"no usable photo/mask pairs in {data}")
     if val_data:
-        train, val = report.pairs, find_pairs(val_data).pairs
+        checked = find_pairs(val_data)
+        if warn is not None:
+            for path, reason in checked.problems:
+                warn(path, reason)
+        if not checked.pairs:  # else the run trains unchecked and its model says "val Dice -1"
+            why = "folder not found" if not Path(val_data).is_dir() else "no photo/mask pairs"
+            raise ValueError(f"validation folder {val_data}: {why}; nothing to validate on")
+        train, val = report.pairs, checked.pairs
     else:
         train, val = split_by_car(report.pairs, val_fraction, seed)
     return TrainVal(train, spread(val, max_val), report)

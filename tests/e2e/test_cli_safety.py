@@ -268,6 +268,21 @@ def test_the_digest_covers_the_header_and_is_required(trained_model, tmp_path, c
     assert "without a checksum of its header" in capsys.readouterr().err
 
 
+def test_resave_refuses_a_current_file_whose_header_was_edited(trained_model, tmp_path, capsys):
+    """`models resave` is for files of format 1; it must not re-seal an edited format-2 file."""
+    edited = _rewrite_header(
+        trained_model, tmp_path / "edited.safetensors", lambda h: h.update(threshold=0.3)
+    )
+    new = tmp_path / "new.safetensors"
+    assert main(["models", "resave", str(edited), str(new)]) == 2
+    err = capsys.readouterr().err
+    assert f"{edited}: damaged model header: the header does not match its checksum" in err
+    assert "format 1" in err
+    assert not new.exists()
+    intact = tmp_path / "intact.safetensors"  # an intact current file is re-saved as before
+    assert main(["models", "resave", str(trained_model), str(intact)]) == 0
+
+
 def test_evaluate_skips_a_mask_of_the_wrong_size(trained_model, tmp_path, capsys):
     """Issue case 9."""
     images, masks = tmp_path / "images", tmp_path / "masks"

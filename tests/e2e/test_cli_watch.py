@@ -94,3 +94,35 @@ def test_watch_cuts_out_complete_files_once_across_a_restart(tmp_path, carvana):
     assert sorted(Path(e["photo"]).name for e in entries[2:]) == ["broken.jpg", "c.jpg"]
     assert {p: p.stat().st_mtime_ns for p in kept} == kept
     assert (out / "c.png").exists() and (out / "c_mask.png").exists()
+
+
+def test_watch_says_when_its_folder_goes_and_cuts_out_photos_once_it_is_back(tmp_path, carvana):
+    photo = sorted((carvana / "val").glob("*.jpg"))[0]
+    inbox, out = tmp_path / "card", tmp_path / "out"
+    inbox.mkdir()
+    watch = Watch(inbox, out, tmp_path / "watch.log")
+    shutil.rmtree(inbox)  # the card reader unplugged
+    watch.wait_until(lambda: "the folder is gone" in watch.text, "the folder's absence said")
+    inbox.mkdir()  # plugged in again
+    watch.wait_until(lambda: "there again" in watch.text, "the folder's return said")
+    shutil.copy(photo, inbox / "a.jpg")
+    watch.wait_until(lambda: (out / "a_mask.png").exists(), "the photo in the new folder")
+    assert "stopped: done: 1, failed: 0" in watch.stop()
+
+
+def test_watch_refuses_to_write_into_the_folder_it_watches(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    cmd = [sys.executable, "-m", "engine.cli", "watch", str(inbox), "--out", str(inbox / ".")]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode != 0
+    assert "is the watched folder" in done.stderr and str(inbox) in done.stderr
+
+
+def test_watch_refuses_a_size_limit_that_would_switch_the_guard_off(tmp_path):
+    cmd = [sys.executable, "-m", "engine.cli", "watch", str(tmp_path), "--out", str(tmp_path / "o")]
+    done = subprocess.run(
+        [*cmd, "--max-megapixels", "nan"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert done.returncode == 2
+    assert "--max-megapixels: must be a number of megapixels above 0, not 'nan'" in done.stderr

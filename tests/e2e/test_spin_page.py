@@ -89,3 +89,22 @@ def test_the_spin_turns_with_keys_drag_buttons_and_autoplay(spun, page):
     page.wait_for_timeout(400)
     assert _shown(page) == stopped  # paused: it stays where it is
     assert page.errors == []
+
+
+def test_the_spin_page_of_a_car_named_with_a_hash_shows_its_frames(trained_model, tmp_path):
+    """`car#1`: a frame's name unescaped in the page would be read as `car` and a fragment."""
+    shoot, out = tmp_path / "shoot", tmp_path / "out"
+    shoot.mkdir()
+    for n in (1, 2, 3):
+        shutil.copy(LISTING / f"1a17a1bd648b_{n:02d}.jpg", shoot / f"car#1_{n:02d}.jpg")
+    args = ["predict", str(shoot), "--out", str(out), "--format", "listing", "--spin"]
+    args += ["--size", "320x240", "--model", str(trained_model), "--device", "cpu", "-q"]
+    assert main(args) == 0
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        tab = browser.new_context(offline=True).new_page()
+        tab.goto((out / "car#1_spin.html").as_uri())
+        tab.wait_for_function("cache.every(i => i.complete)")
+        widths = tab.evaluate("cache.map(i => i.naturalWidth)")
+        browser.close()
+    assert widths == [320, 320, 320]  # each frame found and decoded

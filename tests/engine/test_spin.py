@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
+from urllib.request import url2pathname
 
 import pytest
 
@@ -35,7 +38,7 @@ def test_odd_names_cannot_end_the_script_or_the_markup(tmp_path):
     odd = tmp_path / '</script><b>"x"&.jpg'  # a folder "<" and a file "script>..."
     page = spin_page([odd], tmp_path / "spin.html", "<car> & co")
     assert page.count("</script>") == 1  # only the page's own
-    assert _frames_of(page) == ['</script><b>"x"&.jpg']
+    assert [unquote(f) for f in _frames_of(page)] == ['</script><b>"x"&.jpg']
     assert "<title>&lt;car&gt; &amp; co</title>" in page
     with pytest.raises(ValueError, match="at least one frame"):
         spin_page([], tmp_path / "spin.html", "car")
@@ -49,3 +52,19 @@ def test_a_studio_file_with_the_spin_name_is_left_alone(tmp_path):
     assert page == tmp_path / "car_spin_html.html"
     assert plan.claim("car_spin", ".html", tmp_path) == tmp_path / "car_spin_html_2.html"
     assert theirs.read_text() == "the studio's own page"
+
+
+def test_frame_urls_lead_to_the_frames_whatever_the_car_is_called(tmp_path):
+    """A browser reads the frames' names as URLs relative to the page: `car#1_01.jpg` would be
+    `car` with a fragment, `50%_01.jpg` a broken escape; each must resolve to its file."""
+    out = tmp_path / "out"
+    out.mkdir()
+    frames = []
+    for car in ("car#1", "50% off?", "Citroën C3"):
+        frame = out / f"{car}_01_listing.jpg"
+        frame.write_bytes(b"a frame")
+        frames.append(frame)
+    page = out / "car#1_spin.html"
+    urls = _frames_of(spin_page(frames, page, "car#1: 360° view"))
+    found = [Path(url2pathname(urlparse(urljoin(page.as_uri(), url)).path)) for url in urls]
+    assert found == frames, urls

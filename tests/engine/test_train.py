@@ -461,3 +461,27 @@ def test_carmask_finetune_on_composed_scenes(run, tmp_path):
     # composition trains on crops: without --crop it is refused with a reason
     bad = [a for a in args if a not in ("--crop", "64x96")]
     assert main([*bad, "--out", str(tmp_path / "x.safetensors")]) == 2
+
+
+@pytest.mark.parametrize("command", ["train", "finetune"])
+@pytest.mark.parametrize("val", ["missing", "empty"])
+def test_a_validation_folder_without_pairs_stops_the_run_before_it_trains(
+    run, tmp_path, capsys, command, val
+):
+    """Else the run trains unchecked, ends well and its model file says "val Dice -1"."""
+    from engine.cli import main
+
+    folder = tmp_path / "val"
+    if val == "empty":
+        folder.mkdir()
+        (folder / "notes.txt").write_text("no photos here")
+    out = tmp_path / "unchecked.safetensors"
+    args = [command, "--data", str(CARVANA / "train"), "--val-data", str(folder)]
+    args += ["--epochs", "1", "--max-steps", "1", "--batch-size", "4", "--size", "64x96"]
+    args += ["--out", str(out), "--device", "cpu"]
+    args += ["--model", str(run.out)] if command == "finetune" else ["--no-pretrained"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"validation folder {folder}" in err
+    assert ("folder not found" if val == "missing" else "no photo/mask pairs") in err
+    assert not out.exists()

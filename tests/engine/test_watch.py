@@ -95,3 +95,43 @@ def test_files_there_before_the_start_and_changed_files(tmp_path, carvana):
 def test_a_missing_folder_is_named(tmp_path):
     with pytest.raises(ValueError, match="not a folder"):
         FolderWatcher(tmp_path / "nowhere", print).start()
+
+
+class Said(list):
+    def __call__(self, message: str) -> None:
+        self.append(message)
+
+    def wait_for(self, words: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(words in m for m in self) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(words in m for m in self), f"never said {words!r}: {list(self)}"
+
+
+def test_a_folder_removed_and_recreated_is_said_and_watched_again(tmp_path, carvana):
+    photos = sorted((carvana / "val").glob("*.jpg"))[:2]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    handed, said = Handed(), Said()
+    with FolderWatcher(inbox, handed, settle_s=SETTLE, poll_s=0.05, on_status=said):
+        shutil.rmtree(inbox)  # the card reader unplugged
+        said.wait_for("the folder is gone")
+        inbox.mkdir()  # and plugged in again
+        said.wait_for("there again")
+        shutil.copy(photos[0], inbox / "a.jpg")
+        handed.wait_for(1)
+        inbox.rename(tmp_path / "elsewhere")  # renamed away, another folder made in its place
+        inbox.mkdir()
+        shutil.copy(photos[1], inbox / "b.jpg")
+        handed.wait_for(2)
+    assert handed.names == ["a.jpg", "b.jpg"]
+    assert handed.calls[1][0] == inbox.absolute() / "b.jpg"
+
+
+def test_a_folder_gone_for_long_is_said_again(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    said = Said()
+    with FolderWatcher(inbox, print, poll_s=0.05, on_status=said, remind_s=0.3):
+        inbox.rmdir()
+        said.wait_for("still gone")
