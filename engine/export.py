@@ -1,4 +1,7 @@
-"""Export a photo + mask as a transparent cutout PNG, a mask PNG, or a JPEG on a solid colour."""
+"""Export a photo + mask as a transparent cutout PNG, a mask PNG, or a JPEG on a solid colour.
+
+The cutout PNG is `engine.matte.alpha.clean_cutout`'s: a soft edge, decontaminated edge
+colours, RGB = 0 where alpha = 0 (`cutout_rgba` keeps the photo's pixels as they are)."""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from engine.io import image_writer, read_icc_profile
+from engine.matte.alpha import alpha_u8, clean_cutout
 from engine.outputs import NAME_PATTERNS, OutputPlan
 
 __all__ = [
     "EXPORT_FORMATS",
     "ExportOptions",
+    "alpha_u8",
     "composite_on",
     "cutout_rgba",
     "export_photo",
@@ -55,17 +60,6 @@ def _check_pair(rgb: np.ndarray, mask: np.ndarray) -> None:
         raise ValueError(f"rgb must be an HxWx3 uint8 array, got {rgb.dtype} {rgb.shape}")
     if mask.shape != rgb.shape[:2]:
         raise ValueError(f"mask shape {mask.shape} does not match image size {rgb.shape[:2]}")
-
-
-def alpha_u8(mask: np.ndarray) -> np.ndarray:
-    """Mask as uint8 alpha: bool -> 0/255, uint8 as is, floats in 0..1 -> 0..255."""
-    if mask.dtype == np.bool_:
-        return mask.astype(np.uint8) * 255
-    if mask.dtype == np.uint8:
-        return mask
-    if np.issubdtype(mask.dtype, np.floating):
-        return np.round(np.clip(mask, 0.0, 1.0) * 255.0).astype(np.uint8)
-    raise ValueError(f"mask must be bool, uint8 or float, got {mask.dtype}")
 
 
 def cutout_rgba(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -131,7 +125,7 @@ def export_photo(
         if fmt == "listing":  # written per car, once all its angles are in (engine.listing)
             continue
         if fmt == "png":
-            data = image_writer(cutout_rgba(rgb, mask), "PNG", compress_level=level, **colour)
+            data = image_writer(clean_cutout(rgb, mask), "PNG", compress_level=level, **colour)
         elif fmt == "mask":
             data = image_writer(alpha_u8(mask), "PNG", compress_level=level)
         else:
