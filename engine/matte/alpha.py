@@ -48,21 +48,23 @@ def _outline(mask: np.ndarray) -> np.ndarray:
 def edge_alpha(mask: np.ndarray, prob: Any = None, threshold: float = 0.5) -> np.ndarray:
     """H×W uint8 alpha of a boolean mask, soft on the pixels along its outline: from `prob`
     (the model's H×W probability, or anything indexed as one, `threshold` mapped to 128),
-    else the 3×3 share of car.
-    Alpha ≥ 128 exactly where the mask is set."""
+    else the 3×3 share of car. Alpha ≥ 128 exactly where the mask is set."""
     mask = np.ascontiguousarray(mask, dtype=bool)
     alpha = alpha_u8(mask)
-    edge = _outline(mask)
-    ys, xs = np.nonzero(edge)
-    if not ys.size:
+    box = _box(alpha)  # the outline lies in the car's box and a pixel around it
+    if box is None:
         return alpha
+    edge = _outline(mask[box])
+    ys, xs = np.nonzero(edge)
+    ys += box[0].start
+    xs += box[1].start
     if prob is not None:
         p = np.asarray(prob[ys, xs], np.float32)
         t = float(threshold)
         cover = np.where(p < t, p / (2 * t), 0.5 + (p - t) / (2 * (1 - t)))
     else:
-        share = cv2.boxFilter(mask.view(np.uint8), cv2.CV_32F, (3, 3))
-        cover = share[ys, xs]
+        share = cv2.boxFilter(mask[box].view(np.uint8), cv2.CV_32F, (3, 3))
+        cover = share[edge]
     soft = np.round(np.clip(cover, 0.0, 1.0) * 255.0).astype(np.uint8)
     alpha[ys, xs] = np.where(mask[ys, xs], np.maximum(soft, 128), np.minimum(soft, 127))
     return alpha

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from halo import edge_excess
+from cutout_checks import edge_excess
 
 from engine.io import read_mask, read_rgb
 from engine.listing.choices import SIZE_PRESETS, parse_size

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from halo import edge_excess
+from cutout_checks import edge_excess
 from PIL import Image
 
 from engine.cli import main
@@ -171,7 +171,7 @@ def test_nothing_of_the_backdrop_is_left_under_transparent_pixels(batch, name):
 
 def test_no_halo_of_the_studio_backdrop_in_a_png_cutout(batch):
     """On a black page, an edge pixel is its coverage times the car's own colour nearby:
-    nothing of Carvana's light grey studio (the listing frames' check, `halo`)."""
+    nothing of Carvana's light grey studio (the listing frames' check, `cutout_checks`)."""
     rgba = _png(batch / "out" / "studio.png")
     alpha = rgba[..., 3]
     on_black = (rgba[..., :3].astype(np.float32) * (alpha[..., None] / 255)).round()
