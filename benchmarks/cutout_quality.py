@@ -178,8 +178,6 @@ def main(argv=None) -> int:
         "--out", type=Path, default=REPO / "benchmarks" / "results" / "cutout-quality-cpu.json"
     )
     args = p.parse_args(argv)
-    if not (args.data / "web-cars").is_dir():
-        args.data = Path("/work/shared/data")
     models = default_model_paths()
     predictor = Predictor(models, device="cpu")
     carvana = sorted(

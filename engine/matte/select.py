@@ -90,11 +90,12 @@ def select_main_car(mask: np.ndarray) -> Selection:
     )
     if hierarchy is None:
         return Selection(mask.copy())
-    parent = hierarchy[0][:, 3]
-    outer = np.flatnonzero(parent < 0)
-    holes_of = {i: [] for i in outer}
-    for j in np.flatnonzero(parent >= 0):
-        holes_of[parent[j]].append(j)
+    parent: list[int] = hierarchy[0][:, 3].tolist()
+    outer = [i for i, up in enumerate(parent) if up < 0]
+    holes_of: dict[int, list[int]] = {i: [] for i in outer}
+    for j, up in enumerate(parent):
+        if up >= 0:
+            holes_of[up].append(j)
     # a piece's area: its outline's less its holes' (exact enough to compare pieces)
     area = {
         i: cv2.contourArea(contours[i])
@@ -118,11 +119,10 @@ def select_main_car(mask: np.ndarray) -> Selection:
     filled = _draw(mask.shape, [contours[i] for i in kept])  # outlines with all their holes
     holes = _draw(mask.shape, small_holes) & ~mask
     out = filled & (mask | holes)
-    dropped = [i for i in outer if i not in kept]
     return Selection(
         out,
         pieces=len(outer),
-        dropped=len(dropped),
+        dropped=len(outer) - len(kept),
         dropped_px=int(np.count_nonzero(mask) - np.count_nonzero(out & mask)),
         filled_px=int(np.count_nonzero(holes)),
     )
