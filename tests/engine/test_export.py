@@ -183,7 +183,7 @@ def test_export_default_is_cutout_png(photo, tmp_path: Path) -> None:
     written = export_photo(rgb, mask, PHOTO, tmp_path)
     assert written == [tmp_path / f"{PHOTO.stem}.png"]
     np.testing.assert_array_equal(read_mask(written[0]), mask)
-    np.testing.assert_array_equal(read_rgb(written[0]), rgb)
+    assert_cutout_of(np.asarray(Image.open(written[0])), rgb, mask)
 
 
 def test_export_overwrites_previous_outputs(photo, tmp_path: Path) -> None:
