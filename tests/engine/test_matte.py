@@ -191,3 +191,15 @@ def test_the_thresholded_alpha_is_the_mask_so_dice_does_not_change():
     assert np.array_equal(matte.alpha > 127, matte.mask)
     soft = (matte.alpha > 0) & (matte.alpha < 255)
     assert soft.sum() > 2000
+
+
+def test_keeping_every_object_is_a_setting_that_changes_the_rerun_key():
+    """A hot folder or a cluster run redone with --keep-all-objects does its photos again."""
+    from engine.cli.parser import build_parser
+    from engine.manifest import mask_settings
+
+    parse = build_parser().parse_args
+    plain = parse(["predict", "a.jpg", "--out", "o"])
+    every = parse(["predict", "a.jpg", "--out", "o", "--keep-all-objects"])
+    assert not plain.keep_all_objects and every.keep_all_objects
+    assert mask_settings(plain) != mask_settings(every)
