@@ -1,7 +1,8 @@
 """Export a photo + mask as a transparent cutout PNG, a mask PNG, or a JPEG on a solid colour.
 
 The cutout PNG is `engine.matte.alpha.clean_cutout`'s: a soft edge, decontaminated edge
-colours, RGB = 0 where alpha = 0 (`cutout_rgba` keeps the photo's pixels as they are)."""
+colours, RGB = 0 where alpha = 0 (`cutout_rgba` keeps the photo's pixels as they are); the JPEG
+is that cutout on the colour."""
 
 from __future__ import annotations
 
@@ -121,17 +122,21 @@ def export_photo(
     icc = read_icc_profile(input_path) if set(paths) - {"mask", "listing"} else None
     colour = {"icc_profile": icc} if icc else {}
     written: list[Path] = []
+    cut: np.ndarray | None = None
     for fmt, path in paths.items():
         if fmt == "listing":  # written per car, once all its angles are in (engine.listing)
             continue
-        if fmt == "png":
-            data = image_writer(clean_cutout(rgb, mask), "PNG", compress_level=level, **colour)
-        elif fmt == "mask":
+        if fmt == "mask":
             data = image_writer(alpha_u8(mask), "PNG", compress_level=level)
         else:
-            image = composite_on(rgb, mask, options.background)
-            data = image_writer(
-                image, "JPEG", quality=options.jpeg_quality, subsampling=0, **colour
-            )
+            if cut is None:  # the car with its soft, decontaminated edge: PNG and JPEG
+                cut = clean_cutout(rgb, mask)
+            if fmt == "png":
+                data = image_writer(cut, "PNG", compress_level=level, **colour)
+            else:
+                image = composite_on(cut[..., :3], cut[..., 3], options.background)
+                data = image_writer(
+                    image, "JPEG", quality=options.jpeg_quality, subsampling=0, **colour
+                )
         written.append(plan.write(path, input_path, data))
     return written

@@ -15,6 +15,7 @@ from cutout_checks import edge_excess
 from PIL import Image
 
 from engine.cli import main
+from engine.export import ExportOptions, export_photo
 from engine.io import read_mask, read_rgb
 from engine.library import default_model_paths
 from engine.matte.select import select_main_car
@@ -203,3 +204,19 @@ def test_keeping_every_object_is_a_setting_that_changes_the_rerun_key():
     every = parse(["predict", "a.jpg", "--out", "o", "--keep-all-objects"])
     assert not plain.keep_all_objects and every.keep_all_objects
     assert mask_settings(plain) != mask_settings(every)
+
+
+def test_a_jpeg_on_a_colour_has_the_soft_clean_edge_too(tmp_path):
+    """--format jpg is the cutout on the colour: no light rim of the studio on black."""
+    rgb = read_rgb(FULL / "1a17a1bd648b_09.jpg")
+    mask = read_mask(FULL / "1a17a1bd648b_09_mask.gif")
+    options = ExportOptions(formats=("png", "jpg"), background=(0, 0, 0))
+    export_photo(rgb, mask, FULL / "1a17a1bd648b_09.jpg", tmp_path, options)
+    alpha = _png(tmp_path / "1a17a1bd648b_09.png")[..., 3]
+    on_black = np.asarray(Image.open(tmp_path / "1a17a1bd648b_09.jpg"))
+    rows = np.flatnonzero(mask.any(axis=1))
+    upper = np.zeros(mask.shape, bool)
+    upper[: rows[0] + (rows[-1] - rows[0]) // 2] = True
+    excess = edge_excess(on_black, alpha, upper)
+    assert excess.size > 1000
+    assert np.median(excess) <= 3 and np.percentile(excess, 90) <= 12
