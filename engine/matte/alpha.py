@@ -8,8 +8,9 @@ backdrop mixed into the car's colour (a light halo on a dark page).
   refiner works on the full-size photo), rescaled so that the model's threshold falls at 128;
   without one (a touched-up mask) the share of car in the pixel's 3×3 neighbourhood. Alpha ≥
   128 exactly where the mask is set, so the thresholded alpha is the mask (Dice unchanged).
-  A guided filter of the mask on the photo was tried too: as good to the eye on magnified
-  crops, but ~50 ms a photo where this costs ~1 ms.
+  A colour guided filter of the mask on the photo (He et al.) in that band was tried too: as
+  good to the eye on magnified crops, but it cost ~110 ms more CPU per 1918×1280 photo on the
+  shared test machine, where this costs ~2.5 ms (benchmarks/cutout_quality.py).
 - **edge colours** (`clean_cutout`) decontaminated by the listing frames' code
   (`engine.scenes.cutout.decontaminate_band`): the outline's colours are the nearby solid
   car's, with nothing of the backdrop.
