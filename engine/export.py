@@ -1,4 +1,8 @@
-"""Export a photo + mask as a transparent cutout PNG, a mask PNG, or a JPEG on a solid colour."""
+"""Export a photo + mask as a transparent cutout PNG, a mask PNG, or a JPEG on a solid colour.
+
+The cutout PNG is `engine.matte.alpha.clean_cutout`'s: a soft edge, decontaminated edge
+colours, RGB = 0 where alpha = 0 (`cutout_rgba` keeps the photo's pixels as they are); the JPEG
+is that cutout on the colour."""
 
 from __future__ import annotations
 
@@ -10,11 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from engine.io import image_writer, read_icc_profile
+from engine.matte.alpha import alpha_u8, clean_cutout
 from engine.outputs import NAME_PATTERNS, OutputPlan
 
 __all__ = [
     "EXPORT_FORMATS",
     "ExportOptions",
+    "alpha_u8",
     "composite_on",
     "cutout_rgba",
     "export_photo",
@@ -55,17 +61,6 @@ def _check_pair(rgb: np.ndarray, mask: np.ndarray) -> None:
         raise ValueError(f"rgb must be an HxWx3 uint8 array, got {rgb.dtype} {rgb.shape}")
     if mask.shape != rgb.shape[:2]:
         raise ValueError(f"mask shape {mask.shape} does not match image size {rgb.shape[:2]}")
-
-
-def alpha_u8(mask: np.ndarray) -> np.ndarray:
-    """Mask as uint8 alpha: bool -> 0/255, uint8 as is, floats in 0..1 -> 0..255."""
-    if mask.dtype == np.bool_:
-        return mask.astype(np.uint8) * 255
-    if mask.dtype == np.uint8:
-        return mask
-    if np.issubdtype(mask.dtype, np.floating):
-        return np.round(np.clip(mask, 0.0, 1.0) * 255.0).astype(np.uint8)
-    raise ValueError(f"mask must be bool, uint8 or float, got {mask.dtype}")
 
 
 def cutout_rgba(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -127,17 +122,21 @@ def export_photo(
     icc = read_icc_profile(input_path) if set(paths) - {"mask", "listing"} else None
     colour = {"icc_profile": icc} if icc else {}
     written: list[Path] = []
+    cut: np.ndarray | None = None
     for fmt, path in paths.items():
         if fmt == "listing":  # written per car, once all its angles are in (engine.listing)
             continue
-        if fmt == "png":
-            data = image_writer(cutout_rgba(rgb, mask), "PNG", compress_level=level, **colour)
-        elif fmt == "mask":
+        if fmt == "mask":
             data = image_writer(alpha_u8(mask), "PNG", compress_level=level)
         else:
-            image = composite_on(rgb, mask, options.background)
-            data = image_writer(
-                image, "JPEG", quality=options.jpeg_quality, subsampling=0, **colour
-            )
+            if cut is None:  # the car with its soft, decontaminated edge: PNG and JPEG
+                cut = clean_cutout(rgb, mask)
+            if fmt == "png":
+                data = image_writer(cut, "PNG", compress_level=level, **colour)
+            else:
+                image = composite_on(cut[..., :3], cut[..., 3], options.background)
+                data = image_writer(
+                    image, "JPEG", quality=options.jpeg_quality, subsampling=0, **colour
+                )
         written.append(plan.write(path, input_path, data))
     return written

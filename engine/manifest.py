@@ -69,6 +69,8 @@ def mask_settings(args) -> dict:
     settings = {"tta": args.tta, "vote": args.vote, "precision": args.precision}
     if getattr(args, "backend", None) is not None:
         settings["backend"] = args.backend
+    if getattr(args, "keep_all_objects", False):  # the main-object step off (engine.matte)
+        settings["main_object"] = "off"
     return settings
 
 

@@ -31,6 +31,9 @@ from engine.backends.select import attach_backend
 from engine.checkpoint import ModelHeader, load_model
 from engine.devices import describe_device, inference_dtype, resolve_device
 from engine.ensemble import combine
+from engine.matte import Matte
+from engine.matte.alpha import edge_alpha
+from engine.matte.select import Selection, select_main_car
 from engine.models.unet import UNet
 from engine.review.confidence import Confidence, confidence
 
@@ -113,12 +116,15 @@ class Predictor:
         refine: bool = True,
         precision: str = "auto",
         backend: str = "auto",
+        keep_all_objects: bool = False,
     ):
         if not models:
             raise ValueError("at least one model is needed")
         self.device = resolve_device(device)
         self.dtype = inference_dtype(self.device, precision)
         self.tta, self.vote, self.refine = tta, vote, refine
+        # every mask is the main car alone (`engine.matte.select`) unless this is set
+        self.keep_all_objects = keep_all_objects
         self.models: list[LoadedModel] = []
         for m in models:
             if isinstance(m, LoadedModel):
@@ -182,18 +188,56 @@ class Predictor:
     def _thresholds(self) -> list[float]:
         return [m.header.threshold for m in self.models]
 
+    def _main_object(self, mask: np.ndarray) -> tuple[np.ndarray, Selection | None]:
+        if self.keep_all_objects:
+            return mask, None
+        selection = select_main_car(mask)
+        return selection.mask, selection
+
+    def predict_matte(self, rgb: np.ndarray, checked: bool = False) -> Matte:
+        """The photo's `Matte`: the main car's mask (`engine.matte.select`, unless every
+        object is kept), its soft-edged alpha from the probability along the outline
+        (`engine.matte.alpha`) and, if `checked`, the confidence (`predict_checked`)."""
+        if len(self.models) == 1:
+            logits = self.full_size_logits(self.models[0], rgb)
+            mask, selection = self._main_object(self._one_model_mask(logits))
+            if checked:
+                prob = torch.sigmoid(logits).cpu().numpy()
+                conf = confidence(prob)
+            else:  # the probability is read along the outline only
+                prob, conf = _SigmoidAt(logits.cpu().numpy()), None
+            return Matte(mask, edge_alpha(mask, prob, self._thresholds[0]), conf, selection)
+        probs, thresholds = self.probabilities(rgb), self._thresholds
+        raw = combine(probs, thresholds, self.vote)
+        mean = np.mean(probs, axis=0)
+        conf = None
+        if checked:
+            members = [p > t for p, t in zip(probs, thresholds, strict=True)]
+            conf = confidence(mean, members)
+        mask, selection = self._main_object(raw)
+        return Matte(mask, edge_alpha(mask, mean, float(np.mean(thresholds))), conf, selection)
+
     def predict_checked(self, rgb: np.ndarray) -> tuple[np.ndarray, Confidence]:
         """`predict`'s mask and how far to trust it (`engine.review.confidence`), from the same
         forward pass: the probability map, and for an ensemble its members' disagreement."""
-        if len(self.models) == 1:
-            logits = self.full_size_logits(self.models[0], rgb)
-            return self._one_model_mask(logits), confidence(torch.sigmoid(logits).cpu().numpy())
-        probs, thresholds = self.probabilities(rgb), self._thresholds
-        members = [p > t for p, t in zip(probs, thresholds, strict=True)]
-        return combine(probs, thresholds, self.vote), confidence(np.mean(probs, axis=0), members)
+        matte = self.predict_matte(rgb, checked=True)
+        return matte.mask, matte.confidence
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
-        """H×W×3 uint8 photo → H×W boolean mask (True = car)."""
+        """H×W×3 uint8 photo → H×W boolean mask (True = car): the main car alone unless every
+        object is kept."""
         if len(self.models) == 1:
-            return self._one_model_mask(self.full_size_logits(self.models[0], rgb))
-        return combine(self.probabilities(rgb), self._thresholds, self.vote)
+            mask = self._one_model_mask(self.full_size_logits(self.models[0], rgb))
+        else:
+            mask = combine(self.probabilities(rgb), self._thresholds, self.vote)
+        return self._main_object(mask)[0]
+
+
+class _SigmoidAt:
+    """A probability map read at a few pixels: the sigmoid of logits where indexed."""
+
+    def __init__(self, logits: np.ndarray):
+        self.logits = logits
+
+    def __getitem__(self, index) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logits[index].astype(np.float32)))

@@ -58,6 +58,7 @@ def _predictor(args):
         vote=args.vote,
         precision=args.precision,
         backend=args.backend,
+        keep_all_objects=getattr(args, "keep_all_objects", False),
     )
 
 

@@ -179,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a JSON-lines report: one object per photo (file, status, confidence 0-1, "
         "reasons to look at it, seconds)",
     )
+    p.add_argument(
+        "--keep-all-objects",
+        action="store_true",
+        help="keep every object the model finds; by default only the main car (the largest, "
+        "most central one) is kept with its attached parts, other blobs dropped, holes filled",
+    )
     _listing_args(p)
     add_cluster_args(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -87,13 +87,9 @@ def cmd_predict(args, predictors=None) -> int:
         try:
             t0 = time.perf_counter()
             photo = read_photo(path, args.max_megapixels)
-            checked = None
-            if report:
-                mask, checked = lane.predict_checked(photo.rgb)
-            else:
-                mask = lane.predict(photo.rgb)
-            export_photo(photo.rgb, mask, path, args.out, options, plan, photo.alpha)
-            return photo, mask, checked, time.perf_counter() - t0
+            matte = lane.predict_matte(photo.rgb, checked=bool(report))
+            export_photo(photo.rgb, matte.alpha, path, args.out, options, plan, photo.alpha)
+            return photo, matte, time.perf_counter() - t0
         finally:
             lanes.put(lane)
 
@@ -108,14 +104,14 @@ def cmd_predict(args, predictors=None) -> int:
             return
         if item.error is not None:
             raise item.error
-        photo, mask, checked, seconds = item.value
-        writes.submit(lambda: listing.add(path, mask) if listing else None, framed_after)
+        photo, matte, seconds = item.value
+        writes.submit(lambda: listing.add(path, matte.mask) if listing else None, framed_after)
         if photo.note:
             notes.append((path, photo.note))
         times.append(seconds)
         done += 1
         if report:
-            report.done(path, mask, checked, seconds)
+            report.done(path, matte.mask, matte.confidence, seconds, matte.report())
 
     lanes: queue.Queue = queue.Queue()
     for lane in predictors:

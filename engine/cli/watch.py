@@ -62,10 +62,10 @@ class HotFolder:
 
         try:
             photo = read_photo(path, self.max_megapixels)
-            mask = self.predictor.predict(photo.rgb)
+            alpha = self.predictor.predict_matte(photo.rgb).alpha  # the main car, soft edge
             paths = self.plan.assign(path, self.out)
             with _finish_before_stopping():  # a cutout never lacks the mask asked with it
-                export_photo(photo.rgb, mask, path, self.out, self.options, self.plan, photo.alpha)
+                export_photo(photo.rgb, alpha, path, self.out, self.options, self.plan, photo.alpha)
                 seconds = time.perf_counter() - t0
                 entry = Entry(
                     str(path),

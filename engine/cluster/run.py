@@ -165,6 +165,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
         tta=args.tta,
         vote=args.vote,
         precision=args.precision,
+        keep_all_objects=getattr(args, "keep_all_objects", False),
         backend=getattr(args, "backend", None),
         threads=max(1, math.floor(cpus)),
     )

@@ -45,6 +45,7 @@ class JobSpec:
     tta: bool = False
     vote: str = "majority"
     precision: str = "auto"
+    keep_all_objects: bool = False  # --keep-all-objects: no main-object step (engine.matte)
     backend: str | None = None  # the local CLI's --backend, where this carmask has one
     threads: int = 0  # torch threads per actor (0: as many as the actor's CPUs)
 
@@ -152,6 +153,7 @@ class Segment:
             tta=spec.tta,
             vote=spec.vote,
             precision=spec.precision,
+            keep_all_objects=spec.keep_all_objects,
             **backend,
         )
 
@@ -160,11 +162,12 @@ class Segment:
             return row
         t0 = time.perf_counter()
         try:
-            mask = self.predictor.predict(_rgb(row))
+            # the main car with its soft edge (engine.matte), as `carmask predict` writes it
+            cutout_alpha = self.predictor.predict_matte(_rgb(row)).alpha
         except (ValueError, RuntimeError) as exc:  # a photo the model cannot take (or OOM)
             return _failed(row, f"segmentation failed: {exc}")
         seconds = float(row["seconds"]) + time.perf_counter() - t0
-        return {**row, "mask": np.packbits(mask).tobytes(), "seconds": seconds}
+        return {**row, "mask": cutout_alpha.tobytes(), "seconds": seconds}
 
 
 def _fetch(ref) -> bytes:
@@ -207,9 +210,7 @@ def export_stage(row: Row, spec: JobSpec) -> Row:
         return _small(row)
     t0 = time.perf_counter()
     rgb = _rgb(row)
-    size = rgb.shape[0] * rgb.shape[1]
-    bits = np.unpackbits(np.frombuffer(row["mask"], np.uint8), count=size)
-    mask = bits.reshape(rgb.shape[:2]).astype(bool)
+    mask = np.frombuffer(row["mask"], np.uint8).reshape(rgb.shape[:2])  # the soft alpha
     alpha = np.frombuffer(row["alpha"], np.uint8).reshape(rgb.shape[:2]) if row["alpha"] else None
     outputs = json.loads(row["outputs"])
     options = ExportOptions(formats=spec.formats, background=spec.background)

@@ -2,11 +2,12 @@
 
 Each line: `file`, `status` (done, failed, skipped, not started), `confidence` and `reasons`
 (`engine.review.confidence`; done photos only), `needs_review` (true or false, by the studio's
-rule, `engine.review.verdict`; done photos only), `seconds` (reading, segmenting and writing the
-photo) and, for a photo that did not get done, `error`; `notes` where the batch did something
-for the photo its user should know of (a listing name made from the car's id). Written
-atomically once the batch ends, Ctrl-C included, so a reader never sees half a report. It
-replaces an earlier report, never another file.
+rule, `engine.review.verdict`; done photos only), `main_object` (what the main-object step
+dropped and filled, `engine.matte.select`, or that it was off), `seconds` (reading, segmenting
+and writing the photo) and, for a photo that did not get done, `error`; `notes` where the batch
+did something for the photo its user should know of (a listing name made from the car's id).
+Written atomically once the batch ends, Ctrl-C included, so a reader never sees half a report.
+It replaces an earlier report, never another file.
 
 The checks across a car's angles (`engine.review.angles`) run when the report is written: a
 photo they flag gets their reasons too, and its confidence is at most `FLAGGED_IN_SET`; the
@@ -46,8 +47,11 @@ class BatchReport:
             return False
         return isinstance(row, dict) and (not row or {"file", "status"} <= row.keys())
 
-    def done(self, photo: Path, mask, checked: Confidence, seconds: float) -> None:
-        row = {"file": str(photo), "status": "done", **checked.to_json()}
+    def done(
+        self, photo: Path, mask, checked: Confidence, seconds: float, steps: dict | None = None
+    ) -> None:
+        """A photo done; `steps`: what was done to its mask (`engine.matte.Matte.report`)."""
+        row = {"file": str(photo), "status": "done", **checked.to_json(), **(steps or {})}
         row["seconds"] = round(seconds, 3)
         self.rows.append(row)
         self._outlines[photo] = outline_of(mask)

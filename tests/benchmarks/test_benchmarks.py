@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cutout_checks import assert_cutout_of
 from PIL import Image
 
 from engine.checkpoint import ModelHeader, read_header, save_model
@@ -162,8 +163,7 @@ def test_export_png_level_is_fast_by_default_and_lossless(tmp_path):
         sizes[level] = sum(p.stat().st_size for p in written)
         with Image.open(folder / "car.png") as im:
             assert im.mode == "RGBA"
-            np.testing.assert_array_equal(np.asarray(im)[:, :, :3], rgb)
-            np.testing.assert_array_equal(np.asarray(im)[:, :, 3] > 0, mask)
+            assert_cutout_of(np.asarray(im), rgb, mask)
         np.testing.assert_array_equal(read_mask(folder / "car_mask.png"), mask)
     assert sizes[9] < sizes[1]  # the level is really passed to the encoder
 
@@ -368,3 +368,22 @@ def test_startup_times_this_checkout_against_a_baseline_revision(tmp_path, load_
             (seconds,) = report["seconds"][tree][probe]
             assert 0 < seconds < 120
     assert set(report["ratio_new_over_old"]) == {"cli_help", "window_up"}
+
+
+def test_cutout_quality_scores_the_main_object_step_the_edges_and_the_png_sizes(
+    carvana, tmp_path, load_script
+):
+    """benchmarks/cutout_quality.py on one web photo and one Carvana photo of tests/data."""
+    out = tmp_path / "cutout.json"
+    args = ["--data", str(carvana.parent), "--limit", "1", "--out", str(out)]
+    assert load_script("benchmarks/cutout_quality.py").main(args) == 0
+    report = json.loads(out.read_text())
+    assert set(report["sets"]) == {"web-cars-val", "carvana-val-32"}
+    for s in report["sets"].values():
+        summary = s["summary"]
+        assert summary["photos"] == 1 and summary["alpha_is_mask_everywhere"]
+        assert summary["rgb_zero_under_alpha_0_everywhere"]
+        assert summary["dice_thresholded_alpha"] == summary["dice_main_object"]
+        assert summary["soft_edge_before"]["mean"] == 0 < 0.9 < summary["soft_edge_after"]["mean"]
+        assert summary["png_bytes_after"]["mean"] < summary["png_bytes_before"]["mean"]
+        assert {"model", "select", "soft_alpha", "clean_cutout"} <= set(summary["ms"])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cutout_checks import assert_cutout_of
 from PIL import Image
 
 from engine.io import read_mask, read_rgb
@@ -77,7 +78,7 @@ def test_watch_cuts_out_complete_files_once_across_a_restart(tmp_path, carvana):
         mask = read_mask(out / f"{stem}_mask.png")
         assert 0.05 < mask.mean() < 0.95
         rgba = np.asarray(Image.open(out / f"{stem}.png"))
-        assert np.array_equal(rgba[..., :3], read_rgb(inbox / f"{stem}.jpg"))
+        assert_cutout_of(rgba, read_rgb(inbox / f"{stem}.jpg"), mask)
     kept = {p: p.stat().st_mtime_ns for p in out.glob("*.png")}
 
     shutil.copy(photos[2], inbox / "c.jpg")  # arrives while nothing watches

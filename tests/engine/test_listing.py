@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from cutout_checks import edge_excess
 
 from engine.io import read_mask, read_rgb
 from engine.listing.choices import SIZE_PRESETS, parse_size
@@ -100,15 +101,6 @@ def test_gradient_and_image_backdrops(angles):
     assert tuple(out[5, 5]) == (200, 30, 30) and tuple(out[5, -5]) == (30, 200, 30)
 
 
-def _inner_colour(out: np.ndarray, solid: np.ndarray) -> np.ndarray:
-    """For every pixel, the colour of the nearest solid car pixel 3 px or more inside the edge."""
-    core = cv2.erode(solid.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=3) > 0
-    src = np.where(core, 0, 1).astype(np.uint8)
-    _, labels = cv2.distanceTransformWithLabels(src, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
-    ys, xs = np.nonzero(src == 0)  # labels number the core pixels in raster order from 1
-    return out[ys[labels - 1], xs[labels - 1]]
-
-
 def test_no_halo_of_the_old_studio_at_the_edge(angles):
     """Carvana's backdrop is light grey; on a black backdrop its halo would show as edge pixels
     lighter than the car they belong to. Decontaminated, an edge pixel is its coverage times the
@@ -121,10 +113,7 @@ def test_no_halo_of_the_old_studio_at_the_edge(angles):
         upper[: rows[0] + (rows[-1] - rows[0]) // 2] = True  # above the floor and its shadow
         ring = cv2.dilate((alpha > 0).astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2)
         assert (out[(ring > 0) & (alpha == 0) & upper] == black).all()  # outside: the backdrop
-        edge = (alpha > 0) & (alpha < 255) & upper
-        expected = _inner_colour(out, alpha == 255)[edge].astype(np.float32).mean(-1)
-        expected *= alpha[edge] / 255
-        excess = out[edge].astype(np.float32).mean(-1) - expected
+        excess = edge_excess(out, alpha, upper)
         assert np.median(excess) <= 3 and np.percentile(excess, 90) <= 12
 
 

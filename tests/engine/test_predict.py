@@ -223,7 +223,9 @@ def car_in_other_shapes(rgb: np.ndarray, truth: np.ndarray) -> dict:
 
 
 def test_shipped_default_cuts_out_4_3_and_portrait_photos_as_well_as_carvana_ones(monkeypatch):
-    predictor = Predictor([SHIPPED_DEFAULT], device="cpu")
+    # the model's own masks: the main-object step (engine.matte.select) would tidy the squashed
+    # portrait's stray blobs away (0.951 -> 0.986) and hide what the geometry does
+    predictor = Predictor([SHIPPED_DEFAULT], device="cpu", keep_all_objects=True)
     photo = FULLSIZE / "3071362591f7_13.jpg"
     rgb, truth = read_rgb(photo), read_mask(FULLSIZE / f"{photo.stem}_mask.gif")
     reference = dice(predictor.predict(rgb), truth)  # 0.9944
