@@ -187,10 +187,12 @@ class Predictor:
         forward pass: the probability map, and for an ensemble its members' disagreement."""
         if len(self.models) == 1:
             logits = self.full_size_logits(self.models[0], rgb)
-            return self._one_model_mask(logits), confidence(torch.sigmoid(logits).cpu().numpy())
+            mask = self._one_model_mask(logits)
+            return mask, confidence(torch.sigmoid(logits).cpu().numpy(), mask=mask)
         probs, thresholds = self.probabilities(rgb), self._thresholds
         members = [p > t for p, t in zip(probs, thresholds, strict=True)]
-        return combine(probs, thresholds, self.vote), confidence(np.mean(probs, axis=0), members)
+        mask = combine(probs, thresholds, self.vote)
+        return mask, confidence(np.mean(probs, axis=0), members, mask)
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """H×W×3 uint8 photo → H×W boolean mask (True = car)."""

@@ -27,6 +27,7 @@ WORK_SIDE = 480  # the map is shrunk to about this many pixels on its long side
 UNSURE = (0.1, 0.9)
 EDGE_WIDTH_HALF = 3.0  # unsure pixels per outline pixel (at work size) that score 0.5
 SHOWN = 0.75  # a check scoring below this names its reason
+NEARLY_EMPTY = 0.005  # a car covering less of the photo than this is noted (the size check's 0)
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,14 @@ def _shrunk(prob: np.ndarray) -> np.ndarray:
     return cv2.resize(prob.astype(np.float32, copy=False), size, interpolation=cv2.INTER_AREA)
 
 
-def confidence(prob: np.ndarray, members: Sequence[np.ndarray] = ()) -> Confidence:
-    """The confidence of one photo's cutout from its H×W probability map (car = 1) and, for an
-    ensemble, its members' H×W boolean masks."""
+def confidence(
+    prob: np.ndarray, members: Sequence[np.ndarray] = (), mask: np.ndarray | None = None
+) -> Confidence:
+    """The confidence of one photo's cutout from its H×W probability map (car = 1), the H×W
+    boolean `mask` the cutout is made from (the model's threshold, or the ensemble's vote; by
+    default the map above 0.5) and, for an ensemble, its members' H×W boolean masks."""
     p = _shrunk(prob)
-    car = (p > 0.5).astype(np.uint8)
+    car = ((_shrunk(mask.astype(np.float32)) if mask is not None else p) > 0.5).astype(np.uint8)
     scores: dict[str, float] = {}
     reasons: list[str] = []
     area = float(car.mean())
@@ -112,3 +116,14 @@ def confidence(prob: np.ndarray, members: Sequence[np.ndarray] = ()) -> Confiden
 
     value = float(np.prod(list(scores.values())))
     return Confidence(value, tuple(reasons), scores)
+
+
+def empty_cutout_note(mask: np.ndarray) -> str | None:
+    """A note for a cutout with (almost) no car in it, said whether or not a report is asked
+    for (None for a cutout with a car)."""
+    area = float(np.count_nonzero(mask)) / max(mask.size, 1)
+    if area == 0:
+        return "no car found: the cutout is empty"
+    if area < NEARLY_EMPTY:
+        return f"almost no car found: the cutout covers {area:.2%} of the photo"
+    return None
