@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import socket
@@ -59,6 +60,7 @@ NAME_PATTERNS = {
     "listing": "{stem}_listing.jpg",  # framed with its car's other angles (engine.listing)
 }
 _HOST = socket.gethostname()
+_log = logging.getLogger(__name__)
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")  # s3://..., gs://... (not C:/)
 
 
@@ -91,16 +93,20 @@ class _Claims:
     def __init__(self, entries: Iterable[dict]) -> None:
         self.added: list[dict] = []
         self._by_name: dict[str, set[str]] = {}
+        self._mine: set[tuple[str, str]] = set()  # this process's claims: not made twice
         for e in entries:
             self._by_name.setdefault(e["claim"].casefold(), set()).add(e["from"])
+            if e.get("pid") == os.getpid() and e.get("host") == _HOST:
+                self._mine.add((e["claim"].casefold(), e["from"]))
 
     def held_by_other(self, name: str, source: str) -> bool:
         """True if `name` is claimed for a photo other than `source` by a run still going."""
         return any(not _same_source(s, source) for s in self._by_name.get(name.casefold(), ()))
 
     def add(self, name: str, source: str) -> None:
-        if source in self._by_name.get(name.casefold(), ()):
-            return  # claimed for this photo already
+        if (name.casefold(), source) in self._mine:
+            return
+        self._mine.add((name.casefold(), source))
         self._by_name.setdefault(name.casefold(), set()).add(source)
         entry = {"claim": name, "from": source, "pid": os.getpid(), "host": _HOST}
         self.added.append({**entry, "time": round(time.time())})
@@ -109,13 +115,20 @@ class _Claims:
 @contextlib.contextmanager
 def _locked(fd: int, path: Path) -> Iterator[None]:
     """An exclusive lock on the open file `fd` (`path`) against other processes, waited for at
-    most LOCK_WAIT_S."""
+    most LOCK_WAIT_S. On a disk that has no locks (some network shares) the claims go on without
+    one: the names are still claimed, only two runs choosing in the same millisecond could
+    clash."""
     deadline = time.monotonic() + LOCK_WAIT_S
-    while not lock_descriptor(fd, blocking=False):
-        if time.monotonic() > deadline:
-            reason = f"another run has held the record locked for {LOCK_WAIT_S:.0f} s"
-            raise OutputWriteError(path, reason)
-        time.sleep(0.02)
+    try:
+        while not lock_descriptor(fd, blocking=False):
+            if time.monotonic() > deadline:
+                reason = f"another run has held the record locked for {LOCK_WAIT_S:.0f} s"
+                raise OutputWriteError(path, reason)
+            time.sleep(0.02)
+    except OSError as exc:
+        _log.warning("%s: cannot be locked (%s); names claimed without a lock", path, exc)
+        yield
+        return
     try:
         yield
     finally:
