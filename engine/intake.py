@@ -2,7 +2,8 @@
 
 `find_images` lists image files and the reasons other files are not used. On top of that a batch
 leaves out what is not a photo of the shoot: files CarMask wrote in an earlier run (listed in the
-output record beside them, `engine.outputs`), and hand-made masks beside their photos
+output record beside them, `engine.outputs`), those of them retouched since (listed, with their
+photo: a retouched cutout is not a new photo to cut out), and hand-made masks beside their photos
 (``X_mask.png`` next to ``X.jpg``, the layout `carmask train` reads).
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.io import find_images
-from engine.outputs import written_by_carmask
+from engine.outputs import changed_outputs, written_by_carmask
 
 __all__ = ["Intake", "find_photos"]
 
@@ -41,12 +42,16 @@ def find_photos(inputs: Iterable[str | os.PathLike[str]], recursive: bool = True
     """The photos among files and folders, with every other file and why it is not used."""
     images, skipped = find_images(inputs, recursive=recursive)
     ours = written_by_carmask(images)
-    photos = [p for p in images if p not in ours]
+    retouched = changed_outputs(p for p in images if p not in ours)
+    photos = [p for p in images if p not in ours and p not in retouched]
     stems: dict[tuple[Path, str], Path] = {}
     for p in photos:
         if not p.stem.casefold().endswith(_MASK_TAIL):
             stems.setdefault((p.parent, p.stem.casefold()), p)
     intake = Intake(earlier_outputs=[p for p in images if p in ours], skipped=list(skipped))
+    for p, source in retouched.items():
+        why = f"CarMask's output of {Path(source).name}, changed since (a retouch): not a photo"
+        intake.skipped.append((p, why))
     for p in photos:
         stem = p.stem.casefold()
         twin = None

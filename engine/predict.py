@@ -200,10 +200,11 @@ class Predictor:
         (`engine.matte.alpha`) and, if `checked`, the confidence (`predict_checked`)."""
         if len(self.models) == 1:
             logits = self.full_size_logits(self.models[0], rgb)
-            mask, selection = self._main_object(self._one_model_mask(logits))
-            if checked:
+            raw = self._one_model_mask(logits)
+            mask, selection = self._main_object(raw)
+            if checked:  # the network's own mask, at its threshold: what it was unsure of
                 prob = torch.sigmoid(logits).cpu().numpy()
-                conf = confidence(prob)
+                conf = confidence(prob, mask=raw)
             else:  # the probability is read along the outline only
                 prob, conf = _SigmoidAt(logits.cpu().numpy()), None
             return Matte(mask, edge_alpha(mask, prob, self._thresholds[0]), conf, selection)
@@ -213,7 +214,7 @@ class Predictor:
         conf = None
         if checked:
             members = [p > t for p, t in zip(probs, thresholds, strict=True)]
-            conf = confidence(mean, members)
+            conf = confidence(mean, members, raw)
         mask, selection = self._main_object(raw)
         return Matte(mask, edge_alpha(mask, mean, float(np.mean(thresholds))), conf, selection)
 

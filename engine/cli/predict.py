@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import signal
 import sys
@@ -18,12 +19,14 @@ from engine.cli.common import _lanes, _say
 from engine.export import ExportOptions, export_photo
 from engine.intake import find_photos
 from engine.io import (
+    TEMP_PREFIX,
     ImageReadError,
     OutputWriteError,
+    os_error_reason,
     read_photo,
 )
 from engine.memory import HeapKeeper
-from engine.outputs import OutputPlan
+from engine.outputs import NAME_PATTERNS, OutputPlan
 from engine.pipeline import Lanes, WriteBehind
 
 
@@ -34,19 +37,25 @@ def cmd_predict(args, predictors=None) -> int:
         from engine.cluster import cmd_predict_ray
 
         return cmd_predict_ray(args)
+    from engine.review.confidence import empty_cutout_note  # cv2: not at the CLI's start
+
     intake = find_photos(args.inputs)
     options = ExportOptions(formats=tuple(args.format or ["png"]), background=args.background)
     names, unlisted = _listing_names(args, intake.photos)
     plan = OutputPlan(options.formats, intake.photos, names)
-    for f in intake.photos:
-        plan.assign(f, args.out)  # every name chosen before anything is written
+    report = _report(args, intake, plan)
     listing = _listing(args, plan, intake.photos) if "listing" in options.formats else None
-    report = _report(args, intake)
     name_notes = _unlisted_notes(args, unlisted, report)
     if predictors:
         restore_threads = lambda: None  # noqa: E731
     else:
         predictors, restore_threads = _lanes(args, len(intake.photos))
+    try:  # every name chosen and claimed before anything is written; once the model loaded,
+        # so that a model that does not load leaves no output folder behind
+        _claim_outputs(args, plan, intake.photos, report)
+    except BaseException:
+        restore_threads()
+        raise
     predictor = predictors[0]
     at_once = f"; {len(predictors)} photos at a time" if len(predictors) > 1 else ""
     device = f"{predictor.device_label}{at_once}"  # said at the start and in the summary
@@ -106,8 +115,9 @@ def cmd_predict(args, predictors=None) -> int:
             raise item.error
         photo, matte, seconds = item.value
         writes.submit(lambda: listing.add(path, matte.mask) if listing else None, framed_after)
-        if photo.note:
-            notes.append((path, photo.note))
+        for note in (photo.note, empty_cutout_note(matte.mask)):
+            if note:
+                notes.append((path, note))
         times.append(seconds)
         done += 1
         if report:
@@ -144,36 +154,71 @@ def cmd_predict(args, predictors=None) -> int:
     bar.close()
     wall = time.perf_counter() - started
     _predict_summary(done, failed, notes, intake, times, device, wall=wall)
-    _write_report(report, intake.photos)
-    return 1 if failed or not intake.photos else 0
+    reported = _write_report(report, intake.photos)
+    return 1 if failed or not intake.photos or not reported else 0
 
 
-def _report(args, intake):
-    """The batch's --report (`engine.review.report`), checked before any photo is read."""
+def _report(args, intake, plan: OutputPlan):
+    """The batch's --report (`engine.review.report`), checked before the model loads: not a
+    photo, a folder, CarMask's own file or any file but an earlier report; no output of the
+    plan is named as it."""
     if not getattr(args, "report", None):
         return None
     from engine.review.report import BatchReport
 
     path = Path(args.report)
+
+    def refuse(why: str):
+        raise SystemExit(f"carmask: error: --report {path}: {why}")
+
     if path.resolve() in {p.resolve() for p in intake.photos}:
-        raise SystemExit(f"carmask: error: --report {path}: that is one of the photos")
+        refuse("that is one of the photos")
     if path.is_dir():
-        raise SystemExit(f"carmask: error: --report {path}: is a folder; name a file")
+        refuse("is a folder; name a file")
+    if path.name.startswith((".carmask", TEMP_PREFIX)):
+        refuse("that is CarMask's record of an output folder; name a new file")
     if path.exists() and not BatchReport.is_report(path):
-        raise SystemExit(
-            f"carmask: error: --report {path}: a file that is not a carmask report is there "
-            "(it was left as it is); name a new file"
-        )
+        refuse("a file that is not a carmask report is there (left as it is); name a new file")
+    folder = next((f for f in path.absolute().parents if f.exists()), None)
+    if folder is not None and not folder.is_dir():
+        refuse(f"{folder} is a file, not a folder")
+    if path.parent.resolve() == Path(args.out).resolve():
+        for photo in intake.photos:
+            for fmt in plan.formats:
+                if NAME_PATTERNS[fmt].format(stem=photo.stem).casefold() == path.name.casefold():
+                    refuse(f"the batch writes the {fmt} output of {photo} there; name another file")
+    plan.keep_clear(path)  # nothing the batch writes takes its name
     report = BatchReport(path)
     for photo, reason in intake.skipped:
         report.not_done(photo, "skipped", reason)
     return report
 
 
-def _write_report(report, photos: list[Path]) -> None:
-    """The report, with the photos the batch did not reach (Ctrl-C) as not started."""
+def _claim_outputs(args, plan: OutputPlan, photos: list[Path], report) -> None:
+    """Every output name of the batch chosen and claimed; the report's folder made (so that it
+    can be written when the batch ends)."""
+    try:
+        plan.assign_all(photos, args.out)
+    except OutputWriteError as exc:
+        raise SystemExit(f"carmask: error: {exc.path}: {exc.reason}") from None
     if report is None:
         return
+    try:
+        report.path.absolute().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(
+            f"carmask: error: --report {report.path}: cannot make its folder: "
+            f"{os_error_reason(exc)}"
+        ) from None
+    if not os.access(report.path.absolute().parent, os.W_OK):
+        raise SystemExit(f"carmask: error: --report {report.path}: its folder is not writable")
+
+
+def _write_report(report, photos: list[Path]) -> bool:
+    """The report, with the photos the batch did not reach (Ctrl-C) as not started; False if
+    it could not be written (said)."""
+    if report is None:
+        return True
     seen = {row["file"] for row in report.rows}
     for photo in photos:
         if str(photo) not in seen:
@@ -182,6 +227,8 @@ def _write_report(report, photos: list[Path]) -> None:
         _say(f"report: {report.write()}")
     except OutputWriteError as exc:
         print(f"  failed: {exc.path}: {exc.reason}")
+        return False
+    return True
 
 
 def _listing_names(args, photos: list[Path]) -> tuple[dict[Path, str] | None, dict]:

@@ -114,21 +114,24 @@ def cmd_predict_ray(args) -> int:
     options = ExportOptions(formats=formats, background=args.background)
     plan = OutputPlan(options.formats, intake.photos)
     out = Path(args.out).absolute()  # the same on every node (workers have other cwds)
-    names = {p: plan.assign(p, out) for p in intake.photos}  # all chosen before any write
     models = [str(m) for m in chosen_model_paths(args.model, args.ensemble)]
     model = model_digest(models, **mask_settings(args))
     opts = options_key(formats, args.background)
-    manifest = Manifest(out)
-    rows = [
-        {
-            "photo": sources[p],
-            "outputs": json.dumps({f: str(path) for f, path in names[p].items()}),
-            "expect": manifest.expected_digest(sources[p], model, opts),
-        }
-        for p in intake.photos
-    ]
     started = _init(ray, args.ray, args.quiet)
     try:
+        if args.device == "cuda" and not ray.cluster_resources().get("GPU"):
+            raise SystemExit("carmask: error: --device cuda, but the Ray cluster has no GPU")
+        # all chosen and claimed before any write, once the cluster can run the batch
+        names = plan.assign_all(intake.photos, out)
+        manifest = Manifest(out)
+        rows = [
+            {
+                "photo": sources[p],
+                "outputs": json.dumps({f: str(path) for f, path in names[p].items()}),
+                "expect": manifest.expected_digest(sources[p], model, opts),
+            }
+            for p in intake.photos
+        ]
         return _run(ray, args, intake, rows, models, model, opts, manifest)
     finally:
         if started:
@@ -149,8 +152,6 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
         if node.get("Alive") and node.get("Resources", {}).get("CPU")
     ]
     resources = ray.cluster_resources()
-    if args.device == "cuda" and not resources.get("GPU"):
-        raise SystemExit("carmask: error: --device cuda, but the Ray cluster has no GPU")
     n, cpus, gpus = plan_resources(
         resources, node_cpus, args.workers, args.cpus_per_worker, args.device
     )

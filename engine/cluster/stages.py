@@ -26,7 +26,7 @@ import numpy as np
 from engine.export import ExportOptions, export_photo
 from engine.io import ImageReadError, OutputWriteError, read_photo
 from engine.manifest import bytes_digest
-from engine.outputs import OutputPlan
+from engine.outputs import OutputPlan, source_id
 
 OK, UNCHANGED, FAILED = "ok", "unchanged", "failed"
 Row = dict[str, Any]
@@ -180,10 +180,14 @@ class _Planned(OutputPlan):
     """An `OutputPlan` holding the names the driver chose for one photo (with every photo of the
     batch in view), so the worker writes exactly those, with the plan's own checks."""
 
-    def __init__(self, formats, photo: str, paths: dict[str, str]) -> None:
+    def __init__(self, formats, photo: str, paths: dict[str, str], source: str) -> None:
         super().__init__(formats, [photo])
         self._photo = Path(photo)
         self._pinned = {f: Path(p) for f, p in paths.items()}
+        self._source = source  # the photo or its URI (`photo` may be a local copy of it)
+
+    def source(self, photo) -> str:
+        return source_id(self._source) if Path(photo) == self._photo else super().source(photo)
 
     def assign(self, photo, out_dir) -> dict:
         if Path(photo) == self._photo:
@@ -219,7 +223,7 @@ def export_stage(row: Row, spec: JobSpec) -> Row:
         if _is_uri(photo):  # export_photo reads the colour profile from the photo's own file
             photo = str(Path(tmp) / PurePosixPath(photo).name)
             Path(photo).write_bytes(row["raw"])
-        plan = _Planned(spec.formats, photo, outputs)
+        plan = _Planned(spec.formats, photo, outputs, row["photo"])
         try:
             export_photo(rgb, mask, photo, spec.out, options, plan, alpha)
         except OutputWriteError as exc:

@@ -27,6 +27,7 @@ from engine.io.write import (
     atomic_write_bytes,
     atomic_write_json,
     image_writer,
+    process_alive,
     remove_stale_temp_files,
     save_image_atomic,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "image_writer",
     "memory_note",
     "os_error_reason",
+    "process_alive",
     "read_icc_profile",
     "read_mask",
     "read_photo",

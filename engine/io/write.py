@@ -48,14 +48,15 @@ def remove_stale_temp_files(folder: str | os.PathLike[str]) -> int:
             old = now - e.stat(follow_symlinks=False).st_mtime > _STALE_AFTER_S
         except (ValueError, OSError):
             continue
-        if old or not _process_alive(pid):
+        if old or not process_alive(pid):
             with contextlib.suppress(OSError):
                 os.unlink(e.path)
                 removed += 1
     return removed
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True if process `pid` (on this machine) still runs, or there is no way to tell."""
     if pid == os.getpid():
         return True
     try:

@@ -139,7 +139,7 @@ class ListingBatch:
 
     def _write_spin(self, first: Path, result: CarResult) -> None:
         name = car_and_angle(first)[0]
-        page = self.plan.claim(f"{name}_spin", ".html", result.written[0].parent)
+        page = self.plan.claim(f"{name}_spin", ".html", result.written[0].parent, first)
         text = spin_page(result.written, page, f"{name}: 360° view")
         try:
             result.spin = self.plan.write(page, first, lambda f: f.write(text.encode("utf-8")))

@@ -34,6 +34,7 @@ UNSURE = (0.1, 0.9)
 EDGE_WIDTH_HALF = 4.0  # unsure pixels per outline pixel (at work size) that score 0.5
 STRAY_HALF = 0.02  # the share of car pixels apart from the car that scores 0.5
 REVIEW_BELOW = 0.5  # a check scoring below this names its reason: the photo needs review
+NEARLY_EMPTY = 0.005  # a car covering less of the photo than this is noted (the size check's 0)
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,14 @@ def _shrunk(prob: np.ndarray) -> np.ndarray:
     return cv2.resize(prob.astype(np.float32, copy=False), size, interpolation=cv2.INTER_AREA)
 
 
-def confidence(prob: np.ndarray, members: Sequence[np.ndarray] = ()) -> Confidence:
-    """The confidence of one photo's cutout from its H×W probability map (car = 1) and, for an
-    ensemble, its members' H×W boolean masks."""
+def confidence(
+    prob: np.ndarray, members: Sequence[np.ndarray] = (), mask: np.ndarray | None = None
+) -> Confidence:
+    """The confidence of one photo's cutout from its H×W probability map (car = 1), the H×W
+    boolean `mask` the cutout is made from (the model's threshold, or the ensemble's vote; by
+    default the map above 0.5) and, for an ensemble, its members' H×W boolean masks."""
     p = _shrunk(prob)
-    car = (p > 0.5).astype(np.uint8)
+    car = ((_shrunk(mask.astype(np.float32)) if mask is not None else p) > 0.5).astype(np.uint8)
     scores: dict[str, float] = {}
     reasons: list[str] = []
     area = float(car.mean())
@@ -128,3 +132,14 @@ def confidence(prob: np.ndarray, members: Sequence[np.ndarray] = ()) -> Confiden
     if len(members) > 1:
         measures["split"] = split
     return Confidence(float(min(scores.values())), tuple(reasons), scores, measures)
+
+
+def empty_cutout_note(mask: np.ndarray) -> str | None:
+    """A note for a cutout with (almost) no car in it, said whether or not a report is asked
+    for (None for a cutout with a car)."""
+    area = float(np.count_nonzero(mask)) / max(mask.size, 1)
+    if area == 0:
+        return "no car found: the cutout is empty"
+    if area < NEARLY_EMPTY:
+        return f"almost no car found: the cutout covers {area:.2%} of the photo"
+    return None

@@ -7,7 +7,7 @@ dropped and filled, `engine.matte.select`, or that it was off), `seconds` (readi
 and writing the photo) and, for a photo that did not get done, `error`; `notes` where the batch
 did something for the photo its user should know of (a listing name made from the car's id).
 Written atomically once the batch ends, Ctrl-C included, so a reader never sees half a report.
-It replaces an earlier report, never another file.
+It replaces only an earlier report (a file that is, line by line, what this module writes).
 
 The checks across a car's angles (`engine.review.angles`) run when the report is written: a
 photo they flag gets their reasons too, and its confidence is at most `FLAGGED_IN_SET`; the
@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.io import atomic_write_bytes
+from engine.io import OutputWriteError, atomic_write_bytes
 from engine.review.angles import Outline, check_sets, outline_of
 from engine.review.confidence import Confidence
 from engine.review.verdict import needs_review
 
 FLAGGED_IN_SET = 0.5
+STATUSES = ("done", "failed", "skipped", "not started")
 
 
 class BatchReport:
@@ -37,15 +38,23 @@ class BatchReport:
 
     @staticmethod
     def is_report(path: Path) -> bool:
-        """An earlier report (which a new one may replace): empty, or JSON lines with a file
-        and a status on the first."""
+        """An earlier report, which a new one may replace: empty, or every line a JSON object
+        with a file and one of the statuses this module writes (a blank line, `{}` or any other
+        text below a report-like first line is somebody else's file)."""
         try:
             with path.open(encoding="utf-8") as f:
-                first = f.readline()
-            row = json.loads(first) if first.strip() else {}
+                for line in f:
+                    row = json.loads(line)
+                    if not (
+                        line.endswith("\n")
+                        and isinstance(row, dict)
+                        and isinstance(row.get("file"), str)
+                        and row.get("status") in STATUSES
+                    ):
+                        return False
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return False
-        return isinstance(row, dict) and (not row or {"file", "status"} <= row.keys())
+        return True
 
     def done(
         self, photo: Path, mask, checked: Confidence, seconds: float, steps: dict | None = None
@@ -78,4 +87,6 @@ class BatchReport:
                 row["reasons"] = [*row["reasons"], *reasons]
                 row["confidence"] = min(row["confidence"], FLAGGED_IN_SET)
         text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in self.rows)
+        if self.path.exists() and not self.is_report(self.path):  # put there during the batch
+            raise OutputWriteError(self.path, "a file that is not a report is there (left as is)")
         return atomic_write_bytes(self.path, text.encode("utf-8"))
