@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -62,12 +63,23 @@ def _openvino_runner(lm: LoadedModel, dtype: torch.dtype):
 
     entry = cached_entry(lm.path, lm.header.name, lm.header.digest, cache_key(), build)
     threads = torch.get_num_threads()
+    # as many streams as lanes of `threads` fit on the CPU (a stream costs nothing until used)
+    streams = max(1, _cpus() // threads)
+    refiner = lm.model.refiner
+    warm_up = (2 * lm.model.stride, refiner.tile + 2 * refiner.margin if refiner else 0)
     try:
-        return OpenVinoModel(entry, dtype, threads)
-    except Exception:  # a damaged cache entry: build it again, once
+        return OpenVinoModel(entry, dtype, threads, streams, warm_up)
+    except Exception:  # a cache entry OpenVINO cannot read or run: build it again, once
         discard(entry)
         entry = cached_entry(lm.path, lm.header.name, lm.header.digest, cache_key(), build)
-        return OpenVinoModel(entry, dtype, threads)
+        return OpenVinoModel(entry, dtype, threads, streams, warm_up)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _short(exc: BaseException) -> str:
