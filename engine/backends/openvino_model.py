@@ -20,6 +20,8 @@ threads, each process bounded in time).
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 import warnings
 import weakref
@@ -145,6 +147,31 @@ class _Compiled:
         used = self.unet.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         # what the CPU really runs (a bf16 hint on a CPU without bf16 gives float32)
         self.dtype = PRECISION_DTYPES.get(used, dtype)
+
+
+@functools.cache
+def streams_that_fit(threads: int) -> int:
+    """How many streams of `threads` threads each OpenVINO runs at once on this CPU: as many
+    lanes of that size as its cores hold (a stream costs nothing until a request uses it).
+    OpenVINO caps streams and threads at the cores it uses; a stream never gets fewer threads
+    than asked for."""
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    threads = max(1, int(threads))
+    wanted = max(1, _cpus() // threads)
+    x = ops.parameter([1], ov.Type.f32)
+    config = {"NUM_STREAMS": wanted, "INFERENCE_NUM_THREADS": wanted * threads}
+    probe = _shared_core().compile_model(ov.Model([ops.relu(x)], [x]), "CPU", config)
+    streams = int(probe.get_property("NUM_STREAMS"))
+    return max(1, min(streams, int(probe.get_property("INFERENCE_NUM_THREADS")) // threads))
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 _compiled: weakref.WeakValueDictionary[tuple, _Compiled] = weakref.WeakValueDictionary()

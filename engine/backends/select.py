@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -50,7 +49,12 @@ def attach_backend(
 
 def _openvino_runner(lm: LoadedModel, dtype: torch.dtype):
     from engine.backends.cache import cached_entry, discard
-    from engine.backends.openvino_model import OpenVinoModel, cache_key, convert
+    from engine.backends.openvino_model import (
+        OpenVinoModel,
+        cache_key,
+        convert,
+        streams_that_fit,
+    )
 
     if lm.path is None:
         raise BackendError("the model has no file to convert")
@@ -63,8 +67,7 @@ def _openvino_runner(lm: LoadedModel, dtype: torch.dtype):
 
     entry = cached_entry(lm.path, lm.header.name, lm.header.digest, cache_key(), build)
     threads = torch.get_num_threads()
-    # as many streams as lanes of `threads` fit on the CPU (a stream costs nothing until used)
-    streams = max(1, _cpus() // threads)
+    streams = streams_that_fit(threads)  # the lanes' inferences run at once, a stream each
     refiner = lm.model.refiner
     warm_up = (2 * lm.model.stride, refiner.tile + 2 * refiner.margin if refiner else 0)
     try:
@@ -73,13 +76,6 @@ def _openvino_runner(lm: LoadedModel, dtype: torch.dtype):
         discard(entry)
         entry = cached_entry(lm.path, lm.header.name, lm.header.digest, cache_key(), build)
         return OpenVinoModel(entry, dtype, threads, streams, warm_up)
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _short(exc: BaseException) -> str:
