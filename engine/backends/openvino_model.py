@@ -9,8 +9,8 @@ precision the compiled model really uses.
 
 Several photos at once (the batch's lanes, `engine.pipeline.Lanes`) run OpenVINO's own way: one
 compiled model per network and per process, shared by every lane's `OpenVinoModel`, with a
-stream per lane (`NUM_STREAMS`, each on the lane's threads) and an `InferRequest` per calling
-thread, started with `start_async` and awaited with `wait`, which releases the GIL. Two
+stream per lane (`NUM_STREAMS`, each on the lane's threads) and an `InferRequest` per call
+running at once, started with `start_async` and awaited with `wait`, which releases the GIL. Two
 compiled models first called at the same instant from two threads (`CompiledModel.__call__`, its
 one shared request behind a Python lock) hung the batch for ever, now and then, on a loaded
 machine; the first inference of a compiled model now runs on the thread that loads it, before
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+import queue
 import threading
 import warnings
 import weakref
@@ -104,24 +105,33 @@ def _file_keys(folder: Path) -> tuple:
 
 
 class _Network:
-    """One compiled network; each thread that calls it gets its own `InferRequest` (a request
-    runs one inference at a time, a compiled model runs one per stream at once)."""
+    """One compiled network; each call runs on an `InferRequest` of its own (a request runs
+    one inference at a time, a compiled model one per stream at once): an idle one, or a new
+    one when every request is busy, so there are as many as calls ever ran at once.
+
+    The requests belong to the network, not to the calling threads: one left in a thread's
+    locals was destroyed while the thread ended (a QThread of the app), inside Python's own
+    clean-up of the thread, and freed memory twice (tests/app/test_app_window.py crashed)."""
 
     def __init__(self, compiled):
         self.compiled = compiled
-        self._requests = threading.local()
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        request = getattr(self._requests, "request", None)
-        if request is None:
-            request = self._requests.request = self.compiled.create_infer_request()
         arrays = [t.detach().float().contiguous().numpy() for t in inputs]
-        # copied into the request's own tensors: OpenVINO then holds no Python object, whose
-        # release would need the GIL on one of its threads
-        request.start_async(arrays, share_inputs=False)
-        request.wait()  # the GIL is released while the network runs
-        # the request's output buffer is reused by its next inference
-        return torch.from_numpy(request.get_output_tensor(0).data.copy())
+        try:
+            request = self._idle.get_nowait()
+        except queue.Empty:
+            request = self.compiled.create_infer_request()
+        try:
+            # copied into the request's own tensors: OpenVINO then holds no Python object,
+            # whose release would need the GIL on one of its threads
+            request.start_async(arrays, share_inputs=False)
+            request.wait()  # the GIL is released while the network runs
+            # the request's output buffer is reused by its next inference
+            return torch.from_numpy(request.get_output_tensor(0).data.copy())
+        finally:
+            self._idle.put(request)
 
 
 class _Compiled:
