@@ -20,9 +20,11 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Generic, TypeVar
 
 S = TypeVar("S")  # a photo (its path or a job)
@@ -125,13 +127,25 @@ class Lanes(Generic[S, V]):
     """`work(source)` for each source on `lanes` threads at once, results in the sources' order
     (`ReadResult`: the value, or the exception `work` raised). At most `lanes + ahead` sources
     are taken on. `stop()` (Ctrl-C) starts nothing more, waits for the work already running and
-    returns its results, so nothing half-done is left behind."""
+    returns its results, so nothing half-done is left behind.
+
+    Waits are bounded: while the next result has not come for `patience` seconds,
+    `stalled(source, seconds)` is called (then again every `patience` seconds), so a batch that
+    makes no progress says so instead of sitting silent."""
 
     def __init__(
-        self, sources: Iterable[S], work: Callable[[S], V], lanes: int = 2, ahead: int = 1
+        self,
+        sources: Iterable[S],
+        work: Callable[[S], V],
+        lanes: int = 2,
+        ahead: int = 1,
+        patience: float = 60.0,
+        stalled: Callable[[S, float], Any] | None = None,
     ):
         self._sources = iter(sources)
         self._work = work
+        self._patience = max(0.001, patience)
+        self._stalled = stalled
         self._pool = ThreadPoolExecutor(max(1, lanes), thread_name_prefix="carmask-lane")
         self._pending: deque[tuple[S, Future]] = deque()
         for _ in range(max(1, lanes) + max(0, ahead)):
@@ -146,10 +160,22 @@ class Lanes(Generic[S, V]):
         error = future.exception()
         return ReadResult(source, None if error else future.result(), error)
 
+    def _wait(self, source: S, future: Future) -> None:
+        """Wait for `future`, telling `stalled` each time `patience` seconds pass without it."""
+        since = time.monotonic()
+        while True:
+            try:
+                future.exception(timeout=self._patience)
+                return
+            except FutureTimeout:
+                if self._stalled is not None:
+                    self._stalled(source, time.monotonic() - since)
+
     def __iter__(self) -> Iterator[ReadResult[S, V]]:
         while self._pending:
             source, future = self._pending[0]
-            item = self._result(source, future)  # waits for it
+            self._wait(source, future)
+            item = self._result(source, future)
             self._pending.popleft()
             self._take()
             yield item
@@ -161,5 +187,9 @@ class Lanes(Generic[S, V]):
             if not future.cancel():  # already running (or done): it finishes
                 running.append((source, future))
         self._pending.clear()
+        results = []
+        for source, future in running:
+            self._wait(source, future)  # a photo that never finishes is still named
+            results.append(self._result(source, future))
         self._pool.shutdown(wait=True)
-        return [self._result(source, future) for source, future in running]
+        return results

@@ -2,8 +2,11 @@
 
 `user_data_dir()/converted/<model name>-<digest[:16]>-<backend key>/`, written to a temporary
 folder first and renamed into place (a crash never leaves a half-written entry), with a
-`source.json` naming the model file and its digest. When a model file changes (a new digest),
-its entry is rebuilt and the stale entries of the same file are removed.
+`source.json` naming the model file, its digest and the SHA-256 of every file the converter
+wrote. Each use checks those digests first: an entry whose files changed on disk (a bad sector,
+a sync tool, a stray edit), lost one, or has no readable `source.json` is removed and built
+again, with a warning, so a damaged copy never cuts out a photo. When a model file changes (a
+new digest), its entry is rebuilt and the stale entries of the same file are removed.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.library import user_data_dir
+from engine.manifest import file_digest
 
 log = logging.getLogger(__name__)
 SOURCE = "source.json"
@@ -34,26 +38,60 @@ def _safe(text: str) -> str:
 def cached_entry(
     model_file: Path, name: str, digest: str, key: str, build: Callable[[Path], None]
 ) -> Path:
-    """The cache folder for this model and converter `key`; `build(folder)` fills a new one."""
+    """The cache folder for this model and converter `key`, its files checked against the
+    digests written with them; `build(folder)` fills a new one (or replaces a damaged one)."""
     root = converted_dir()
     entry = root / f"{_safe(name)}-{digest[:16]}-{_safe(key)}"
-    if (entry / SOURCE).is_file():
-        return entry
+    if entry.exists():
+        problem = entry_problem(entry)
+        if problem is None:
+            return entry
+        log.warning("the converted model %s is damaged (%s): building it again", entry, problem)
+        shutil.rmtree(entry, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
     try:
         build(work)
-        source = {"model_file": str(Path(model_file).resolve()), "digest": digest, "key": key}
+        files = {p.name: file_digest(p) for p in sorted(work.iterdir()) if p.is_file()}
+        source = {
+            "model_file": str(Path(model_file).resolve()),
+            "digest": digest,
+            "key": key,
+            "files": files,
+        }
         (work / SOURCE).write_text(json.dumps(source, indent=1) + "\n", encoding="utf-8")
         try:
             os.replace(work, entry)
         except OSError:  # another process built the same entry meanwhile: use that one
-            if not (entry / SOURCE).is_file():
+            if entry_problem(entry) is not None:
                 raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _remove_stale(root, entry, Path(model_file).resolve())
     return entry
+
+
+def entry_problem(entry: Path) -> str | None:
+    """Why a cache entry cannot be used as it is (None when every file has its digest)."""
+    try:
+        source = json.loads((entry / SOURCE).read_text(encoding="utf-8"))
+        files = source["files"]
+        if not isinstance(files, dict) or not files:
+            raise TypeError
+    except FileNotFoundError:
+        return f"{SOURCE} is missing"
+    except (OSError, ValueError, TypeError, KeyError):
+        return f"{SOURCE} is unreadable or holds no file digests"
+    for name, expected in files.items():
+        path = entry / str(name)
+        if not path.is_file():
+            return f"{name} is missing"
+        try:
+            if file_digest(path) != expected:
+                return f"{name} does not match its SHA-256"
+        except OSError as exc:
+            return f"{name} cannot be read ({exc.strerror or exc})"
+    return None
 
 
 def discard(entry: Path) -> None:

@@ -6,19 +6,33 @@ number), and saves them in OpenVINO's IR (XML + weights) in float32. `OpenVinoMo
 them for this CPU with the thread count PyTorch uses, in float32 or bfloat16 (`engine.devices`'
 precision: bfloat16 only where it is asked for or the CPU has it natively), and reports the
 precision the compiled model really uses.
+
+Several photos at once (the batch's lanes, `engine.pipeline.Lanes`) run OpenVINO's own way: one
+compiled model per network and per process, shared by every lane's `OpenVinoModel`, with a
+stream per lane (`NUM_STREAMS`, each on the lane's threads) and an `InferRequest` per call
+running at once, started with `start_async` and awaited with `wait`, which releases the GIL. Two
+compiled models first called at the same instant from two threads (`CompiledModel.__call__`, its
+one shared request behind a Python lock) hung the batch for ever, now and then, on a loaded
+machine; the first inference of a compiled model now runs on the thread that loads it, before
+any lane starts (tests/engine/test_openvino_threads.py runs hundreds of first calls from two
+threads, each process bounded in time).
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import queue
 import threading
 import warnings
+import weakref
 from pathlib import Path
 
 import torch
 from torch import nn
 
 UNET, REFINER = "unet.xml", "refiner.xml"
-CONVERTER_VERSION = 1  # bump when `convert` changes what it writes: old entries are rebuilt
+CONVERTER_VERSION = 2  # bump when the cache entries change: old entries are rebuilt (2: digests)
 PRECISIONS = {torch.float32: "f32", torch.bfloat16: "bf16"}
 PRECISION_DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16}
 
@@ -81,48 +95,142 @@ def _shared_core():
         return _core
 
 
-class OpenVinoModel:
-    """The compiled networks of one model file; calls are serialised (one request each)."""
+def _file_keys(folder: Path) -> tuple:
+    """What identifies the files a network is compiled from (a rebuilt cache entry differs)."""
+    keys = []
+    for name in sorted(p.name for p in folder.iterdir() if p.suffix in (".xml", ".bin")):
+        st = (folder / name).stat()
+        keys.append((name, st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(keys)
 
-    name = "openvino"
 
-    def __init__(self, folder: Path, dtype: torch.dtype, threads: int):
-        if dtype not in PRECISIONS:
-            raise ValueError(f"OpenVINO runs float32 or bfloat16 here, not {dtype}")
+class _Network:
+    """One compiled network; each call runs on an `InferRequest` of its own (a request runs
+    one inference at a time, a compiled model one per stream at once): an idle one, or a new
+    one when every request is busy, so there are as many as calls ever ran at once.
+
+    The requests belong to the network, not to the calling threads: one left in a thread's
+    locals was destroyed while the thread ended (a QThread of the app), inside Python's own
+    clean-up of the thread, and freed memory twice (tests/app/test_app_window.py crashed)."""
+
+    def __init__(self, compiled):
+        self.compiled = compiled
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        arrays = [t.detach().float().contiguous().numpy() for t in inputs]
+        try:
+            request = self._idle.get_nowait()
+        except queue.Empty:
+            request = self.compiled.create_infer_request()
+        try:
+            # copied into the request's own tensors: OpenVINO then holds no Python object,
+            # whose release would need the GIL on one of its threads
+            request.start_async(arrays, share_inputs=False)
+            request.wait()  # the GIL is released while the network runs
+            # the request's output buffer is reused by its next inference
+            return torch.from_numpy(request.get_output_tensor(0).data.copy())
+        finally:
+            self._idle.put(request)
+
+
+class _Compiled:
+    """A model file's compiled networks, shared by the `OpenVinoModel`s of every lane."""
+
+    def __init__(self, folder: Path, dtype: torch.dtype, threads: int, streams: int):
         core = _shared_core()
         config = {
-            "INFERENCE_NUM_THREADS": int(threads),
+            # a stream per lane, each on the lane's threads: the lanes' inferences run at once
+            "NUM_STREAMS": int(streams),
+            "INFERENCE_NUM_THREADS": int(threads) * int(streams),
             "INFERENCE_PRECISION_HINT": PRECISIONS[dtype],
-            "PERFORMANCE_HINT": "LATENCY",
-            # OpenVINO pins its threads, the calling one included, to cores: the batch's reader
-            # and writer threads then queue behind them, and the calling thread stays pinned
-            # for torch's work too. Unpinned, writing a photo while the next is segmented
+            # OpenVINO pins its threads to cores: the batch's reader and writer threads then
+            # queue behind them. Unpinned, writing a photo while the next is segmented
             # overlaps (benchmarks/pipeline.py).
             "ENABLE_CPU_PINNING": False,
         }
-        self._unet = core.compile_model(core.read_model(folder / UNET), "CPU", config)
-        self._refiner = None
+        self.unet = _Network(core.compile_model(core.read_model(folder / UNET), "CPU", config))
+        self.refiner = None
         if (folder / REFINER).is_file():
-            self._refiner = core.compile_model(core.read_model(folder / REFINER), "CPU", config)
-        used = self._unet.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+            compiled = core.compile_model(core.read_model(folder / REFINER), "CPU", config)
+            self.refiner = _Network(compiled)
+        used = self.unet.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         # what the CPU really runs (a bf16 hint on a CPU without bf16 gives float32)
         self.dtype = PRECISION_DTYPES.get(used, dtype)
-        self._lock = threading.Lock()
-        self.threads = int(threads)  # what it was compiled for
+
+
+@functools.cache
+def streams_that_fit(threads: int) -> int:
+    """How many streams of `threads` threads each OpenVINO runs at once on this CPU: as many
+    lanes of that size as its cores hold (a stream costs nothing until a request uses it).
+    OpenVINO caps streams and threads at the cores it uses; a stream never gets fewer threads
+    than asked for."""
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    threads = max(1, int(threads))
+    wanted = max(1, _cpus() // threads)
+    x = ops.parameter([1], ov.Type.f32)
+    config = {"NUM_STREAMS": wanted, "INFERENCE_NUM_THREADS": wanted * threads}
+    probe = _shared_core().compile_model(ov.Model([ops.relu(x)], [x]), "CPU", config)
+    streams = int(probe.get_property("NUM_STREAMS"))
+    return max(1, min(streams, int(probe.get_property("INFERENCE_NUM_THREADS")) // threads))
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+_compiled: weakref.WeakValueDictionary[tuple, _Compiled] = weakref.WeakValueDictionary()
+_compiled_lock = threading.Lock()
+
+
+class OpenVinoModel:
+    """The compiled networks of one model file (shared with the other lanes' copies of the same
+    file); any number of threads may call it at once."""
+
+    name = "openvino"
+
+    def __init__(
+        self,
+        folder: Path,
+        dtype: torch.dtype,
+        threads: int,
+        streams: int = 1,
+        warm_up: tuple[int, int] = (64, 0),
+    ):
+        """`streams`: how many inferences may run at once, each on `threads` threads;
+        `warm_up`: the U-Net input side (a multiple of its stride) and the refiner's tile side
+        (0: none) of the first inference, run here, on the loading thread."""
+        if dtype not in PRECISIONS:
+            raise ValueError(f"OpenVINO runs float32 or bfloat16 here, not {dtype}")
+        folder = Path(folder).resolve()
+        key = (str(folder), _file_keys(folder), PRECISIONS[dtype], int(threads), int(streams))
+        with _compiled_lock:
+            networks = _compiled.get(key)
+            if networks is None:
+                networks = _Compiled(folder, dtype, threads, streams)
+                side, tile = warm_up
+                networks.unet(torch.zeros(1, 3, side, side))
+                if networks.refiner is not None and tile:
+                    networks.refiner(torch.zeros(1, 3, tile, tile), torch.zeros(1, 1, tile, tile))
+                _compiled[key] = networks
+        self._networks = networks  # held: the compiled models live as long as a lane uses them
+        self.dtype = networks.dtype
+        self.threads = int(threads)  # what it was compiled for, per stream
 
     @property
     def has_refiner(self) -> bool:
-        return self._refiner is not None
+        return self._networks.refiner is not None
 
     def unet(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised 1×3×H×W float32 (H, W multiples of the stride) → 1×1×H×W logits."""
-        with self._lock:
-            out = self._unet([x.detach().float().contiguous().numpy()])[0]
-            return torch.from_numpy(out.copy())  # the request's buffer is reused by the next call
+        return self._networks.unet(x)
 
     def refiner_interior(self, photo: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """`EdgeRefiner.forward_interior` on N tiles (N×3×s×s photo, N×1×s×s logits)."""
-        assert self._refiner is not None
-        inputs = [t.detach().float().contiguous().numpy() for t in (photo, logits)]
-        with self._lock:
-            return torch.from_numpy(self._refiner(inputs)[0].copy())
+        assert self._networks.refiner is not None
+        return self._networks.refiner(photo, logits)

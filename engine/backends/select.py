@@ -49,7 +49,12 @@ def attach_backend(
 
 def _openvino_runner(lm: LoadedModel, dtype: torch.dtype):
     from engine.backends.cache import cached_entry, discard
-    from engine.backends.openvino_model import OpenVinoModel, cache_key, convert
+    from engine.backends.openvino_model import (
+        OpenVinoModel,
+        cache_key,
+        convert,
+        streams_that_fit,
+    )
 
     if lm.path is None:
         raise BackendError("the model has no file to convert")
@@ -62,12 +67,15 @@ def _openvino_runner(lm: LoadedModel, dtype: torch.dtype):
 
     entry = cached_entry(lm.path, lm.header.name, lm.header.digest, cache_key(), build)
     threads = torch.get_num_threads()
+    streams = streams_that_fit(threads)  # the lanes' inferences run at once, a stream each
+    refiner = lm.model.refiner
+    warm_up = (2 * lm.model.stride, refiner.tile + 2 * refiner.margin if refiner else 0)
     try:
-        return OpenVinoModel(entry, dtype, threads)
-    except Exception:  # a damaged cache entry: build it again, once
+        return OpenVinoModel(entry, dtype, threads, streams, warm_up)
+    except Exception:  # a cache entry OpenVINO cannot read or run: build it again, once
         discard(entry)
         entry = cached_entry(lm.path, lm.header.name, lm.header.digest, cache_key(), build)
-        return OpenVinoModel(entry, dtype, threads)
+        return OpenVinoModel(entry, dtype, threads, streams, warm_up)
 
 
 def _short(exc: BaseException) -> str:

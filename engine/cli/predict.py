@@ -126,7 +126,14 @@ def cmd_predict(args, predictors=None) -> int:
     lanes: queue.Queue = queue.Queue()
     for lane in predictors:
         lanes.put(lane)
-    batch = Lanes(intake.photos, work, lanes=len(predictors), ahead=2 * len(predictors))
+    batch = Lanes(
+        intake.photos,
+        work,
+        lanes=len(predictors),
+        ahead=2 * len(predictors),
+        patience=_stall_seconds(),
+        stalled=_say_stalled,
+    )
     try:
         for item in batch:
             writes.poll()
@@ -156,6 +163,25 @@ def cmd_predict(args, predictors=None) -> int:
     _predict_summary(done, failed, notes, intake, times, device, wall=wall)
     reported = _write_report(report, intake.photos)
     return 1 if failed or not intake.photos or not reported else 0
+
+
+STALL_SECONDS = 60.0  # no photo finished for this long: the batch says so (CARMASK_STALL_SECONDS)
+
+
+def _stall_seconds() -> float:
+    try:
+        return float(os.environ.get("CARMASK_STALL_SECONDS", STALL_SECONDS))
+    except ValueError:
+        return STALL_SECONDS
+
+
+def _say_stalled(path: Path, seconds: float) -> None:
+    """A batch that makes no progress says so, naming the photo it waits on."""
+    message = (
+        f"no progress: no photo finished for {seconds:.3g} s; still waiting on {path} "
+        "(Ctrl-C stops the batch after the photos in progress)"
+    )
+    _say(message)
 
 
 def _report(args, intake, plan: OutputPlan):

@@ -147,3 +147,39 @@ def test_lanes_stop_finishes_the_running_photos_and_starts_no_more():
     finished = lanes.stop()
     assert sorted(i.value for i in finished) == sorted(started) == [0, 1]
     assert not any(t.name.startswith("carmask-lane") for t in threading.enumerate())
+
+
+def test_lanes_name_the_photo_they_wait_on_while_none_finishes_then_go_on():
+    """The batch's bounded wait: while no result comes for `patience` seconds, `stalled` hears
+    which source holds it up, again each period; when it finishes, every result comes."""
+    gate = threading.Event()
+    said: list[tuple[int, float]] = []
+
+    def work(i: int) -> int:
+        if i == 0:
+            gate.wait(5)  # a photo stuck for a while
+        return i
+
+    def stalled(source: int, seconds: float) -> None:
+        said.append((source, seconds))
+        if len(said) == 2:
+            gate.set()
+
+    items = list(Lanes(range(4), work, lanes=2, patience=0.05, stalled=stalled))
+    assert [i.value for i in items] == [0, 1, 2, 3]
+    assert [source for source, _ in said] == [0, 0]
+    assert 0.05 <= said[0][1] < said[1][1]
+
+
+def test_lanes_stopped_by_ctrl_c_still_name_a_photo_that_does_not_finish():
+    gate = threading.Event()
+    said: list[int] = []
+
+    def stalled(source: int, seconds: float) -> None:
+        said.append(source)
+        gate.set()
+
+    lanes = Lanes(range(5), lambda i: gate.wait(5) and i, lanes=2, patience=0.05, stalled=stalled)
+    time.sleep(0.1)
+    finished = lanes.stop()
+    assert sorted(i.value for i in finished) == [0, 1] and said == [0]
