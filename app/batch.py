@@ -20,6 +20,7 @@ class BatchController(QObject):
         self.w = window
         self.worker: BatchWorker | None = None
         self.thread = None
+        self.segmented = self.failed = 0  # this batch's photos, as they come
         # session.json holds the whole queue: a batch saves it once a second, not once per photo
         self._status_save_timer = QTimer(self, singleShot=True, interval=STATUS_SAVE_MS)
         self._status_save_timer.timeout.connect(window.session.save)
@@ -46,6 +47,7 @@ class BatchController(QObject):
         for photo in pending:
             w.queue.show_status(photo, w.session)
         jobs = [BatchJob(p.key, p.path, w.session.mask_file(p, "model")) for p in pending]
+        self.segmented = self.failed = 0
         self.worker = BatchWorker(jobs, models, w.device_combo.currentText())
         self.worker.engine_ready.connect(self._engine_ready)
         self.worker.engine_failed.connect(self._engine_failed)
@@ -147,6 +149,7 @@ class BatchController(QObject):
         w = self.w
         photo = w.session.photos.get(key)
         if photo:
+            self.segmented += 1
             w.session.set_status(
                 photo,
                 DONE,
@@ -168,6 +171,7 @@ class BatchController(QObject):
         w = self.w
         photo = w.session.photos.get(key)
         if photo:
+            self.failed += 1
             w.session.set_status(photo, FAILED, reason, save=False)
             self._save_statuses_soon()
             w.queue.show_status(photo, w.session)
@@ -195,9 +199,8 @@ class BatchController(QObject):
         self._settle_reruns()
         self._status_save_timer.stop()
         session.save()
-        done, failed = session.count(DONE, TOUCHED), session.count(FAILED)
-        verb = "Cancelled" if cancelled else "Finished"
-        w.rate_label.setText(f"{verb}: {done} segmented, {failed} failed")
+        verb = "Cancelled" if cancelled else "Finished"  # this batch's photos, not the queue's
+        w.rate_label.setText(f"{verb}: {self.segmented} segmented, {self.failed} failed")
         w.review.batch_finished()
         w.progress.setVisible(False)
         w.pause_action.setChecked(False)

@@ -80,3 +80,31 @@ def test_phone_photos_are_single_photos_without_an_angle_strip(qtbot, open_windo
     tree.select(str((SAMPLES / "1a17a1bd648b_04.jpg").resolve()))
     qtbot.waitUntil(lambda: window.strip.count() == 2, timeout=10000)
     assert window.strip.isVisible()
+
+
+def test_finished_counts_the_photos_of_this_batch_not_the_whole_queue(
+    qtbot, open_window, tiny_library
+):
+    window = open_window()
+    _queue(qtbot, window, sorted(SAMPLES.glob("*.jpg"))[:3], 3)
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: not window.busy, timeout=120000)
+    assert window.rate_label.text() == "Finished: 3 segmented, 0 failed"
+
+    _queue(qtbot, window, sorted(SAMPLES.glob("*.jpg"))[3:5], 5)
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: not window.busy, timeout=120000)
+    assert window.rate_label.text() == "Finished: 2 segmented, 0 failed"
+
+
+def test_batch_actions_that_need_a_selection_are_disabled_without_one(qtbot, open_window):
+    window = open_window()
+    needs_selection = (window.rerun_action, window.remove_action)
+    assert not any(a.isEnabled() for a in needs_selection)  # an empty queue
+    _queue(qtbot, window, [SAMPLES], 16)
+    window.queue.clearSelection()
+    assert not any(a.isEnabled() for a in needs_selection)
+    window.queue.select(str((SAMPLES / "1a17a1bd648b_05.jpg").resolve()))
+    assert all(a.isEnabled() for a in needs_selection)
+    window.queue.clearSelection()
+    assert not any(a.isEnabled() for a in needs_selection)
