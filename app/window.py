@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save_touchup)
         self.queue.photo_selected.connect(self.show_photo)
+        self.queue.itemSelectionChanged.connect(self._update_actions)
         self.strip.currentItemChanged.connect(self._strip_changed)
         self.document.changed.connect(self._mask_edited)
 
@@ -360,6 +361,9 @@ class MainWindow(QMainWindow):
         self.pause_action.setEnabled(busy)
         self.cancel_action.setEnabled(busy)
         self.export_action.setEnabled(any(p.has_mask for p in self.session.photos.values()))
+        chosen = bool(self.queue.selected_keys())  # what acts on the selection needs one
+        self.rerun_action.setEnabled(chosen)
+        self.remove_action.setEnabled(chosen)
         self.model_combo.setEnabled(not busy)
         self.device_combo.setEnabled(not busy)
 
