@@ -63,6 +63,21 @@ class BatchController(QObject):
         self.thread = start_batch(self.worker)
         w._update_actions()
 
+    def after_restart(self) -> None:
+        """Photos still queued from an earlier run are said so; their batch goes on by itself
+        when the app was closed while it ran (the operator was told it would)."""
+        w = self.w
+        resume, w.settings.resume_batch = w.settings.resume_batch, 0
+        queued = w.session.count(QUEUED)
+        if not queued:
+            return
+        photos = f"{queued} photo{'s' if queued != 1 else ''}"
+        if resume:
+            w.statusBar().showMessage(f"Resuming the batch: {photos} still queued", 10000)
+            QTimer.singleShot(0, self.start)
+        else:
+            w.rate_label.setText(f"{photos} still queued — Start (F5)")
+
     def toggle_pause(self, checked: bool) -> None:
         if self.worker is None:
             self.w.pause_action.setChecked(False)

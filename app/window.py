@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self.set_tool("pan")
         self.pane.set_overlay(False)
         self._probe_engine()
+        self.batch.after_restart()
 
     # -- building ----------------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -378,14 +379,15 @@ class MainWindow(QMainWindow):
             answer = QMessageBox.question(
                 self,
                 "A batch is running",
-                "Stop the batch and quit? Finished photos and touch-ups are kept; the rest stay "
-                "queued for next time.",
+                "Stop the batch and quit? Finished photos and touch-ups are kept; the rest "
+                "are segmented when CarMask starts again.",
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
         if training:
             wizard.stop_and_wait()
+        self.settings.resume_batch = int(self.batch.busy)  # left mid-batch: it goes on next time
         self.batch.stop_and_wait()
         self.save_touchup()
         self.session.save()
