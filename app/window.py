@@ -351,10 +351,18 @@ class MainWindow(QMainWindow):
     # -- export and closing ------------------------------------------------------------------
     def open_export(self) -> ExportDialog:
         self.save_touchup()
-        dialog = ExportDialog(self.session, self.settings, self)
+        dialog = ExportDialog(self.session, self.settings, self, self._selected_photo)
         dialog.show()
         self.export_dialog = dialog
         return dialog
+
+    def _selected_photo(self) -> Path | None:
+        """The photo selected in the queue (a car row: its first photo); None for none."""
+        item = self.queue.currentItem()
+        if item is not None and not item.data(0, KEY_ROLE) and item.childCount():
+            item = item.child(0)
+        photo = self.session.photos.get(item.data(0, KEY_ROLE) if item else "")
+        return photo.path if photo else None
 
     def _update_actions(self) -> None:
         busy = self.batch.busy

@@ -3,18 +3,24 @@ seems to happen, in the real window on real photos and a real model."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("PySide6")
 
+from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox
 
-from app.session import QUEUED, Session
+from app.session import DONE, QUEUED, Session
+from engine.io import read_mask
 
 ROOT = Path(__file__).parents[2]
 SAMPLES = ROOT / "resources" / "samples"
+LISTING = ROOT / "tests" / "data" / "listing"
+CARVANA = ROOT / "tests" / "data" / "carvana"
 
 
 def _queue(qtbot, window, paths, count: int) -> None:
@@ -48,3 +54,67 @@ def test_a_batch_left_running_on_purpose_goes_on_after_a_restart(
     qtbot.waitUntil(lambda: not again.busy, timeout=120000)
     assert again.session.count(QUEUED) == 0
     assert again.rate_label.text() == f"Finished: {left} segmented, 0 failed"
+
+
+class _Opened(QObject):
+    """What the desktop was asked to open (Qt's own URL handler hook)."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url.toLocalFile())
+
+
+def _two_segmented_cars(qtbot, window, tmp_path) -> dict[str, list[str]]:
+    """Three angles of one real car and four of another, with their hand masks as cutouts."""
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    masks = {}
+    for photo in sorted(LISTING.glob("1a17a1bd648b_0[1-3].jpg")):
+        masks[photo.name] = LISTING / f"{photo.stem}_mask.png"
+    for photo in sorted((CARVANA / "val").glob("0ed6904e1004_*.jpg")):
+        masks[photo.name] = CARVANA / "val_masks" / f"{photo.stem}_mask.gif"
+    for photo in [*LISTING.glob("1a17a1bd648b_0[1-3].jpg"), *(CARVANA / "val").glob("0ed*.jpg")]:
+        shutil.copy(photo, shoot)
+    _queue(qtbot, window, [shoot], len(masks))
+    for photo in window.session.photos.values():
+        window.session.write_model_mask(photo, read_mask(masks[photo.name]))
+        window.session.set_status(photo, DONE)
+    window.refresh_queue()
+    return window.session.cars()
+
+
+def test_open_spin_opens_the_selected_cars_page_and_a_failure_says_why(
+    qtbot, open_window, tmp_path
+):
+    window = open_window()
+    cars = _two_segmented_cars(qtbot, window, tmp_path)
+    window.queue.select(cars["1a17a1bd648b"][1].key)  # the car exported last
+    dialog = window.open_export()
+    dialog.listing.enabled.setChecked(True)
+    dialog.listing.size.setCurrentText("640x480")
+    dialog.listing.spin.setChecked(True)
+    out = tmp_path / "out"
+    dialog.folder.setText(str(out))
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=120000)
+    assert len(dialog.report.spins) == 2 and dialog.report.spins[0].name.startswith("0ed")
+
+    opened = _Opened()
+    QDesktopServices.setUrlHandler("file", opened, "open")
+    try:
+        dialog.spin_button.click()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert opened.urls == [str(out / "1a17a1bd648b_spin.html")]
+
+    # no desktop launcher (here: the offscreen platform opens nothing): the reason and the path
+    dialog.open_button.click()
+    text = dialog.result.toPlainText()
+    assert "Cannot open the folder" in text and str(out) in text
+    dialog.spin_button.click()
+    assert "Cannot open the spin page" in dialog.result.toPlainText()
+    assert str(out / "1a17a1bd648b_spin.html") in dialog.result.toPlainText()
