@@ -3,6 +3,8 @@ thread, and turns the worker's signals into queue statuses (only here, on the UI
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QMessageBox
 
@@ -24,6 +26,9 @@ class BatchController(QObject):
         # session.json holds the whole queue: a batch saves it once a second, not once per photo
         self._status_save_timer = QTimer(self, singleShot=True, interval=STATUS_SAVE_MS)
         self._status_save_timer.timeout.connect(window.session.save)
+        self._preparing_timer = QTimer(self, interval=1000)  # the seconds the conversion takes
+        self._preparing_timer.timeout.connect(self._show_preparing)
+        self._preparing_text, self._preparing_since = "", 0.0
 
     @property
     def busy(self) -> bool:
@@ -51,6 +56,7 @@ class BatchController(QObject):
         self.worker = BatchWorker(jobs, models, w.device_combo.currentText())
         self.worker.engine_ready.connect(self._engine_ready)
         self.worker.engine_failed.connect(self._engine_failed)
+        self.worker.preparing.connect(self._preparing)
         self.worker.photo_started.connect(self._photo_started)
         self.worker.photo_done.connect(self._photo_done)
         self.worker.photo_failed.connect(self._photo_failed)
@@ -141,8 +147,30 @@ class BatchController(QObject):
             self.w.queue.show_status(photo, self.w.session)
 
     # -- the worker's signals (UI thread) ---------------------------------------------------
+    @Slot(str, int, int)
+    def _preparing(self, _name: str, n: int, count: int) -> None:
+        """The first batch converts the model for this PC (OpenVINO, once per model file):
+        seconds before the first photo, said so with a busy bar and the time it has taken."""
+        which = f" ({n} of {count})" if count > 1 else ""
+        self._preparing_text = f"Preparing the model for this PC (once){which}…"
+        self._preparing_since = time.monotonic()
+        self.w.progress.setRange(0, 0)  # busy: the converter reports no steps
+        self._preparing_timer.start()
+        self._show_preparing()
+
+    def _show_preparing(self) -> None:
+        seconds = time.monotonic() - self._preparing_since
+        self.w.rate_label.setText(f"{self._preparing_text} {seconds:.0f} s")
+
+    def _prepared(self) -> None:
+        if self._preparing_timer.isActive():
+            self._preparing_timer.stop()
+            self.w.progress.setRange(0, len(self.worker.jobs) if self.worker else 0)
+            self.w.rate_label.setText("segmenting…")
+
     @Slot(str, str)
     def _engine_ready(self, device: str, model: str) -> None:
+        self._prepared()
         self.w._show_device(device)
         self.w.model_label.setText(f"model: {model}")
 
@@ -206,6 +234,7 @@ class BatchController(QObject):
 
     @Slot(bool)
     def _finished(self, cancelled: bool) -> None:
+        self._prepared()
         w, session = self.w, self.w.session
         for photo in session.photos.values():
             if photo.status == PROCESSING:

@@ -118,3 +118,29 @@ def test_open_spin_opens_the_selected_cars_page_and_a_failure_says_why(
     dialog.spin_button.click()
     assert "Cannot open the spin page" in dialog.result.toPlainText()
     assert str(out / "1a17a1bd648b_spin.html") in dialog.result.toPlainText()
+
+
+def test_the_first_batch_says_it_prepares_the_model_for_this_pc(
+    qtbot, open_window, tiny_library, tmp_path, monkeypatch
+):
+    """The model is converted for OpenVINO before the first photo (seconds): the window says
+    so, with a busy bar and the seconds it has taken, not a silent "0 %"."""
+    pytest.importorskip("openvino")
+    monkeypatch.setenv("CARMASK_CONVERTED", str(tmp_path / "converted"))  # not converted yet
+    window = open_window()
+    window.device_combo.setCurrentText("cpu")
+    _queue(qtbot, window, sorted(SAMPLES.glob("*.jpg"))[:2], 2)
+    seen: list[tuple[str, int]] = []
+    window.start_action.trigger()
+    qtbot.waitUntil(
+        lambda: (
+            seen.append((window.rate_label.text(), window.progress.maximum())) or not window.busy
+        ),
+        timeout=120000,
+    )
+    preparing = [(t, m) for t, m in seen if t.startswith("Preparing the model for this PC (once)…")]
+    assert preparing, f"never said: {sorted({t for t, _ in seen})}"
+    assert all(m == 0 for _, m in preparing)  # a busy bar, not "0 %"
+    assert preparing[-1][0].endswith(" s")
+    assert window.rate_label.text() == "Finished: 2 segmented, 0 failed"
+    assert "OpenVINO" in window.device_label.text()
