@@ -68,7 +68,8 @@ class LiveChart(QChartView):
         # a line needs two points: the first step's loss is drawn as a dot until the second
         self.series.setPointsVisible(self.markers or self.series.count() == 1)
         self._lo, self._hi = min(self._lo, y), max(self._hi, y)
-        right = max(1.0, x) * (2 if self.series.count() == 1 else 1)  # the first dot not on the edge
+        # the first dot in the middle, not on the chart's edge
+        right = max(1.0, x) * (2 if self.series.count() == 1 else 1)
         self.x_axis.setRange(0, right)
         self.x_axis.setTickInterval(_nice_step(right / 5))
         pad = max((self._hi - self._lo) * 0.08, 1e-4)
