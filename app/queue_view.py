@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem
 
@@ -63,7 +63,10 @@ class QueueTree(QTreeWidget):
         self.setHeaderLabels(["Photo", "Status"])
         self.header().setStretchLastSection(False)
         self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        # the status column takes what the photo column leaves: "angle 09" is never cut off
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
+        self._fit_timer = QTimer(self, singleShot=True, interval=0)  # once per burst of changes
+        self._fit_timer.timeout.connect(self._fit_columns)
         self.setIconSize(THUMB)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setUniformRowHeights(False)
@@ -137,9 +140,22 @@ class QueueTree(QTreeWidget):
             tip += f"\n{photo.error}"
         item.setToolTip(0, tip)
         item.setToolTip(1, f"{text}\n{reasons}" if reasons else text)
+        self._fit_timer.start()
         if session is not None:
             self._car_summary(photo.car, session)
         self.status_shown.emit(photo.key)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_timer.start()
+
+    def _fit_columns(self) -> None:
+        """The status column as wide as its texts, but never so wide that a photo's thumbnail
+        and "angle 09" do not fit (a long failure is cut off; its tooltip has it all)."""
+        photo = 2 * self.indentation() + THUMB.width() + 32
+        photo += self.fontMetrics().horizontalAdvance("angle 00")
+        room = max(60, self.viewport().width() - photo)
+        self.header().resizeSection(1, min(self.sizeHintForColumn(1) + 8, room))
 
     def _car_summary(self, car: str, session: Session) -> None:
         top = self.cars.get(car)

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("PySide6")
 
 from app.queue_view import KEY_ROLE
+from app.session import FAILED
 
 ROOT = Path(__file__).parents[2]
 SAMPLES = ROOT / "resources" / "samples"
@@ -50,13 +51,22 @@ def test_the_queue_names_the_car_and_each_photo_by_its_angle(qtbot, open_window)
     car = tree.cars["1a17a1bd648b"]
     rows = [car.child(i).text(0) for i in range(car.childCount())]
     assert rows == [f"angle {a:02d}" for a in range(1, 17)]
-    # the angle is readable whatever the width the status column takes
+    # the angle and the status are readable whatever the width the status text would take
     row = car.child(8)
+    photo = window.session.photos[row.data(0, KEY_ROLE)]
+    reason = "unreadable photo: image file is truncated (45 bytes not processed) " * 2
+    window.session.set_status(photo, FAILED, reason)
+    tree.show_status(photo, window.session)
+    qtbot.wait(20)
     needed = tree.fontMetrics().horizontalAdvance(row.text(0)) + tree.iconSize().width()
-    assert tree.visualItemRect(row).width() >= needed
+    assert tree.visualRect(tree.indexFromItem(row, 0)).width() >= needed
+    header = tree.header()
+    assert header.sectionPosition(1) + header.sectionSize(1) <= tree.viewport().width()
+    assert reason in row.toolTip(1)  # cut off in the row: all of it in the tooltip
     assert "1a17a1bd648b_09.jpg" in row.toolTip(0)
     tree.select(row.data(0, KEY_ROLE))
     qtbot.waitUntil(lambda: window.strip.count() == 16)
+    qtbot.waitUntil(lambda: len(tree.thumbnails) == 16, timeout=20000)
     assert window.strip.isVisible() and window.strip.item(8).text() == "angle 09"
     _screenshot(window, "queue-carvana.png")
 
