@@ -83,6 +83,7 @@ def test_phone_photos_are_single_photos_without_an_angle_strip(qtbot, open_windo
     tree.select(key)
     qtbot.waitUntil(lambda: window.current_key == key, timeout=10000)
     assert not window.strip.isVisible()
+    qtbot.waitUntil(lambda: len(tree.thumbnails) == 4, timeout=20000)
     _screenshot(window, "queue-phone.png")
 
     # a turntable car queued beside them has its strip again
