@@ -14,6 +14,10 @@ from app.worker import BatchJob, BatchWorker, fmt_time, start_batch
 STATUS_SAVE_MS = 1000  # a running batch saves the queue at most this often
 
 
+def _photos(n: int) -> str:
+    return f"{n} photo{'s' if n != 1 else ''}"
+
+
 class BatchController(QObject):
     """One batch at a time for a `MainWindow` (its session, queue, status bar and actions)."""
 
@@ -23,6 +27,7 @@ class BatchController(QObject):
         self.worker: BatchWorker | None = None
         self.thread = None
         self.segmented = self.failed = 0  # this batch's photos, as they come
+        self._queued_note = False  # the status bar says how many photos a restart found queued
         # session.json holds the whole queue: a batch saves it once a second, not once per photo
         self._status_save_timer = QTimer(self, singleShot=True, interval=STATUS_SAVE_MS)
         self._status_save_timer.timeout.connect(window.session.save)
@@ -53,6 +58,7 @@ class BatchController(QObject):
             w.queue.show_status(photo, w.session)
         jobs = [BatchJob(p.key, p.path, w.session.mask_file(p, "model")) for p in pending]
         self.segmented = self.failed = 0
+        self._queued_note = False
         self.worker = BatchWorker(jobs, models, w.device_combo.currentText())
         self.worker.engine_ready.connect(self._engine_ready)
         self.worker.engine_failed.connect(self._engine_failed)
@@ -77,12 +83,21 @@ class BatchController(QObject):
         queued = w.session.count(QUEUED)
         if not queued:
             return
-        photos = f"{queued} photo{'s' if queued != 1 else ''}"
         if resume:
-            w.statusBar().showMessage(f"Resuming the batch: {photos} still queued", 10000)
+            w.statusBar().showMessage(f"Resuming the batch: {_photos(queued)} still queued", 10000)
             QTimer.singleShot(0, self.start)
         else:
-            w.rate_label.setText(f"{photos} still queued — Start (F5)")
+            self._queued_note = True
+            self.show_queued()
+
+    def show_queued(self) -> None:
+        """The "still queued" note of a restart follows the queue (photos removed or added)
+        until a batch starts."""
+        if self._queued_note and not self.busy:
+            queued = self.w.session.count(QUEUED)
+            self.w.rate_label.setText(
+                f"{_photos(queued)} still queued — Start (F5)" if queued else ""
+            )
 
     def toggle_pause(self, checked: bool) -> None:
         if self.worker is None:

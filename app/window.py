@@ -223,6 +223,7 @@ class MainWindow(QMainWindow):
         self._fill_strip()
         show_stage(self.stage, bool(self.session.photos))
         self._update_actions()
+        self.batch.show_queued()
 
     def clear_problems(self) -> None:
         self.session.clear_problems()

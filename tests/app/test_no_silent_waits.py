@@ -35,6 +35,12 @@ def test_photos_still_queued_after_a_restart_are_said_so(qtbot, open_window):
     again = open_window()
     assert again.rate_label.text() == "16 photos still queued — Start (F5)"
     assert not again.busy  # the operator had not started them: they wait for Start
+    tree = again.queue
+    tree.clearSelection()
+    for angle in (1, 2, 3):
+        tree.items[str((SAMPLES / f"1a17a1bd648b_0{angle}.jpg").resolve())].setSelected(True)
+    again.remove_action.trigger()  # nothing segmented: no question
+    assert again.rate_label.text() == "13 photos still queued — Start (F5)"  # not a stale 16
 
 
 def test_a_batch_left_running_on_purpose_goes_on_after_a_restart(
