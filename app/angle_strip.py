@@ -1,4 +1,5 @@
-"""The angle strip under the preview: thumbnails of the shown car's angles, in order."""
+"""The angle strip under the preview: thumbnails of the shown car's angles, in order (hidden for
+a single photo: there are no angles to step through)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ class AngleStrip(QListWidget):
         return [self.item(i).data(KEY_ROLE) for i in range(self.count())]
 
     def fill(self, photos, thumbnails: dict) -> None:
-        """Show these photos (a car's angles), with the thumbnails made so far."""
+        """Show these photos (a car's angles), with the thumbnails made so far; hidden when they
+        have no angles (a single photo)."""
         self.blockSignals(True)
         self.clear()
+        self.setVisible(any(photo.angle is not None for photo in photos))
         for photo in photos:
-            item = QListWidgetItem(photo.path.stem[-2:] if photo.path.stem[-2:].isdigit() else "")
+            item = QListWidgetItem(photo.label)
             item.setData(KEY_ROLE, photo.key)
             item.setToolTip(photo.name)
             if photo.key in thumbnails:

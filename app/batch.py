@@ -3,6 +3,8 @@ thread, and turns the worker's signals into queue statuses (only here, on the UI
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QMessageBox
 
@@ -10,6 +12,10 @@ from app.session import DONE, FAILED, PROCESSING, QUEUED, TOUCHED
 from app.worker import BatchJob, BatchWorker, fmt_time, start_batch
 
 STATUS_SAVE_MS = 1000  # a running batch saves the queue at most this often
+
+
+def _photos(n: int) -> str:
+    return f"{n} photo{'s' if n != 1 else ''}"
 
 
 class BatchController(QObject):
@@ -20,9 +26,14 @@ class BatchController(QObject):
         self.w = window
         self.worker: BatchWorker | None = None
         self.thread = None
+        self.segmented = self.failed = 0  # this batch's photos, as they come
+        self._queued_note = False  # the status bar says how many photos a restart found queued
         # session.json holds the whole queue: a batch saves it once a second, not once per photo
         self._status_save_timer = QTimer(self, singleShot=True, interval=STATUS_SAVE_MS)
         self._status_save_timer.timeout.connect(window.session.save)
+        self._preparing_timer = QTimer(self, interval=1000)  # the seconds the conversion takes
+        self._preparing_timer.timeout.connect(self._show_preparing)
+        self._preparing_text, self._preparing_since = "", 0.0
 
     @property
     def busy(self) -> bool:
@@ -46,9 +57,12 @@ class BatchController(QObject):
         for photo in pending:
             w.queue.show_status(photo, w.session)
         jobs = [BatchJob(p.key, p.path, w.session.mask_file(p, "model")) for p in pending]
+        self.segmented = self.failed = 0
+        self._queued_note = False
         self.worker = BatchWorker(jobs, models, w.device_combo.currentText())
         self.worker.engine_ready.connect(self._engine_ready)
         self.worker.engine_failed.connect(self._engine_failed)
+        self.worker.preparing.connect(self._preparing)
         self.worker.photo_started.connect(self._photo_started)
         self.worker.photo_done.connect(self._photo_done)
         self.worker.photo_failed.connect(self._photo_failed)
@@ -60,6 +74,30 @@ class BatchController(QObject):
         w.rate_label.setText("loading the model…")
         self.thread = start_batch(self.worker)
         w._update_actions()
+
+    def after_restart(self) -> None:
+        """Photos still queued from an earlier run are said so; their batch goes on by itself
+        when the app was closed while it ran (the operator was told it would)."""
+        w = self.w
+        resume, w.settings.resume_batch = w.settings.resume_batch, 0
+        queued = w.session.count(QUEUED)
+        if not queued:
+            return
+        if resume:
+            w.statusBar().showMessage(f"Resuming the batch: {_photos(queued)} still queued", 10000)
+            QTimer.singleShot(0, self.start)
+        else:
+            self._queued_note = True
+            self.show_queued()
+
+    def show_queued(self) -> None:
+        """The "still queued" note of a restart follows the queue (photos removed or added)
+        until a batch starts."""
+        if self._queued_note and not self.busy:
+            queued = self.w.session.count(QUEUED)
+            self.w.rate_label.setText(
+                f"{_photos(queued)} still queued — Start (F5)" if queued else ""
+            )
 
     def toggle_pause(self, checked: bool) -> None:
         if self.worker is None:
@@ -124,8 +162,30 @@ class BatchController(QObject):
             self.w.queue.show_status(photo, self.w.session)
 
     # -- the worker's signals (UI thread) ---------------------------------------------------
+    @Slot(str, int, int)
+    def _preparing(self, _name: str, n: int, count: int) -> None:
+        """The first batch converts the model for this PC (OpenVINO, once per model file):
+        seconds before the first photo, said so with a busy bar and the time it has taken."""
+        which = f" ({n} of {count})" if count > 1 else ""
+        self._preparing_text = f"Preparing the model for this PC (once){which}…"
+        self._preparing_since = time.monotonic()
+        self.w.progress.setRange(0, 0)  # busy: the converter reports no steps
+        self._preparing_timer.start()
+        self._show_preparing()
+
+    def _show_preparing(self) -> None:
+        seconds = time.monotonic() - self._preparing_since
+        self.w.rate_label.setText(f"{self._preparing_text} {seconds:.0f} s")
+
+    def _prepared(self) -> None:
+        if self._preparing_timer.isActive():
+            self._preparing_timer.stop()
+            self.w.progress.setRange(0, len(self.worker.jobs) if self.worker else 0)
+            self.w.rate_label.setText("segmenting…")
+
     @Slot(str, str)
     def _engine_ready(self, device: str, model: str) -> None:
+        self._prepared()
         self.w._show_device(device)
         self.w.model_label.setText(f"model: {model}")
 
@@ -147,6 +207,7 @@ class BatchController(QObject):
         w = self.w
         photo = w.session.photos.get(key)
         if photo:
+            self.segmented += 1
             w.session.set_status(
                 photo,
                 DONE,
@@ -168,6 +229,7 @@ class BatchController(QObject):
         w = self.w
         photo = w.session.photos.get(key)
         if photo:
+            self.failed += 1
             w.session.set_status(photo, FAILED, reason, save=False)
             self._save_statuses_soon()
             w.queue.show_status(photo, w.session)
@@ -187,6 +249,7 @@ class BatchController(QObject):
 
     @Slot(bool)
     def _finished(self, cancelled: bool) -> None:
+        self._prepared()
         w, session = self.w, self.w.session
         for photo in session.photos.values():
             if photo.status == PROCESSING:
@@ -195,9 +258,8 @@ class BatchController(QObject):
         self._settle_reruns()
         self._status_save_timer.stop()
         session.save()
-        done, failed = session.count(DONE, TOUCHED), session.count(FAILED)
-        verb = "Cancelled" if cancelled else "Finished"
-        w.rate_label.setText(f"{verb}: {done} segmented, {failed} failed")
+        verb = "Cancelled" if cancelled else "Finished"  # this batch's photos, not the queue's
+        w.rate_label.setText(f"{verb}: {self.segmented} segmented, {self.failed} failed")
         w.review.batch_finished()
         w.progress.setVisible(False)
         w.pause_action.setChecked(False)

@@ -44,6 +44,7 @@ class ExportReport:
     folders: list[Path] = field(default_factory=list)
     notes: list[tuple[Path, str]] = field(default_factory=list)
     spins: list[Path] = field(default_factory=list)  # each car's 360° spin page
+    spin_of: dict[str, Path] = field(default_factory=dict)  # car (its listing key) → its page
     unreviewed: list[Path] = field(default_factory=list)  # cutouts that still need review
     left_out: bool = False  # ... and were not exported ("reviewed and good only")
 
@@ -143,15 +144,32 @@ def _framed(report: ExportReport, result) -> None:
     report.notes += result.notes
     if result.spin:
         report.spins.append(result.spin)
+        report.spin_of[result.car] = result.spin
     for path in result.written:
         if path.parent not in report.folders:
             report.folders.append(path.parent)
 
 
+def open_path(path: Path) -> str:
+    """Open a file or folder with the desktop's program for it; "" when that worked, else why
+    not (with the path, for the operator to open it by hand)."""
+    if not path.exists():
+        return f"{path} is no longer there."
+    if QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+        return ""
+    return (
+        f"No program here opens it (no desktop launcher such as xdg-open answered).\n"
+        f"Open it from your file manager or browser: {path}"
+    )
+
+
 class ExportDialog(QDialog):
-    def __init__(self, session, settings: Settings, parent=None):
+    def __init__(self, session, settings: Settings, parent=None, selected_photo=None):
+        """`selected_photo()`: the photo chosen in the queue now, or None (Open spin opens its
+        car's page)."""
         super().__init__(parent)
         self.session, self.settings = session, settings
+        self.selected_photo = selected_photo or (lambda: None)
         self.report: ExportReport | None = None
         self.setWindowTitle("Export cutouts")
         self.setMinimumWidth(560)
@@ -219,7 +237,9 @@ class ExportDialog(QDialog):
         self.spin_button = self.buttons.addButton(
             "Open spin", QDialogButtonBox.ButtonRole.ActionRole
         )
-        self.spin_button.setToolTip("The first car's 360° spin page, in the default browser")
+        self.spin_button.setToolTip(
+            "The 360° spin page of the car selected in the queue, in the default browser"
+        )
         self.spin_button.setVisible(False)
         self.spin_button.clicked.connect(self.open_spin)
         close = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
@@ -329,10 +349,18 @@ class ExportDialog(QDialog):
     @Slot()
     def open_folder(self) -> None:
         if self.report and self.report.folders:
-            folder = self.report.folders[0]
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+            self._open(self.report.folders[0], "the folder")
 
     @Slot()
     def open_spin(self) -> None:
+        """The selected car's spin page (the first car's when no exported car is selected)."""
+        from engine.listing.batch import car_of
+
         if self.report and self.report.spins:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.report.spins[0])))
+            photo = self.selected_photo()
+            car = car_of(photo) if photo is not None else ""
+            self._open(self.report.spin_of.get(car, self.report.spins[0]), "the spin page")
+
+    def _open(self, path: Path, what: str) -> None:
+        if why := open_path(path):
+            self.result.appendPlainText(f"\nCannot open {what}. {why}")

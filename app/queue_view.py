@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem
 
@@ -63,7 +63,10 @@ class QueueTree(QTreeWidget):
         self.setHeaderLabels(["Photo", "Status"])
         self.header().setStretchLastSection(False)
         self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        # the status column takes what the photo column leaves: "angle 09" is never cut off
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
+        self._fit_timer = QTimer(self, singleShot=True, interval=0)  # once per burst of changes
+        self._fit_timer.timeout.connect(self._fit_columns)
         self.setIconSize(THUMB)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setUniformRowHeights(False)
@@ -73,27 +76,35 @@ class QueueTree(QTreeWidget):
         self.currentItemChanged.connect(self._current_changed)
 
     def rebuild(self, session: Session) -> None:
-        """Show the session's photos grouped by car (keeps the current photo selected)."""
+        """Show the session's photos: a turntable's angles under their car ("car 1a17a1bd648b",
+        then "angle 01"...), any other photo as a row of its own (keeps the current photo)."""
         current = self.current_key()
         self.clear()
         self.items, self.cars = {}, {}
         for car, photos in session.cars().items():
-            top = QTreeWidgetItem([car, ""])
-            top.setFirstColumnSpanned(False)
+            if photos[0].angle is None:  # a single photo (a phone's, IMG_1234.jpg)
+                self.addTopLevelItem(self._photo_item(photos[0]))
+                self.show_status(photos[0])
+                continue
+            top = QTreeWidgetItem([f"car {car}", ""])
+            top.setToolTip(0, f"car {car}: {len(photos)} photo(s)")
             self.addTopLevelItem(top)
             self.cars[car] = top
             for photo in photos:
-                item = QTreeWidgetItem([photo.name, ""])
-                item.setData(0, KEY_ROLE, photo.key)
-                if photo.key in self.thumbnails:
-                    item.setIcon(0, self.thumbnails[photo.key])
-                top.addChild(item)
-                self.items[photo.key] = item
+                top.addChild(self._photo_item(photo))
                 self.show_status(photo)
             top.setExpanded(True)
             self._car_summary(car, session)
         if current in self.items:
             self.setCurrentItem(self.items[current])
+
+    def _photo_item(self, photo) -> QTreeWidgetItem:
+        item = QTreeWidgetItem([photo.label, ""])
+        item.setData(0, KEY_ROLE, photo.key)
+        if photo.key in self.thumbnails:
+            item.setIcon(0, self.thumbnails[photo.key])
+        self.items[photo.key] = item
+        return item
 
     def set_thumbnail(self, key: str, image: QImage | None) -> None:
         if image is None:
@@ -120,7 +131,7 @@ class QueueTree(QTreeWidget):
             text = "reviewed"
         item.setText(1, text)
         item.setForeground(1, QBrush(QColor(colour)))
-        tip = f"{photo.path}\n{photo.size[0]}×{photo.size[1]}"
+        tip = f"{photo.name}\n{photo.path}\n{photo.size[0]}×{photo.size[1]}"
         if photo.seconds:
             tip += f"\n{photo.seconds:.2f} s with {photo.model}"
         if reasons := reasons_text(photo):
@@ -129,9 +140,22 @@ class QueueTree(QTreeWidget):
             tip += f"\n{photo.error}"
         item.setToolTip(0, tip)
         item.setToolTip(1, f"{text}\n{reasons}" if reasons else text)
+        self._fit_timer.start()
         if session is not None:
             self._car_summary(photo.car, session)
         self.status_shown.emit(photo.key)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_timer.start()
+
+    def _fit_columns(self) -> None:
+        """The status column as wide as its texts, but never so wide that a photo's thumbnail
+        and "angle 09" do not fit (a long failure is cut off; its tooltip has it all)."""
+        photo = 2 * self.indentation() + THUMB.width() + 32
+        photo += self.fontMetrics().horizontalAdvance("angle 00")
+        room = max(60, self.viewport().width() - photo)
+        self.header().resizeSection(1, min(self.sizeHintForColumn(1) + 8, room))
 
     def _car_summary(self, car: str, session: Session) -> None:
         top = self.cars.get(car)
@@ -165,14 +189,10 @@ class QueueTree(QTreeWidget):
 
     def filter(self, keep, session: Session) -> None:
         """Show only the photos `keep(photo)` is true for (all with None), and their cars."""
+        for item in self.items.values():
+            item.setHidden(keep is not None and not keep(session.photos[item.data(0, KEY_ROLE)]))
         for top in self.cars.values():
-            shown = 0
-            for i in range(top.childCount()):
-                item = top.child(i)
-                hide = keep is not None and not keep(session.photos[item.data(0, KEY_ROLE)])
-                item.setHidden(hide)
-                shown += not hide
-            top.setHidden(shown == 0)
+            top.setHidden(all(top.child(i).isHidden() for i in range(top.childCount())))
 
     def select(self, key: str) -> None:
         if key in self.items:

@@ -12,7 +12,6 @@ import copy
 import hashlib
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Iterable
@@ -23,7 +22,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from app.choices import StrChoice
-from engine.intake import find_photos
+from engine.intake import find_photos, shot_of
 from engine.io import (
     DEFAULT_MAX_MEGAPIXELS,
     ImageReadError,
@@ -52,7 +51,6 @@ STATUSES = tuple(Status)
 MIN_SIDE = 64  # smaller photos are refused: too little for a useful cutout
 SESSION_FILE = "session.json"
 REMOVED_DIR = "removed"  # the mask files of removed photos, until undone or the next start
-_ANGLE = re.compile(r"^(?P<car>.+)_(?P<angle>\d{2})$")
 
 
 @dataclass
@@ -78,6 +76,17 @@ class Photo:
         return self.path.name
 
     @property
+    def angle(self) -> int | None:
+        """The angle its name gives (`<car>_<NN>`); None for a single photo."""
+        return shot_of(self.path).angle
+
+    @property
+    def label(self) -> str:
+        """How the queue names it: "angle 09" under its car, else its file name."""
+        angle = self.angle
+        return f"angle {angle:02d}" if angle is not None else self.name
+
+    @property
     def has_mask(self) -> bool:
         return self.status in (DONE, TOUCHED)
 
@@ -90,6 +99,7 @@ class Photo:
     def from_json(cls, d: dict) -> Photo:
         d = dict(d)
         d["path"], d["size"] = Path(d["path"]), tuple(d.get("size") or (0, 0))
+        d["car"] = car_of(d["path"])  # grouped as this version groups (older: by folder)
         status = d.get("status", QUEUED)
         # the app stopped mid-photo: it is queued again; a status this version does not know
         # (a newer app's session) runs the photo again rather than hiding it
@@ -120,9 +130,9 @@ class AddReport:
 
 
 def car_of(path: Path) -> str:
-    """Carvana-style `<car id>_<angle>` names give the car; otherwise the photo's folder."""
-    m = _ANGLE.match(path.stem)
-    return m.group("car") if m else path.parent.name or str(path.parent)
+    """Carvana-style `<car id>_<angle>` names give the car; any other photo is a group of its
+    own (`engine.intake.shot_of`), named by its path."""
+    return shot_of(path).car
 
 
 def check_photo(

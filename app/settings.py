@@ -79,6 +79,7 @@ class Settings:
     listing_shadow = _Setting("contact", SHADOWS)
     listing_margin = _Setting(6)
     listing_spin = _Setting(0)  # 1: a 360° spin page per car beside its frames
+    resume_batch = _Setting(0)  # 1: the app was closed mid-batch; the batch goes on next start
     window_geometry = _Setting(b"")
     window_state = _Setting(b"")
 

@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save_touchup)
         self.queue.photo_selected.connect(self.show_photo)
+        self.queue.itemSelectionChanged.connect(self._update_actions)
         self.strip.currentItemChanged.connect(self._strip_changed)
         self.document.changed.connect(self._mask_edited)
 
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self.set_tool("pan")
         self.pane.set_overlay(False)
         self._probe_engine()
+        self.batch.after_restart()
 
     # -- building ----------------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -221,6 +223,7 @@ class MainWindow(QMainWindow):
         self._fill_strip()
         show_stage(self.stage, bool(self.session.photos))
         self._update_actions()
+        self.batch.show_queued()
 
     def clear_problems(self) -> None:
         self.session.clear_problems()
@@ -349,10 +352,18 @@ class MainWindow(QMainWindow):
     # -- export and closing ------------------------------------------------------------------
     def open_export(self) -> ExportDialog:
         self.save_touchup()
-        dialog = ExportDialog(self.session, self.settings, self)
+        dialog = ExportDialog(self.session, self.settings, self, self._selected_photo)
         dialog.show()
         self.export_dialog = dialog
         return dialog
+
+    def _selected_photo(self) -> Path | None:
+        """The photo selected in the queue (a car row: its first photo); None for none."""
+        item = self.queue.currentItem()
+        if item is not None and not item.data(0, KEY_ROLE) and item.childCount():
+            item = item.child(0)
+        photo = self.session.photos.get(item.data(0, KEY_ROLE) if item else "")
+        return photo.path if photo else None
 
     def _update_actions(self) -> None:
         busy = self.batch.busy
@@ -360,6 +371,9 @@ class MainWindow(QMainWindow):
         self.pause_action.setEnabled(busy)
         self.cancel_action.setEnabled(busy)
         self.export_action.setEnabled(any(p.has_mask for p in self.session.photos.values()))
+        chosen = bool(self.queue.selected_keys())  # what acts on the selection needs one
+        self.rerun_action.setEnabled(chosen)
+        self.remove_action.setEnabled(chosen)
         self.model_combo.setEnabled(not busy)
         self.device_combo.setEnabled(not busy)
 
@@ -374,14 +388,15 @@ class MainWindow(QMainWindow):
             answer = QMessageBox.question(
                 self,
                 "A batch is running",
-                "Stop the batch and quit? Finished photos and touch-ups are kept; the rest stay "
-                "queued for next time.",
+                "Stop the batch and quit? Finished photos and touch-ups are kept; the rest "
+                "are segmented when CarMask starts again.",
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
         if training:
             wizard.stop_and_wait()
+        self.settings.resume_batch = int(self.batch.busy)  # left mid-batch: it goes on next time
         self.batch.stop_and_wait()
         self.save_touchup()
         self.session.save()

@@ -72,6 +72,7 @@ class BatchJob:
 class BatchWorker(QObject):
     engine_ready = Signal(str, str)  # device label, model label
     engine_failed = Signal(str)  # why no model could run (the batch does not start)
+    preparing = Signal(str, int, int)  # a model converted for this PC first: name, n, of count
     photo_started = Signal(str)
     photo_done = Signal(str, float, str, float, list)  # key, s, model, confidence, reasons
     photo_failed = Signal(str, str)  # key, reason
@@ -104,12 +105,14 @@ class BatchWorker(QObject):
     @Slot()
     def run(self) -> None:
         from app.session import write_mask_file
+        from engine.backends.select import preparing
         from engine.io import ImageReadError, read_rgb
         from engine.memory import HeapKeeper
         from engine.pipeline import WriteBehind, read_ahead
 
         try:
-            predictor = get_predictor(self.models, self.device)
+            with preparing(self.preparing.emit):  # the first batch converts the model (seconds)
+                predictor = get_predictor(self.models, self.device)
         except Exception as exc:  # no model file, bad file, CUDA requested without a GPU, ...
             log.exception("cannot start the batch")
             self.engine_failed.emit(str(exc))

@@ -127,12 +127,28 @@ class Timing:
         )
 
 
-def measure(cfg: TrainConfig, train_photos: int, photo_size=FULL_SIZE, repeats=2) -> Timing:
+MEASURE_STAGES = 5  # the model set up, a warm-up step, timed steps, a warm-up and a timed photo
+
+
+def measure(
+    cfg: TrainConfig,
+    train_photos: int,
+    photo_size=FULL_SIZE,
+    repeats=2,
+    progress: Callable[[int, int], None] | None = None,
+) -> Timing:
     """Time a few real training steps and one full-size prediction of this configuration on
-    this machine (random pixels: the time does not depend on them)."""
+    this machine (random pixels: the time does not depend on them). `progress(done, total)`
+    after each of its stages (an exception it raises ends the measurement there)."""
     import torch
 
     from engine.training.trainer import Trainer
+
+    stages = iter(range(1, MEASURE_STAGES + 1))
+
+    def stage_done() -> None:
+        if progress:
+            progress(next(stages), MEASURE_STAGES)
 
     probe = TrainConfig(**{**cfg.to_dict(), "train_pairs": [], "val_pairs": []})
     dummy = Pair(Path("probe.jpg"), Path("probe.png"), "probe")
@@ -142,6 +158,7 @@ def measure(cfg: TrainConfig, train_photos: int, photo_size=FULL_SIZE, repeats=2
     h, w = probe.input_size
     x = torch.rand(bs, 3, h, w)
     y = (torch.rand(bs, 1, h, w) > 0.5).float()
+    stage_done()
 
     def step() -> float:
         t0 = time.perf_counter()
@@ -151,14 +168,19 @@ def measure(cfg: TrainConfig, train_photos: int, photo_size=FULL_SIZE, repeats=2
         return time.perf_counter() - t0
 
     step()  # warm-up
+    stage_done()
     step_s = statistics.median(step() for _ in range(repeats))
+    stage_done()
     model.eval()
     predictor = trainer.predictor(model)
     photo = np.zeros((*photo_size, 3), np.uint8)
     predictor.predict(photo)
+    stage_done()
     t0 = time.perf_counter()
     predictor.predict(photo)
-    return Timing(step_s, time.perf_counter() - t0, trainer.device_label)
+    timing = Timing(step_s, time.perf_counter() - t0, trainer.device_label)
+    stage_done()
+    return timing
 
 
 # -- base versus new -------------------------------------------------------------------------

@@ -5,6 +5,9 @@ leaves out what is not a photo of the shoot: files CarMask wrote in an earlier r
 output record beside them, `engine.outputs`), those of them retouched since (listed, with their
 photo: a retouched cutout is not a new photo to cut out), and hand-made masks beside their photos
 (``X_mask.png`` next to ``X.jpg``, the layout `carmask train` reads).
+
+`shot_of` groups the photos found: a turntable's `<car>_<NN>` photos by car, each with its
+angle; any other photo (a phone's, a dealer's `IMG_1234.jpg`) is a single photo of its own.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.io import find_images
+from engine.listing.naming import car_and_angle
 from engine.outputs import changed_outputs, written_by_carmask
 
-__all__ = ["Intake", "find_photos"]
+__all__ = ["Intake", "Shot", "find_photos", "shot_of"]
 
 _MASK_TAIL = "_mask"
 
@@ -36,6 +40,26 @@ class Intake:
         if self.earlier_outputs:
             parts.append(f"{len(self.earlier_outputs)} outputs of an earlier run left out")
         return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Shot:
+    """Where a photo belongs: its car and angle (`<car>_<NN>` names), or, for any other name, a
+    group of its own (`car` is then the photo's path, `angle` None)."""
+
+    car: str
+    angle: int | None
+
+    @property
+    def single(self) -> bool:
+        return self.angle is None
+
+
+def shot_of(photo: Path) -> Shot:
+    """The car and angle a photo's name gives (the rule `engine.listing.naming` reads), or a
+    single photo: a folder of phone photos is not one car with meaningless angles."""
+    car, angle = car_and_angle(photo)
+    return Shot(car, angle) if angle is not None else Shot(str(photo), None)
 
 
 def find_photos(inputs: Iterable[str | os.PathLike[str]], recursive: bool = True) -> Intake:

@@ -3,7 +3,7 @@ the main window with a processed car, the touch-up view, the export dialog and t
 the fine-tuning wizard (a short real training on `--labelled` photos).
 
     python scripts/screenshots.py [--photos FOLDER] [--model FILE] [--labelled FOLDER]
-                                  [--out docs/screenshots]
+                                  [--out docs/screenshots] [--no-wizard]
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         "--labelled", type=Path, help="photos with masks for the wizard (default: tests/data)"
     )
     parser.add_argument("--epochs", type=int, default=3, help="the wizard's short training")
+    parser.add_argument(
+        "--no-wizard", action="store_true", help="the window and export only (no training)"
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="carmask-shots-"))
@@ -104,7 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     app.processEvents()
     dialog.grab().save(str(args.out / "export-dialog.png"))
     dialog.close()
+    if not args.no_wizard:
+        _wizard(app, window, args, work)
+    window.close()
+    print(f"screenshots in {args.out}")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
 
+
+def _wizard(app, window, args, work: Path) -> None:
+    """The four pages of the fine-tuning wizard, with a short real training."""
     wizard = window.open_finetune()
     labelled = args.labelled or _labelled_from_tests(work / "labelled")
     wizard.data_page.folder_edit.setText(str(labelled))
@@ -125,10 +137,6 @@ def main(argv: list[str] | None = None) -> int:
     app.processEvents()
     wizard.grab().save(str(args.out / "finetune-result.png"))
     wizard.reject()
-    window.close()
-    print(f"screenshots in {args.out}")
-    shutil.rmtree(work, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":

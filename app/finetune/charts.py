@@ -37,6 +37,7 @@ class LiveChart(QChartView):
         self.setMinimumHeight(180)
         self.series = QLineSeries()
         self.series.setPen(QPen(QColor(color), 2))
+        self.markers = markers
         self.series.setPointsVisible(markers)
         chart.addSeries(self.series)
         self.x_axis, self.y_axis = QValueAxis(), QValueAxis()
@@ -64,8 +65,12 @@ class LiveChart(QChartView):
         if not math.isfinite(y):
             return
         self.series.append(QPointF(x, y))
+        # a line needs two points: the first step's loss is drawn as a dot until the second
+        self.series.setPointsVisible(self.markers or self.series.count() == 1)
         self._lo, self._hi = min(self._lo, y), max(self._hi, y)
-        self.x_axis.setRange(0, max(1.0, x))
-        self.x_axis.setTickInterval(_nice_step(max(1.0, x) / 5))
+        # the first dot in the middle, not on the chart's edge
+        right = max(1.0, x) * (2 if self.series.count() == 1 else 1)
+        self.x_axis.setRange(0, right)
+        self.x_axis.setTickInterval(_nice_step(right / 5))
         pad = max((self._hi - self._lo) * 0.08, 1e-4)
         self.y_axis.setRange(self._lo - pad, self._hi + pad)

@@ -1,9 +1,11 @@
 """Wizard page 2: base model, what to train, resolution, epochs, batch size, device, the share
-of cars held back for validation, and an estimate of the time measured on this machine."""
+of cars held back for validation, and an estimate of the time measured on this machine (with
+its progress; the operator may skip it)."""
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -13,6 +15,8 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
+    QPushButton,
     QRadioButton,
     QSpinBox,
     QWidget,
@@ -20,11 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.session import check_photo
-from app.worker import call_in_pool
+from app.worker import Progress, call_in_pool
 from engine.finetune import finetune_config
 from engine.pairs import Pair, split_by_car
 from engine.training.config import TrainConfig
 
+SKIPPED = "Not estimated (skipped). Training shows its time left as it runs."
 SIZES = [(256, 384), (320, 480), (384, 576), (512, 768), (640, 960), (1024, 1024), (1280, 1920)]
 
 
@@ -34,6 +39,10 @@ def _fmt_minutes(seconds: float) -> str:
     if seconds < 5400:
         return f"about {round(seconds / 60)} min"
     return f"about {seconds / 3600:.1f} h"
+
+
+class EstimateSkipped(Exception):
+    """The operator skipped the time estimate: the measurement ends at its next stage."""
 
 
 def _photo_size(pair: Pair) -> tuple[int, int]:
@@ -55,6 +64,7 @@ class SetupPage(QWizardPage):
         self._models: list[tuple[Path, object]] = []
         self._timings: dict[tuple, object] = {}  # timing key -> Timing or why it failed
         self._measuring = False
+        self._skip = threading.Event()  # set: the estimate was skipped (for this wizard)
         self.problem = ""  # why the last estimate could not run (no training with these)
 
         self.base = QComboBox()
@@ -80,6 +90,19 @@ class SetupPage(QWizardPage):
         self.split_label = QLabel()
         self.estimate_label = QLabel("Estimating the time…")
         self.estimate_label.setWordWrap(True)
+        self.measure_bar = QProgressBar()
+        self.measure_bar.setVisible(False)
+        self.skip_button = QPushButton("Skip the estimate")
+        self.skip_button.setToolTip("Train without knowing the time beforehand")
+        self.skip_button.setVisible(False)
+        self.skip_button.clicked.connect(self.skip_estimate)
+        self._progress = Progress(self)
+        self._progress.changed.connect(self._measure_progress)
+        measuring = QWidget()
+        bar_row = QHBoxLayout(measuring)
+        bar_row.setContentsMargins(0, 0, 0, 0)
+        bar_row.addWidget(self.measure_bar, 1)
+        bar_row.addWidget(self.skip_button)
 
         form = QFormLayout(self)
         form.addRow("Base model:", self.base)
@@ -91,6 +114,7 @@ class SetupPage(QWizardPage):
         form.addRow("Held back to check:", self.val_share)
         form.addRow("", self.split_label)
         form.addRow("Time:", self.estimate_label)
+        form.addRow("", measuring)
 
         self._timer = QTimer(self, singleShot=True, interval=400)
         self._timer.timeout.connect(self._estimate)
@@ -179,7 +203,8 @@ class SetupPage(QWizardPage):
             f"{cars} of {len({p.car for p in self.pairs})} cars ({len(val)} photos) held back; "
             f"{len(train)} photos to learn from"
         )
-        self.estimate_label.setText("Estimating the time…")
+        if not self._skip.is_set():
+            self.estimate_label.setText("Estimating the time…")
         self._timer.start()
         self.completeChanged.emit()
 
@@ -189,6 +214,9 @@ class SetupPage(QWizardPage):
         epochs or the validation share re-uses them, and a change made while a measurement runs
         is estimated when it ends."""
         if self._header() is None or not self.pairs:
+            return
+        if self._skip.is_set():
+            self.estimate_label.setText(SKIPPED)
             return
         from engine.finetune import timing_key
 
@@ -205,17 +233,46 @@ class SetupPage(QWizardPage):
         if self._measuring:
             return  # _measured estimates again with the settings of that moment
         self._measuring = True
+        self.estimate_label.setText("Estimating the time: a few training steps on this machine…")
+        self.measure_bar.setRange(0, 0)
+        self.measure_bar.setVisible(True)
+        self.skip_button.setVisible(True)
+        skip, told = self._skip, self._progress.changed.emit
+
+        def progress(done: int, total: int) -> None:
+            if skip.is_set():
+                raise EstimateSkipped
+            told(done, total)
 
         def run():
             from engine.finetune import measure
 
-            return measure(cfg, len(train), photo_size)
+            return measure(cfg, len(train), photo_size, progress=progress)
 
         call_in_pool(run, lambda t: self._measured(key, t), lambda m: self._measured(key, m))
+
+    def _measure_progress(self, done: int, total: int) -> None:
+        self.measure_bar.setRange(0, total)
+        self.measure_bar.setValue(done)
+
+    def skip_estimate(self) -> None:
+        """Train without an estimate (a measurement running ends at its next stage)."""
+        self._skip.set()
+        self._measuring_shown(False)
+        self.problem = ""
+        self.estimate_label.setText(SKIPPED)
+        self.completeChanged.emit()
+
+    def _measuring_shown(self, shown: bool) -> None:
+        self.measure_bar.setVisible(shown)
+        self.skip_button.setVisible(shown)
 
     def _measured(self, key: tuple, timing) -> None:
         """`timing`: a Timing, or why these settings cannot train."""
         self._measuring = False
+        self._measuring_shown(False)
+        if self._skip.is_set():
+            return  # skipped meanwhile: "EstimateSkipped" is no reason the settings fail
         self._timings[key] = timing
         self._estimate()
 

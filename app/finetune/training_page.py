@@ -155,6 +155,7 @@ class TrainingPage(QWizardPage):
             if stderr:
                 self.log.appendPlainText(stderr)
         self.bar.setRange(0, max(1, self.bar.maximum()))
+        self.left.setText("")  # no time is left once training has stopped
         self.stop_button.setEnabled(False)
         self._clean_up()
         self.completeChanged.emit()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import torch
@@ -14,6 +16,22 @@ if TYPE_CHECKING:
     from engine.predict import LoadedModel
 
 log = logging.getLogger(__name__)
+# told (model name, its place, how many models) before a model is converted (seconds, once per
+# model file): the app says so rather than sitting at "0 %" (`preparing`)
+_on_convert: ContextVar[Callable[[str, int, int], None] | None] = ContextVar(
+    "on_convert", default=None
+)
+
+
+@contextmanager
+def preparing(callback: Callable[[str, int, int], None]) -> Iterator[None]:
+    """Within this block (on this thread), `callback(name, n, count)` is called before the n-th
+    of `count` models is converted for its backend (not when its converted copy is cached)."""
+    token = _on_convert.set(callback)
+    try:
+        yield
+    finally:
+        _on_convert.reset(token)
 
 
 def attach_backend(
@@ -35,7 +53,7 @@ def attach_backend(
     if backend == "auto" and any(lm.path is None for lm in models):
         return "torch", ""  # a model in memory only (being trained): nothing to convert
     try:
-        runners = [_openvino_runner(lm, dtype) for lm in models]
+        runners = [_openvino_runner(lm, dtype, (n, len(models))) for n, lm in enumerate(models, 1)]
     except Exception as exc:  # not installed, a converter or CPU plugin error, a full disk...
         reason = _short(exc)
         if backend == "openvino":
@@ -47,7 +65,7 @@ def attach_backend(
     return "openvino", ""
 
 
-def _openvino_runner(lm: LoadedModel, dtype: torch.dtype):
+def _openvino_runner(lm: LoadedModel, dtype: torch.dtype, place: tuple[int, int] = (1, 1)):
     from engine.backends.cache import cached_entry, discard
     from engine.backends.openvino_model import (
         OpenVinoModel,
@@ -63,6 +81,8 @@ def _openvino_runner(lm: LoadedModel, dtype: torch.dtype):
 
     def build(folder):
         log.info("converting %s for OpenVINO (once per model file)", lm.path)
+        if (told := _on_convert.get()) is not None:
+            told(lm.header.name, *place)
         convert(lm.model, lm.header.input_size, folder)
 
     entry = cached_entry(lm.path, lm.header.name, lm.header.digest, cache_key(), build)

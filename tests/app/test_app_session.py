@@ -46,7 +46,8 @@ def test_add_groups_by_car_and_lists_every_problem(tmp_path, shoot):
         "0ed6904e1004_08.jpg",
         "0ed6904e1004_12.jpg",
     ]
-    assert [p.name for p in cars["customer-a"]] == ["front.jpg"]  # no angle name: by folder
+    front = str(shoot.resolve() / "customer-a" / "front.jpg")
+    assert [p.name for p in cars[front]] == ["front.jpg"]  # no angle name: a single photo
     reasons = {p.name: r for p, r in report.problems}
     assert reasons == {
         "empty.jpg": "empty file (0 bytes)",
@@ -60,9 +61,10 @@ def test_add_groups_by_car_and_lists_every_problem(tmp_path, shoot):
     assert len(session.photos) == 8 and len(session.problems) == 4  # problems listed once
 
 
-def test_car_of():
+def test_car_of_a_turntable_photo_is_its_car_and_a_phone_photo_stands_alone():
     assert car_of(Path("/a/b/0ed6904e1004_07.jpg")) == "0ed6904e1004"
-    assert car_of(Path("/a/golf-7/IMG_0042.jpg")) == "golf-7"
+    phone = [Path("/a/golf-7/IMG_0042.jpg"), Path("/a/golf-7/IMG_0043.jpg")]
+    assert car_of(phone[0]) != car_of(phone[1])  # not one "car" per folder
 
 
 def test_touchup_is_kept_apart_from_the_model_mask_and_survives_reloading(tmp_path, shoot):

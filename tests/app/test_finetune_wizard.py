@@ -173,6 +173,7 @@ def test_stop_keeps_a_loadable_model_and_corrections_are_used(
     qtbot.waitUntil(lambda: training.outcome != "", timeout=120000)
     assert training.outcome == "cancelled", training.info.text()
     assert not training.running
+    assert training.left.text() == ""  # no "time left" once it stopped
     _model, header = load_model(training.model_path)
     assert header.training["epochs_done"] < 300 and header.metrics["val_photos"] > 0
     assert wizard.button(wizard.WizardButton.NextButton).isEnabled()
