@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.io import image_writer, read_icc_profile
-from engine.matte.alpha import alpha_u8, clean_cutout
+from engine.matte import alpha_u8
 from engine.outputs import NAME_PATTERNS, OutputPlan
 
 __all__ = [
@@ -130,6 +130,8 @@ def export_photo(
             data = image_writer(alpha_u8(mask), "PNG", compress_level=level)
         else:
             if cut is None:  # the car with its soft, decontaminated edge: PNG and JPEG
+                from engine.matte.alpha import clean_cutout  # OpenCV: not at the CLI's start
+
                 cut = clean_cutout(rgb, mask)
             if fmt == "png":
                 data = image_writer(cut, "PNG", compress_level=level, **colour)

@@ -24,21 +24,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from engine.matte import alpha_u8
 from engine.scenes.cutout import decontaminate_band
 
 MARGIN = 8  # the box worked on: the car's and this much around it
 _3x3 = np.ones((3, 3), np.uint8)
-
-
-def alpha_u8(mask: np.ndarray) -> np.ndarray:
-    """Mask as uint8 alpha: bool -> 0/255, uint8 as is, floats in 0..1 -> 0..255."""
-    if mask.dtype == np.bool_:
-        return mask.view(np.uint8) * np.uint8(255)
-    if mask.dtype == np.uint8:
-        return mask
-    if np.issubdtype(mask.dtype, np.floating):
-        return np.round(np.clip(mask, 0.0, 1.0) * 255.0).astype(np.uint8)
-    raise ValueError(f"mask must be bool, uint8 or float, got {mask.dtype}")
 
 
 def _outline(mask: np.ndarray) -> np.ndarray:

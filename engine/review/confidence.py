@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from engine.review.verdict import REVIEW_BELOW
+
 WORK_SIDE = 480  # the map is shrunk to about this many pixels on its long side
 UNSURE = (0.1, 0.9)
 EDGE_WIDTH_HALF = 4.0  # unsure pixels per outline pixel (at work size) that score 0.5
 STRAY_HALF = 0.02  # the share of car pixels apart from the car that scores 0.5
-REVIEW_BELOW = 0.5  # a check scoring below this names its reason: the photo needs review
 NEARLY_EMPTY = 0.005  # a car covering less of the photo than this is noted (the size check's 0)
 
 

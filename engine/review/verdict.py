@@ -1,11 +1,12 @@
 """Whether a finished cutout needs a look: the one rule the studio's queue and `carmask predict
---report` share, so a script routes the same photos an operator would be shown."""
+--report` share, so a script routes the same photos an operator would be shown. No OpenCV here:
+the window imports it at start-up."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.review.confidence import REVIEW_BELOW
+REVIEW_BELOW = 0.5  # a check scoring below this names its reason: the photo needs review
 
 
 def needs_review(confidence: float, set_reasons: Sequence[str] = ()) -> bool:
