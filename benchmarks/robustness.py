@@ -9,8 +9,9 @@ Sets (each can be left out with --no-<set>):
 - `studios` ("new studios"): Carvana **val** cars (never train cars), cut out with their true
   masks (`make_cutout`, scale 0.75) and composed (`engine.scenes.compose.Composer`, 800x1200
   pixel budget, camera on) into held-out looks: white cyclorama, black studio, coloured wall,
-  glossy floor (a random look with its `glossy` forced to 0.35), showroom, and street (the
-  held-out scene sequence, `find_scenes(..., held_out=True)`). `--studio-photos N` per look. The
+  glossy floor (a random look with its `glossy` forced to 0.35), showroom, street (the
+  held-out scene sequence, `find_scenes(..., held_out=True)`), and lot (that street with a
+  dealer lot's clutter: val cars parked against the main car, posts, captions, stickers). `--studio-photos N` per look. The
   photos are generated once per run from fixed seeds (`default_rng([20261201, look, k])`, apart
   from any training seed) and every model scores the same images; `--save-studios DIR` writes
   them (images/ + masks/, PNG) for inspection.
@@ -68,7 +69,11 @@ DEFAULT_ROOT = REPO.parent / "shared" / "data"
 SETS = ("carvana", "web", "studios")
 # the held-out looks, in a fixed order: a look's index is part of its photos' seeds, so leaving
 # looks out (--looks) does not change the photos of the others
-LOOKS = ("white", "black", "coloured", "glossy", "showroom", "street")
+# "lot" (added later, last, so the six before keep their photos): a held-out street with the
+# dealer lot's clutter (`engine.scenes.clutter`: val cars parked against the main car, posts,
+# captions and stickers), every photo cluttered
+LOOKS = ("white", "black", "coloured", "glossy", "showroom", "street", "lot")
+FIRST_LOOKS = 6  # the car picks' spread over the looks, as it was before "lot" came
 SEED = 20261201
 BUDGET = (800, 1200)  # pixel budget of a generated photo (about 1 Mpx, any aspect ratio)
 CUTOUT_SCALE = 0.75
@@ -177,7 +182,7 @@ def studio_cars(val: list[Pair], per_look: int) -> dict[tuple[int, int], Pair]:
         for k in range(per_look):
             photos = cars[(k * len(cars) // per_look + i) % len(cars)]
             a = len(photos)
-            out[(i, k)] = photos[(k * a // per_look + i * max(1, a // len(LOOKS))) % a]
+            out[(i, k)] = photos[(k * a // per_look + i * max(1, a // FIRST_LOOKS)) % a]
     return out
 
 
@@ -191,6 +196,7 @@ class Studios:
         # is the same image whatever --studio-photos chose for the other photos
         self._cutouts: dict[Pair, CarCutout] = {}
         self.composer = Composer(self._second_car, scenes, budget=BUDGET, camera=True)
+        self.lot = Composer(self._second_car, scenes, budget=BUDGET, camera=True, clutter=1.0)
 
     def cutout(self, pair: Pair) -> CarCutout:
         if pair not in self._cutouts:
@@ -208,6 +214,8 @@ class Studios:
         cut = self.cutout(pair)
         if look == "street":
             c = self.composer.street(rng, cut=cut)
+        elif look == "lot":
+            c = self.lot.street(rng, cut=cut)
         else:
             style = random_look(rng, None if look == "glossy" else look)
             if look == "glossy":
@@ -417,7 +425,7 @@ def main(argv=None) -> int:
         problems.append(f"no Carvana val photos with masks in {root / 'carvana' / 'val'}")
     if args.web and not web:
         problems.append(f"no web validation photos in {root / 'web-cars'}")
-    if args.studios and "street" in args.looks and not scenes:
+    if args.studios and {"street", "lot"} & set(args.looks) and not scenes:
         problems.append(f"no held-out street scenes in {root / 'scenes'} (or leave out the look)")
     if problems:
         for line in problems:
@@ -456,7 +464,7 @@ def main(argv=None) -> int:
         extra = {
             "looks_order": args.looks,
             "cars_from": str(root / "carvana" / "val"),
-            "scenes": [s.image.name for s in scenes] if "street" in args.looks else [],
+            "scenes": [s.image.name for s in scenes] if {"street", "lot"} & set(args.looks) else [],
             "scored_sha1": raw["scored_sha1"],
         }
         sets["studios"] = set_report(raw, labels, extra)
