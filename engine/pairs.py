@@ -4,6 +4,8 @@ fine-tuning wizard's pages use these on the UI side).
 Layouts understood (mixed in one tree is fine):
 - Kaggle: `train/` + `train_masks/` holding `<stem>_mask.gif` (or `<stem>.png`);
 - `images/` + `masks/` with equal stems;
+- sibling folders `X/` + `X_gt/` (or `X_masks/`), e.g. `shoot/` + `shoot_gt/`, with equal stems
+  or `<stem>_mask`; or any masks folder named with `masks=`;
 - `X.jpg` beside `X_mask.png` in one folder;
 - `X.jpg` beside a transparent PNG cutout of itself, `X.png` (alpha = label: past retouching work).
 """
@@ -85,12 +87,18 @@ def _has_alpha(path: Path) -> bool:
 
 def _is_mask_name(path: Path) -> bool:
     parent = path.parent.name.lower()
-    return path.stem.endswith("_mask") or parent == "masks" or parent.endswith("_masks")
+    return (
+        path.stem.endswith("_mask")
+        or parent in ("masks", "gt")
+        or parent.endswith(("_masks", "_gt"))
+    )
 
 
-def _mask_candidates(photo: Path) -> list[Path]:
+def _mask_candidates(photo: Path, masks: Path | None = None) -> list[Path]:
     d, stem = photo.parent, photo.stem
-    folders = [d, d.parent / f"{d.name}_masks"]
+    folders = [d, d.parent / f"{d.name}_masks", d.parent / f"{d.name}_gt"]
+    if masks is not None:
+        folders.insert(0, masks)
     if d.name.lower() in ("images", "image", "photos"):
         folders.append(d.parent / "masks")
     out = []
@@ -102,18 +110,29 @@ def _mask_candidates(photo: Path) -> list[Path]:
     return out
 
 
-def find_pairs(root, check_content: bool = True) -> PairReport:
-    """Find every photo/mask pair under `root` and every problem, named by file."""
+def find_pairs(root, check_content: bool = True, masks=None) -> PairReport:
+    """Find every photo/mask pair under `root` and every problem, named by file. `masks`: a
+    folder holding the masks (same stems, or `<stem>_mask`) anywhere else, e.g. `shoot_gt/`."""
     root = Path(root)
     report = PairReport()
-    if not root.is_dir():
-        report.problems.append((root, "folder not found"))
+    for folder in (root, masks):
+        if folder is not None and not Path(folder).is_dir():
+            report.problems.append((Path(folder), "folder not found"))
+    if report.problems:
         return report
     root = root.resolve()  # find_images gives resolved paths; car_id compares folders with root
+    masks = Path(masks).resolve() if masks is not None else None
     files, _ = find_images([root], suffixes=IMAGE_SUFFIXES | MASK_ONLY_SUFFIXES)
-    fileset = set(files)
+    mask_files: list[Path] = []
+    if masks is not None and not masks.is_relative_to(root):
+        mask_files, _ = find_images([masks], suffixes=IMAGE_SUFFIXES | MASK_ONLY_SUFFIXES)
+    fileset = set(files) | set(mask_files)
     used: set[Path] = set()
-    photos = [f for f in files if not _is_mask_name(f) and f.suffix.lower() in IMAGE_SUFFIXES]
+
+    def is_mask(f: Path) -> bool:
+        return _is_mask_name(f) or (masks is not None and f.is_relative_to(masks))
+
+    photos = [f for f in files if not is_mask(f) and f.suffix.lower() in IMAGE_SUFFIXES]
     # a PNG with alpha beside a photo of the same stem is that photo's cutout, not a photo
     by_stem = defaultdict(list)
     for f in photos:
@@ -131,7 +150,8 @@ def find_pairs(root, check_content: bool = True) -> PairReport:
         if photo in cutouts:
             pair = Pair(photo, cutouts[photo], car_id(photo, root), "cutout")
         else:
-            mask = next((c for c in _mask_candidates(photo) if c in fileset or c.is_file()), None)
+            candidates = _mask_candidates(photo, masks)
+            mask = next((c for c in candidates if c in fileset or c.is_file()), None)
             if mask is None:
                 report.problems.append((photo, "no mask found for this photo"))
                 continue
@@ -142,8 +162,8 @@ def find_pairs(root, check_content: bool = True) -> PairReport:
             report.problems.append(problem)
         else:
             report.pairs.append(pair)
-    for f in files:
-        if _is_mask_name(f) and f not in used:
+    for f in files + mask_files:
+        if (is_mask(f) or f in mask_files) and f not in used:
             report.problems.append((f, "mask without a photo"))
     return report
 

@@ -29,23 +29,35 @@ class DataPage(QWizardPage):
         super().__init__()
         self.setTitle("Your labelled photos")
         self.setSubTitle(
-            "Choose a folder of photos with their masks (Kaggle layout, images/ + masks/, or "
-            "X_mask.png beside X.jpg) or with transparent PNG cutouts beside the photos "
-            "(the cutout's transparency is the label)."
+            "Choose a folder of photos with their masks (Kaggle layout, images/ + masks/, a "
+            "sibling folder such as shoot/ + shoot_gt/, or X_mask.png beside X.jpg) or with "
+            "transparent PNG cutouts beside the photos (the cutout's transparency is the "
+            "label). Masks kept anywhere else: choose their folder too."
         )
         self.corrections_found = corrections
         self.report = PairReport()
         self.scanning = False
         self._generation = 0
+        self._scanned_key: tuple[str, str] | None = None  # (folder, masks) last scanned
 
         self.folder_edit = QLineEdit()
         self.folder_edit.setPlaceholderText("Folder of labelled photos")
-        self.folder_edit.editingFinished.connect(lambda: self.scan(self.folder_edit.text()))
+        self.folder_edit.editingFinished.connect(self._edited)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.folder_edit, 1)
         row.addWidget(browse)
+        self.masks_edit = QLineEdit()
+        self.masks_edit.setPlaceholderText(
+            "Masks folder, if elsewhere (optional: shoot_gt/ beside shoot/ is found by itself)"
+        )
+        self.masks_edit.editingFinished.connect(self._edited)
+        browse_masks = QPushButton("Browse…")
+        browse_masks.clicked.connect(self._browse_masks)
+        masks_row = QHBoxLayout()
+        masks_row.addWidget(self.masks_edit, 1)
+        masks_row.addWidget(browse_masks)
         self.status = QLabel("No folder chosen yet.")
         self.status.setWordWrap(True)
         self.problems = QListWidget()
@@ -55,15 +67,21 @@ class DataPage(QWizardPage):
             "queue"
         )
         self.use_corrections.setEnabled(bool(corrections))
-        self.use_corrections.setChecked(bool(corrections))
+        # off until ticked: a stray stroke in the queue must not become training data
+        self.use_corrections.setChecked(False)
         self.use_corrections.toggled.connect(self._update_status)
+        self.corrections_list = QLabel(_names(corrections))
+        self.corrections_list.setWordWrap(True)
+        self.corrections_list.setVisible(bool(corrections))
 
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addLayout(masks_row)
         layout.addWidget(self.status)
         layout.addWidget(QLabel("Problems:"))
         layout.addWidget(self.problems, 1)
         layout.addWidget(self.use_corrections)
+        layout.addWidget(self.corrections_list)
 
     # -- scanning ----------------------------------------------------------------------------
     def _browse(self) -> None:
@@ -72,19 +90,35 @@ class DataPage(QWizardPage):
             self.folder_edit.setText(folder)
             self.scan(folder)
 
+    def _browse_masks(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of masks")
+        if folder:
+            self.masks_edit.setText(folder)
+            self.scan(self.folder_edit.text())
+
+    def _edited(self) -> None:
+        """A folder typed in: scanned when it changed (not each time the focus leaves it)."""
+        if self._key(self.folder_edit.text()) != self._scanned_key:
+            self.scan(self.folder_edit.text())
+
+    def _key(self, folder: str) -> tuple[str, str]:
+        return folder.strip(), self.masks_edit.text().strip()
+
     def scan(self, folder: str) -> None:
         """Find pairs and problems on the thread pool (photos are decoded to check them)."""
         folder = folder.strip()
         if not folder:
             return
+        self._scanned_key = self._key(folder)
         self._generation += 1
         generation = self._generation
         self.scanning = True
         self.status.setText(f"Looking for photos and masks in {folder}…")
         self.problems.clear()
         self.completeChanged.emit()
+        masks = Path(self._scanned_key[1]) if self._scanned_key[1] else None
         call_in_pool(
-            lambda: find_pairs(Path(folder)),
+            lambda: find_pairs(Path(folder), masks=masks),
             lambda report: self._scanned(generation, report),
             lambda message: self._scanned(generation, PairReport([], [(Path(folder), message)])),
         )
@@ -125,3 +159,10 @@ class DataPage(QWizardPage):
     def isComplete(self) -> bool:
         pairs = self.pairs()
         return not self.scanning and len({p.car for p in pairs}) >= MIN_CARS
+
+
+def _names(corrections: list[Pair], shown: int = 8) -> str:
+    """The touched-up photos by name, so the operator sees what would be learnt from."""
+    names = [p.image.name for p in corrections]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return "Your corrections: " + ", ".join(names[:shown]) + more if names else ""

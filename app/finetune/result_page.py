@@ -67,7 +67,8 @@ class ResultPage(QWizardPage):
         group = QButtonGroup(self)
         for b in self.use_buttons.values():
             group.addButton(b)
-        self.use_buttons["default"].setChecked(True)
+        # the default is chosen for the operator only once the score shows it is better
+        self.use_buttons["library"].setChecked(True)
         form = QFormLayout()
         form.addRow("Name:", self.name)
         for b in self.use_buttons.values():
@@ -127,6 +128,14 @@ class ResultPage(QWizardPage):
             f"({new - base:+.4f}); the new one is better on {better} of "
             f"{len(comparison.pairs)} photos."
         )
+        if new > base:
+            self.use_buttons["default"].setChecked(True)
+        else:
+            self.use_buttons["library"].setChecked(True)
+            self.summary.setText(
+                self.summary.text() + "<br><b>The new model is not better than the base model "
+                "on these photos</b>: it is kept in the library, and your default model stays."
+            )
         self.bar.hide()
         for col, title in enumerate(("Base model", "New model")):
             self.grid.addWidget(QLabel(f"<b>{title}</b>"), 0, col)

@@ -46,9 +46,10 @@ def studio(tmp_path, monkeypatch, tiny_library):
     return labelled
 
 
-def _to_training(qtbot, window, folder: Path, epochs: int):
+def _to_training(qtbot, window, folder: Path, epochs: int, corrections: bool = False):
     wizard = window.open_finetune()
     data = wizard.data_page
+    data.use_corrections.setChecked(corrections)  # off unless the operator ticks it
     data.folder_edit.setText(str(folder))
     data.scan(str(folder))
     qtbot.waitUntil(lambda: data.isComplete(), timeout=60000)
@@ -154,10 +155,10 @@ def test_stop_keeps_a_loadable_model_and_corrections_are_used(
     assert photo.status == TOUCHED
 
     wizard = window.open_finetune()
-    assert wizard.data_page.use_corrections.isChecked()
+    assert not wizard.data_page.use_corrections.isChecked()  # off until ticked
     wizard.close()
     qtbot.waitUntil(lambda: window.finetune_wizard is None, timeout=5000)
-    wizard = _to_training(qtbot, window, studio, epochs=300)
+    wizard = _to_training(qtbot, window, studio, epochs=300, corrections=True)
     assert len(wizard.data_page.pairs()) == 14
     training = wizard.training_page
     qtbot.waitUntil(lambda: training.loss_chart.count() >= 2, timeout=120000)
