@@ -206,7 +206,7 @@ def add_brush_slider(window, _menu, bar) -> None:
     """The brush size in photo pixels, and its value."""
     window.brush_slider = QSlider(Qt.Orientation.Horizontal)
     window.brush_slider.setRange(1, 300)
-    window.brush_slider.setMaximumWidth(140)
+    window.brush_slider.setMaximumWidth(90)  # the toolbar fits 1280 px (and its value shows)
     window.brush_slider.setToolTip("Brush size in photo pixels ([ smaller, ] larger)")
     bar.addWidget(window.brush_slider)
     window.brush_value = QLabel("")
@@ -250,7 +250,7 @@ def add_view_submenus(window, menu, _bar) -> None:
 
 
 def build_status_bar(window) -> None:
-    """Rate, Undo remove, progress, device and model in the status bar."""
+    """Rate, Undo remove, progress, the device chooser, device and model in the status bar."""
     window.device_label = QLabel("device: …")
     window.model_label = QLabel("model: …")
     window.progress = QProgressBar()
@@ -261,26 +261,32 @@ def build_status_bar(window) -> None:
     bar.addWidget(window.rate_label)
     bar.addPermanentWidget(window.removal.undo_button)  # permanent: a message does not hide it
     bar.addPermanentWidget(window.progress)
-    bar.addPermanentWidget(window.device_label)
-    bar.addPermanentWidget(window.model_label)
-
-
-def build_engine_toolbar(window) -> None:
-    """The model and device choosers."""
-    tb = window.addToolBar("Engine")
-    tb.setObjectName("engine-toolbar")
-    tb.addWidget(QLabel(" Model "))
-    window.model_combo = QComboBox()
-    window.model_combo.setToolTip("The model (or ensemble) the batch uses")
-    window.model_combo.setMinimumWidth(220)
-    tb.addWidget(window.model_combo)
-    tb.addWidget(QLabel(" Device "))
+    # the device chooser beside what it resolved to, here: the toolbars fit 1280 px
     window.device_combo = QComboBox()
     window.device_combo.addItems(["auto", "cpu", "cuda"])
     window.device_combo.setCurrentText(window.settings.device)
     window.device_combo.setToolTip("auto: the GPU when there is one, else the CPU")
     window.device_combo.currentTextChanged.connect(window._device_chosen)
-    tb.addWidget(window.device_combo)
+    bar.addPermanentWidget(QLabel("Device"))
+    bar.addPermanentWidget(window.device_combo)
+    bar.addPermanentWidget(window.device_label)
+    bar.addPermanentWidget(window.model_label)
+
+
+def build_engine_toolbar(window) -> None:
+    """The model chooser (the device's is in the status bar)."""
+    tb = window.addToolBar("Engine")
+    tb.setObjectName("engine-toolbar")
+    tb.addWidget(QLabel(" Model "))
+    window.model_combo = QComboBox()
+    window.model_combo.setToolTip("The model (or ensemble) the batch uses")
+    # as wide as a short name, not the longest in the library: both toolbars fit 1280 px; the
+    # list that opens is as wide as its longest name (app/model_picker.py)
+    window.model_combo.setSizeAdjustPolicy(
+        QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+    )
+    window.model_combo.setMinimumContentsLength(16)
+    tb.addWidget(window.model_combo)
 
 
 _FUNCTIONS = {f.__name__: f for f in (add_files_dialog, add_folder_dialog, open_samples)}
