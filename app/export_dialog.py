@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Slot
+from PySide6.QtCore import QStandardPaths, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -66,7 +66,21 @@ class ExportReport:
 
 
 def out_dir_for(photo_path: Path, chosen: str) -> Path:
-    return Path(chosen) if chosen else photo_path.parent / BESIDE
+    """The chosen folder, else a `cutouts` folder beside the photo; for the shipped samples,
+    which live in the app's install folder, one in the user's Pictures folder instead."""
+    if chosen:
+        return Path(chosen)
+    from engine.library import resources_dir
+
+    if Path(photo_path).resolve().is_relative_to(resources_dir().resolve()):
+        return samples_output_dir()
+    return photo_path.parent / BESIDE
+
+
+def samples_output_dir() -> Path:
+    """Where the shipped samples' cutouts go: never into the app's install folder."""
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return Path(pictures or Path.home()) / "CarMask Studio" / BESIDE
 
 
 def export_session(
@@ -194,7 +208,9 @@ class ExportDialog(QDialog):
         which.addWidget(self.good_only)
         which.addWidget(self.all_photos)
         self.folder = QLineEdit(settings.output_dir)
-        self.folder.setPlaceholderText(f"beside each photo, in a '{BESIDE}' folder")
+        self.folder.setPlaceholderText(
+            f"beside each photo, in a '{BESIDE}' folder (the samples': {samples_output_dir()})"
+        )
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._choose_folder)
         row = QHBoxLayout()

@@ -129,3 +129,29 @@ def test_export_dialog_writes_listing_frames_for_the_car_and_previews_one(qtbot,
     again = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     assert again.listing_size == "640x480" and again.listing_backdrop == "#204080"
     assert "listing" in again.formats_text.split(",") and again.listing_spin == 1
+
+
+def test_the_samples_cutouts_go_to_my_pictures_folder_not_the_install_folder(
+    qtbot, open_window, tmp_path, monkeypatch
+):
+    install = tmp_path / "install" / "resources"  # the app's own folder, as installed
+    shutil.copytree(Path(__file__).parents[2] / "resources" / "samples", install / "samples")
+    monkeypatch.setenv("CARMASK_RESOURCES", str(install))
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))  # no user-dirs.dirs: ~/Pictures
+    before = sorted(p.relative_to(install) for p in install.rglob("*"))
+    window = open_window()
+    window.samples_action.trigger()
+    qtbot.waitUntil(lambda: len(window.session.photos) > 0, timeout=10000)
+    photo = next(iter(window.session.photos.values()))
+    truth = read_mask(CARVANA / "val_masks" / "1a17a1bd648b_03_mask.gif")
+    size = Image.open(photo.path).size
+    window.session.write_model_mask(photo, np.asarray(Image.fromarray(truth).resize(size)))
+    window.session.set_status(photo, DONE)
+
+    report = export_session(window.session, "", ExportOptions(formats=("png",)))
+    assert report.failed == [] and len(report.written) == 1
+    assert report.folders == [home / "Pictures" / "CarMask Studio" / "cutouts"]
+    assert report.written[0].parent == report.folders[0]
+    assert sorted(p.relative_to(install) for p in install.rglob("*")) == before
