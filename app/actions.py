@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QProgressBar, QSlider
 
 from app.editor.tools import Tool
+from app.model_combo import ModelCombo
 
 Shortcut = str | QKeySequence.StandardKey | tuple[str, ...] | None
 
@@ -278,10 +279,10 @@ def build_engine_toolbar(window) -> None:
     tb = window.addToolBar("Engine")
     tb.setObjectName("engine-toolbar")
     tb.addWidget(QLabel(" Model "))
-    window.model_combo = QComboBox()
+    window.model_combo = ModelCombo()
     window.model_combo.setToolTip("The model (or ensemble) the batch uses")
     # as wide as a short name, not the longest in the library: both toolbars fit 1280 px; the
-    # list that opens is as wide as its longest name (app/model_picker.py)
+    # list that opens shows every name in full (app/model_picker.py)
     window.model_combo.setSizeAdjustPolicy(
         QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
     )

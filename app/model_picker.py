@@ -7,6 +7,10 @@ import json
 import logging
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+
+from app.model_combo import SHORT
+
 log = logging.getLogger(__name__)
 MY_ENSEMBLE = "my-ensemble"  # the "model" setting for the ensemble the operator built
 
@@ -45,8 +49,13 @@ class ModelPicker:
         combo.blockSignals(True)
         combo.clear()
         default, ensemble = shipped_models()
-        if default:
-            combo.addItem("Default model", ["default", [str(p) for p in default]])
+        found, errors = list_library()  # headers only, no torch: fast enough for the UI thread
+        headers = {str(path): header for path, header in found}
+        if default:  # named: the operator sees which model "Default model" is
+            header = headers.get(str(default[0]))
+            name = header.name if header else default[0].stem
+            combo.addItem(f"Default model ({name})", ["default", [str(p) for p in default]])
+            self._describe(combo.count() - 1, "Default model", header, "Default model: ")
         if ensemble:
             combo.addItem(
                 f"Ensemble ({len(ensemble)} models)", ["ensemble", [str(p) for p in ensemble]]
@@ -58,10 +67,10 @@ class ModelPicker:
             )
         # the default is listed once (above); ensemble members stay choosable on their own
         shipped = {str(p) for p in default}
-        found, errors = list_library()  # headers only, no torch: fast enough for the UI thread
         for path, header in found:
             if str(path) not in shipped:
                 combo.addItem(header.label, [str(path), [str(path)]])
+                self._describe(combo.count() - 1, header.name, header)
         for exc in errors:
             log.warning("model library: %s", exc)
         if combo.count() == 0:
@@ -71,7 +80,19 @@ class ModelPicker:
             if combo.itemData(i)[0] == wanted:
                 combo.setCurrentIndex(i)
         combo.blockSignals(False)
+        self._show_choice()
+
+    def _describe(self, index: int, short: str, header, prefix: str = "") -> None:
+        self.combo.setItemData(index, short, SHORT)
+        if header is not None:
+            self.combo.setItemData(index, prefix + header.label, Qt.ItemDataRole.ToolTipRole)
+
+    def _show_choice(self) -> None:
+        """The status bar and the combo's tooltip name the model in full."""
+        combo = self.combo
         self.label.setText(f"model: {combo.currentText()}")
+        full = combo.currentData(Qt.ItemDataRole.ToolTipRole) or combo.currentText()
+        combo.setToolTip(f"The model (or ensemble) the batch uses: {full}")
 
     def paths(self) -> list[Path]:
         data = self.combo.currentData() or ["", []]
@@ -79,7 +100,7 @@ class ModelPicker:
 
     def chosen(self, _index: int = 0) -> None:
         self.settings.model = (self.combo.currentData() or [""])[0]
-        self.label.setText(f"model: {self.combo.currentText()}")
+        self._show_choice()
 
     def installed(self, path: str, use: str) -> None:
         """A model from the wizard is in the library: list it, and use it as asked."""

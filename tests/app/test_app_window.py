@@ -196,7 +196,7 @@ def test_model_list_offers_default_ensemble_and_each_member(
     combo = open_window().model_combo
     items = [combo.itemData(i) for i in range(combo.count())]
     texts = [combo.itemText(i) for i in range(combo.count())]
-    assert texts[:2] == ["Default model", "Ensemble (3 models)"]
+    assert texts[:2] == ["Default model (tiny)", "Ensemble (3 models)"]  # which model it is
     assert items[0] == ["default", [str(models / "b.safetensors")]]
     assert items[1][1] == [str(models / f"{n}.safetensors") for n in "abc"]
     singles = [data[0] for data in items[2:]]
