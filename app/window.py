@@ -31,6 +31,7 @@ from app.editor.tools import Tool
 from app.empty_state import build_stage, show_stage
 from app.export_dialog import ExportDialog
 from app.model_picker import MY_ENSEMBLE, ModelPicker
+from app.preview_caption import PreviewCaption
 from app.queue_view import KEY_ROLE, QueueTree, make_thumbnail
 from app.removal import RemovalController
 from app.review import ReviewController
@@ -80,6 +81,9 @@ class MainWindow(QMainWindow):
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
+        self.caption = PreviewCaption()
+        self.pane.zoom_changed.connect(self.caption.show_zoom)
+        rv.addWidget(self.caption)
         rv.addWidget(self.pane, 1)
         rv.addWidget(self.review.make_line())
         rv.addWidget(self.strip)
@@ -276,6 +280,9 @@ class MainWindow(QMainWindow):
         if not editable:
             self.set_tool("pan")
         self.setWindowTitle(f"{photo.name} — CarMask Studio {__version__}")
+        keys = [p.key for p in self._car_photos(key)]
+        position = keys.index(key) + 1 if key in keys else 1
+        self.caption.show_photo(photo.name, photo.angle, position, max(1, len(keys)))
         self.review.show_line()
 
     def _photo_load_failed(self, message: str) -> None:

@@ -37,6 +37,7 @@ class PreviewPane(QWidget):
     shrink and grow the brush."""
 
     brush_size_changed = Signal(int)
+    zoom_changed = Signal(float)  # screen pixels per photo pixel
 
     def __init__(self, document: MaskDocument | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -49,6 +50,7 @@ class PreviewPane(QWidget):
         self._space = False
         self._pan_from: QPointF | None = None
         self._painting = False
+        self._shown_size: tuple[int, int] | None = None  # (h, w) of the photo shown
 
         self.original_view, self.cutout_view = PhotoView(self), PhotoView(self)
         self.views = (self.original_view, self.cutout_view)
@@ -103,6 +105,12 @@ class PreviewPane(QWidget):
                 item.set_size(0, 0)
             return
         h, w = doc.mask.shape
+        # another angle of the same size keeps the zoom and position (compare one detail across
+        # angles); fitted photos stay fitted
+        keep = not self._fit and self._shown_size == (h, w)
+        bars = [(v.horizontalScrollBar(), v.verticalScrollBar()) for v in self.views]
+        scroll = [(x.value(), y.value()) for x, y in bars]
+        self._shown_size = (h, w)
         rgb = QImage(doc.rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
         self._photo_item.setPixmap(QPixmap.fromImage(rgb))  # a copy: doc.rgb may go away
         self._overlay_item.set_size(w, h)
@@ -111,7 +119,12 @@ class PreviewPane(QWidget):
             view.setSceneRect(0, 0, w, h)
         self._refresh(0, 0, w, h)
         self._stack.setCurrentIndex(1)
-        self.zoom_fit()
+        if not keep:
+            self.zoom_fit()
+            return
+        for (x_bar, y_bar), (x, y) in zip(bars, scroll, strict=True):
+            x_bar.setValue(x)
+            y_bar.setValue(y)
 
     def _refresh(self, x: int, y: int, w: int, h: int) -> None:
         """Recompute the cutout and overlay pixels of one box and repaint just that box."""
@@ -249,6 +262,7 @@ class PreviewPane(QWidget):
         for item in (self._overlay_item, self._cutout_item):
             item.smooth = zoom < 1
         self._zoom = zoom
+        self.zoom_changed.emit(zoom)
 
     def _sync_scroll(self, source: PhotoView) -> None:
         for other in self.views:
