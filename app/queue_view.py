@@ -29,6 +29,31 @@ STATUS_COLOUR = {
     FAILED: "#ff5c5c",
     TOUCHED: "#f5b942",
 }
+# the same hues, darker: readable on the light theme's near-white (contrast 4.5:1 or more)
+LIGHT_COLOUR = {
+    QUEUED: "#5f6b77",
+    PROCESSING: "#0b5cad",
+    DONE: "#1b7a3a",
+    FAILED: "#c62828",
+    TOUCHED: "#8a5a00",
+}
+LIGHT_REVIEW_COLOUR = "#a84700"
+
+
+def light_theme() -> bool:
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    return app is not None and app.property("carmask_theme") == "light"
+
+
+def status_colour(status) -> str:
+    return (LIGHT_COLOUR if light_theme() else STATUS_COLOUR).get(status, "#808080")
+
+
+def review_colour() -> str:
+    """The colour of "needs review", readable on the theme in use."""
+    return LIGHT_REVIEW_COLOUR if light_theme() else REVIEW_COLOUR
 
 
 def make_thumbnail(path: Path) -> QImage | None:
@@ -119,14 +144,14 @@ class QueueTree(QTreeWidget):
         if item is None:
             return
         text = STATUS_TEXT.get(photo.status, photo.status)
-        colour = STATUS_COLOUR.get(photo.status, "#cccccc")
+        colour = status_colour(photo.status)
         if photo.status == FAILED and photo.error:
             text = f"failed: {photo.error}"
         elif needs_review(photo):
             why = "angles" if photo.set_reasons else f"{photo.confidence:.2f}"
             if photo.reasons and not photo.set_reasons:  # its first reason's name
                 why = photo.reasons[0].split(":")[0]
-            text, colour = f"⚑ needs review ({why})", REVIEW_COLOUR
+            text, colour = f"⚑ needs review ({why})", review_colour()
         elif photo.reviewed and photo.has_mask:
             text = "reviewed"
         item.setText(1, text)

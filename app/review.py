@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QMessageBox
 
-from app.queue_view import REVIEW_COLOUR
+from app.queue_view import review_colour
 from app.session import DONE, Photo, needs_review
 from app.worker import call_in_pool
 
@@ -24,11 +24,15 @@ class ReviewController:
         self.message: QMessageBox | None = None
         self.angles_checked = 0  # runs of the checks across angles (the tests wait for them)
 
+    def recolour(self) -> None:
+        """The line in the theme's "needs review" colour (after a change of theme too)."""
+        self.line.setStyleSheet(f"color: {review_colour()}; padding: 4px 8px")
+
     def make_line(self) -> QLabel:
         """The line under the preview that says why the photo on show needs a look."""
         self.line = QLabel()
         self.line.setWordWrap(True)
-        self.line.setStyleSheet(f"color: {REVIEW_COLOUR}; padding: 4px 8px")
+        self.recolour()
         self.line.setVisible(False)
         self.w.queue.status_shown.connect(self._status_shown)
         return self.line

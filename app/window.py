@@ -328,6 +328,9 @@ class MainWindow(QMainWindow):
     def set_theme(self, theme: str) -> None:
         self.settings.theme = theme
         apply_theme(theme)
+        self.review.recolour()  # status colours readable on the new theme
+        for photo in self.session.photos.values():
+            self.queue.show_status(photo, self.session)
 
     # -- angle strip -------------------------------------------------------------------------
     def _car_photos(self, key: str):

@@ -99,3 +99,39 @@ def test_the_preview_names_photo_angle_and_zoom_and_keeps_zoom_across_angles(
     assert "angle 07 (2 of 3)" in caption.photo.text()
     assert window.session.photos[keys[1]].name in caption.photo.text()
     assert caption.isVisible() and caption.zoom.isVisible()
+
+
+def _contrast(a, b) -> float:
+    """WCAG contrast ratio of two QColors (4.5 or more: readable text)."""
+
+    def luminance(c) -> float:
+        rgb = [v / 255 for v in (c.red(), c.green(), c.blue())]
+        lin = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_needs_review_stays_readable_in_the_light_theme(qtbot, open_window, carvana):
+    from PySide6.QtGui import QColor
+
+    from app.session import DONE
+
+    window = open_window()
+    window.add_paths([str(carvana / "val" / "1a17a1bd648b_07.jpg")])
+    qtbot.waitUntil(lambda: len(window.session.photos) == 1, timeout=10000)
+    photo = next(iter(window.session.photos.values()))
+    window.session.set_status(photo, DONE, confidence=0.2)  # a doubtful cutout
+    window.queue.show_status(photo, window.session)
+    try:
+        window.set_theme("light")
+        item = window.queue.items[photo.key]
+        assert "needs review" in item.text(1)
+        background = window.queue.palette().base().color()
+        assert background.lightness() > 200  # the light theme's list
+        assert _contrast(item.foreground(1).color(), background) >= 4.5
+        line = QColor(window.review.line.styleSheet().split("color:")[1].split(";")[0].strip())
+        assert _contrast(line, background) >= 4.5
+    finally:
+        window.set_theme("dark")
