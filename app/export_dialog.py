@@ -49,8 +49,9 @@ class ExportReport:
     left_out: bool = False  # ... and were not exported ("reviewed and good only")
 
     def text(self) -> str:
+        spins = f" and {len(self.spins)} 360° spin page(s)" if self.spins else ""
         lines = [
-            f"written: {len(self.written)} file(s); skipped: {len(self.skipped)}; "
+            f"written: {len(self.written)} file(s){spins}; skipped: {len(self.skipped)}; "
             f"failed: {len(self.failed)}"
         ]
         if self.unreviewed:
@@ -293,9 +294,12 @@ class ExportDialog(QDialog):
         return ExportOptions(formats=formats, background=(c.red(), c.green(), c.blue()))
 
     def _sample_for_preview(self):
-        """The first segmented photo's (rgb, mask, the boxes of its car's other angles), read on
-        the worker that draws the preview (the car's set decides the frame)."""
-        photo = next((p for p in self.session.photos.values() if p.has_mask), None)
+        """The segmented photo selected in the queue (else the first one): its rgb, mask and the
+        boxes of its car's other angles, read on the worker that draws the preview (the car's
+        set decides the frame)."""
+        selected = self.selected_photo()
+        ready = [p for p in self.session.photos.values() if p.has_mask]
+        photo = next((p for p in ready if p.path == selected), ready[0] if ready else None)
         if photo is None:
             return None
         session = self.session

@@ -155,3 +155,47 @@ def test_the_samples_cutouts_go_to_my_pictures_folder_not_the_install_folder(
     assert report.folders == [home / "Pictures" / "CarMask Studio" / "cutouts"]
     assert report.written[0].parent == report.folders[0]
     assert sorted(p.relative_to(install) for p in install.rglob("*")) == before
+
+
+def test_the_listing_preview_shows_the_selected_car_and_the_report_counts_spin_pages(
+    qtbot, tmp_path
+):
+    from PySide6.QtCore import QSettings
+
+    from app.export_dialog import ExportDialog
+    from app.settings import Settings
+    from engine.io import read_photo
+
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    masks = {}
+    for photo in sorted(LISTING.glob("*_[0-9][0-9].jpg"))[:3]:
+        shutil.copy(photo, shoot / photo.name)
+        masks[photo.name] = LISTING / f"{photo.stem}_mask.png"
+    for photo in sorted((CARVANA / "val").glob("0ed6904e1004_*.jpg")):
+        shutil.copy(photo, shoot / photo.name)
+        masks[photo.name] = CARVANA / "val_masks" / f"{photo.stem}_mask.gif"
+    session = Session(tmp_path / "session")
+    session.add([shoot])
+    for photo in session.photos.values():
+        session.write_model_mask(photo, read_mask(masks[photo.path.name]))
+        session.set_status(photo, DONE)
+    selected = shoot / "0ed6904e1004_08.jpg"  # the second car, chosen in the queue
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    dialog = ExportDialog(session, settings, selected_photo=lambda: selected)
+    qtbot.addWidget(dialog)
+    rgb, _mask, others = dialog.listing.sample()
+    np.testing.assert_array_equal(rgb, read_photo(selected).rgb)
+    assert len(others) == 3  # framed with its own car's other angles
+
+    box = dialog.listing
+    box.enabled.setChecked(True)
+    box.size.setCurrentText("640x480")
+    box.spin.setChecked(True)
+    dialog.folder.setText(str(tmp_path / "out"))
+    dialog.png.setChecked(False)
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=120000)
+    assert len(dialog.report.spins) == 2
+    first = dialog.result.toPlainText().splitlines()[0]
+    assert first.startswith("written: 7 file(s) and 2 360° spin page(s);"), first
