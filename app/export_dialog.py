@@ -210,8 +210,9 @@ class ExportDialog(QDialog):
         which.addWidget(self.all_photos)
         self.folder = QLineEdit(settings.output_dir)
         self.folder.setPlaceholderText(
-            f"beside each photo, in a '{BESIDE}' folder (the samples': {samples_output_dir()})"
+            f"beside each photo, in a '{BESIDE}' folder (the samples: in Pictures)"
         )
+        self.folder.setToolTip(f"Empty: the shipped samples' cutouts go to {samples_output_dir()}")
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._choose_folder)
         row = QHBoxLayout()

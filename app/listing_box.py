@@ -9,9 +9,13 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPushButton,
     QSpinBox,
 )
 
@@ -38,9 +42,25 @@ class ListingBox(QGroupBox):
         self.size.setCurrentText(settings.listing_size)
         self.colour_button = ColourButton(settings.listing_backdrop, "Listing backdrop")
         self.colour_button.changed.connect(self._changed)
+        # the CLI's --backdrop-bottom (a gradient) and --backdrop-image
+        self.gradient = QCheckBox("gradient to")
+        self.gradient.setChecked(bool(settings.listing_backdrop_bottom))
+        self.bottom_button = ColourButton(
+            settings.listing_backdrop_bottom or "#c8c8c8", "Bottom of the backdrop's gradient"
+        )
+        self.bottom_button.changed.connect(self._changed)
+        self.image = QLineEdit(settings.listing_backdrop_image)
+        self.image.setPlaceholderText("the studio's backdrop image (optional: replaces the colour)")
+        self.image.editingFinished.connect(self._changed)
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._choose_image)
+        self._image_cache: tuple[str, np.ndarray] | None = None
         self.shadow = QComboBox()
         self.shadow.addItems(list(SHADOWS))
         self.shadow.setCurrentText(settings.listing_shadow)
+        self.strength = QSpinBox(minimum=0, maximum=100, suffix=" %", singleStep=10)
+        self.strength.setValue(settings.listing_shadow_strength)
+        self.strength.setToolTip("How dark the shadow is at its darkest (--shadow-strength)")
         self.margin = QSpinBox(minimum=0, maximum=40, suffix=" %")
         self.margin.setValue(settings.listing_margin)
         self.spin = QCheckBox("A 360° spin page per car (opens in any browser, offline)")
@@ -53,8 +73,21 @@ class ListingBox(QGroupBox):
         form = QFormLayout(self)
         form.addRow(self.enabled)
         form.addRow("Size", self.size)
-        form.addRow("Backdrop", self.colour_button)
-        form.addRow("Shadow", self.shadow)
+        colours = QHBoxLayout()
+        for widget in (self.colour_button, self.gradient, self.bottom_button):
+            colours.addWidget(widget)
+        colours.addStretch(1)
+        image_row = QHBoxLayout()
+        image_row.addWidget(self.image, 1)
+        image_row.addWidget(browse)
+        shadow_row = QHBoxLayout()
+        shadow_row.addWidget(self.shadow)
+        shadow_row.addWidget(QLabel("strength"))
+        shadow_row.addWidget(self.strength)
+        shadow_row.addStretch(1)
+        form.addRow("Backdrop", colours)
+        form.addRow("", image_row)
+        form.addRow("Shadow", shadow_row)
         form.addRow("Margin", self.margin)
         form.addRow(self.spin)
         form.addRow(self.problem)
@@ -63,16 +96,47 @@ class ListingBox(QGroupBox):
         self._timer.timeout.connect(self.refresh_preview)
         self.size.currentTextChanged.connect(self._changed)
         self.shadow.currentTextChanged.connect(self._changed)
+        self.strength.valueChanged.connect(self._changed)
+        self.gradient.toggled.connect(self._changed)
         self.margin.valueChanged.connect(self._changed)
         self.enabled.toggled.connect(self._changed)
         self._changed()
         self.rendered = 0  # previews drawn (the tests wait for them)
 
     def _changed(self, *_args) -> None:
-        widgets = (self.size, self.colour_button, self.shadow, self.margin, self.spin)
-        for widget in (*widgets, self.preview):
-            widget.setEnabled(self.enabled.isChecked())
+        widgets = (self.size, self.colour_button, self.gradient, self.image, self.shadow)
+        on = self.enabled.isChecked()
+        for widget in (*widgets, self.strength, self.margin, self.spin, self.preview):
+            widget.setEnabled(on)
+        self.bottom_button.setEnabled(on and self.gradient.isChecked())
         self._timer.start()
+
+    def _choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Backdrop image", self.image.text(), "Images (*.jpg *.jpeg *.png *.webp *.tif)"
+        )
+        if path:
+            self.image.setText(path)
+            self._changed()
+
+    def backdrop(self):
+        """The backdrop asked for, or None (and the problem said) when its image is unreadable."""
+        from engine.io import ImageReadError, read_rgb
+        from engine.listing.render import Backdrop
+
+        c = self.colour_button.colour()
+        b = self.bottom_button.colour()
+        bottom = (b.red(), b.green(), b.blue()) if self.gradient.isChecked() else None
+        image, path = None, self.image.text().strip()
+        if path:
+            if self._image_cache is None or self._image_cache[0] != path:
+                try:
+                    self._image_cache = (path, read_rgb(path))
+                except ImageReadError as exc:
+                    self.problem.setText(f"backdrop image {path}: {exc.reason}")
+                    return None
+            image = self._image_cache[1]
+        return Backdrop((c.red(), c.green(), c.blue()), bottom, image)
 
     def frame_size(self) -> tuple[int, int] | None:
         try:
@@ -86,16 +150,18 @@ class ListingBox(QGroupBox):
     def options(self):
         """The listing options, or None when listing frames are off or the size is not valid."""
         from engine.listing.batch import ListingOptions
-        from engine.listing.render import Backdrop, ShadowStyle
+        from engine.listing.render import ShadowStyle
 
         size = self.frame_size()
         if not self.enabled.isChecked() or size is None:
             return None
-        c = self.colour_button.colour()
+        backdrop = self.backdrop()
+        if backdrop is None:
+            return None
         return ListingOptions(
             size=size,
-            backdrop=Backdrop((c.red(), c.green(), c.blue())),
-            shadow=ShadowStyle(self.shadow.currentText()),
+            backdrop=backdrop,
+            shadow=ShadowStyle(self.shadow.currentText(), self.strength.value() / 100),
             margin=self.margin.value() / 100,
             spin=self.spin.isChecked(),
         )
@@ -104,6 +170,10 @@ class ListingBox(QGroupBox):
         self.settings.listing_size = self.size.currentText().strip()
         self.settings.listing_backdrop = self.colour_button.colour().name()
         self.settings.listing_shadow = self.shadow.currentText()
+        self.settings.listing_shadow_strength = self.strength.value()
+        bottom = self.bottom_button.colour().name() if self.gradient.isChecked() else ""
+        self.settings.listing_backdrop_bottom = bottom
+        self.settings.listing_backdrop_image = self.image.text().strip()
         self.settings.listing_margin = self.margin.value()
         self.settings.listing_spin = int(self.spin.isChecked())
 

@@ -76,6 +76,9 @@ class Settings:
     # listing frames (the export dialog): WIDTHxHEIGHT, backdrop colour, shadow, margin in %
     listing_size = _Setting("1600x1200")
     listing_backdrop = _Setting("#ffffff")
+    listing_backdrop_bottom = _Setting("")  # a gradient's bottom colour; empty: a solid colour
+    listing_backdrop_image = _Setting("")  # the studio's backdrop image; empty: the colour(s)
+    listing_shadow_strength = _Setting(50)  # in %
     listing_shadow = _Setting("contact", SHADOWS)
     listing_margin = _Setting(6)
     listing_spin = _Setting(0)  # 1: a 360° spin page per car beside its frames

@@ -199,3 +199,73 @@ def test_the_listing_preview_shows_the_selected_car_and_the_report_counts_spin_p
     assert len(dialog.report.spins) == 2
     first = dialog.result.toPlainText().splitlines()[0]
     assert first.startswith("written: 7 file(s) and 2 360° spin page(s);"), first
+
+
+def _one_car_dialog(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from app.export_dialog import ExportDialog
+    from app.settings import Settings
+
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    for photo in sorted(LISTING.glob("*_[0-9][0-9].jpg"))[:2]:
+        shutil.copy(photo, shoot / photo.name)
+    session = Session(tmp_path / "session")
+    session.add([shoot])
+    for photo in session.photos.values():
+        session.write_model_mask(photo, read_mask(LISTING / f"{photo.path.stem}_mask.png"))
+        session.set_status(photo, DONE)
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    dialog = ExportDialog(session, settings)
+    qtbot.addWidget(dialog)
+    dialog.listing.enabled.setChecked(True)
+    dialog.listing.size.setCurrentText("640x480")
+    dialog.png.setChecked(False)
+    return dialog, settings
+
+
+def _export(qtbot, dialog, out: Path) -> list[Path]:
+    dialog.folder.setText(str(out))
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=120000)
+    assert dialog.report.failed == []
+    return sorted(out.glob("*_listing.jpg"))
+
+
+def test_listing_frames_offer_the_gradient_and_shadow_strength_of_the_cli(qtbot, tmp_path):
+    from engine.io import read_rgb
+
+    dialog, settings = _one_car_dialog(qtbot, tmp_path)
+    box = dialog.listing
+    box.colour_button.set_colour("#204080")
+    box.gradient.setChecked(True)
+    box.bottom_button.set_colour("#e0e0e0")
+    box.strength.setValue(30)
+    assert box.options().shadow.strength == pytest.approx(0.3)
+    frames = _export(qtbot, dialog, tmp_path / "out")
+    assert len(frames) == 2
+    rgb = read_rgb(frames[0]).astype(int)
+    assert np.abs(rgb[0, :10] - (0x20, 0x40, 0x80)).max() <= 6  # top: the top colour
+    assert np.abs(rgb[-1, :10] - (0xE0, 0xE0, 0xE0)).max() <= 6  # bottom: the gradient's end
+    assert settings.listing_backdrop_bottom == "#e0e0e0"
+    assert settings.listing_shadow_strength == 30
+
+
+def test_listing_frames_take_the_studios_backdrop_image_and_name_a_bad_one(qtbot, tmp_path):
+    from engine.io import read_rgb
+
+    dialog, settings = _one_car_dialog(qtbot, tmp_path)
+    box = dialog.listing
+    showroom = tmp_path / "showroom.png"
+    Image.new("RGB", (800, 600), (150, 30, 40)).save(showroom)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a picture")
+    box.image.setText(str(broken))
+    dialog.folder.setText(str(tmp_path / "never"))
+    dialog.start()
+    assert "broken.jpg" in dialog.result.toPlainText() and dialog.report is None
+    box.image.setText(str(showroom))
+    frames = _export(qtbot, dialog, tmp_path / "out")
+    assert np.abs(read_rgb(frames[0])[:10, :10].astype(int) - (150, 30, 40)).max() <= 6
+    assert settings.listing_backdrop_image == str(showroom)
