@@ -71,3 +71,21 @@ def rewrite_header(src: Path, dst: Path, edit) -> Path:
     edit(header)
     save_file(load_file(src), dst, metadata={"carmask": json.dumps(header)})
     return dst
+
+
+def queue_a_touched_up_photo(qtbot, window, name: str = "1a17a1bd648b_14"):
+    """Queue one real photo in the window, segmented (an empty model mask) then touched up by
+    hand (its true mask): a correction the fine-tuning wizard can learn from."""
+    import numpy as np
+    from PIL import Image
+
+    from app.session import DONE
+
+    window.add_paths([str(CARVANA / "val" / f"{name}.jpg")])
+    qtbot.waitUntil(lambda: len(window.session.photos) == 1, timeout=10000)
+    photo = next(iter(window.session.photos.values()))
+    window.session.write_model_mask(photo, np.zeros((320, 480), bool))
+    window.session.set_status(photo, DONE)
+    fixed = np.asarray(Image.open(CARVANA / "val_masks" / f"{name}_mask.gif")) > 0
+    window.session.save_touchup(photo, fixed)
+    return photo

@@ -40,24 +40,11 @@ class DataPage(QWizardPage):
         self._generation = 0
         self._scanned_key: tuple[str, str] | None = None  # (folder, masks) last scanned
 
-        self.folder_edit = QLineEdit()
-        self.folder_edit.setPlaceholderText("Folder of labelled photos")
-        self.folder_edit.editingFinished.connect(self._edited)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.folder_edit, 1)
-        row.addWidget(browse)
-        self.masks_edit = QLineEdit()
-        self.masks_edit.setPlaceholderText(
-            "Masks folder, if elsewhere (optional: shoot_gt/ beside shoot/ is found by itself)"
+        self.folder_edit, row = self._folder_row("Folder of labelled photos", self._browse)
+        self.masks_edit, masks_row = self._folder_row(
+            "Masks folder, if elsewhere (optional: shoot_gt/ beside shoot/ is found by itself)",
+            self._browse_masks,
         )
-        self.masks_edit.editingFinished.connect(self._edited)
-        browse_masks = QPushButton("Browse…")
-        browse_masks.clicked.connect(self._browse_masks)
-        masks_row = QHBoxLayout()
-        masks_row.addWidget(self.masks_edit, 1)
-        masks_row.addWidget(browse_masks)
         self.status = QLabel("No folder chosen yet.")
         self.status.setWordWrap(True)
         self.problems = QListWidget()
@@ -82,6 +69,17 @@ class DataPage(QWizardPage):
         layout.addWidget(self.problems, 1)
         layout.addWidget(self.use_corrections)
         layout.addWidget(self.corrections_list)
+
+    def _folder_row(self, placeholder: str, browse_slot) -> tuple[QLineEdit, QHBoxLayout]:
+        edit = QLineEdit()
+        edit.setPlaceholderText(placeholder)
+        edit.editingFinished.connect(self._edited)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(browse_slot)
+        row = QHBoxLayout()
+        row.addWidget(edit, 1)
+        row.addWidget(browse)
+        return edit, row
 
     # -- scanning ----------------------------------------------------------------------------
     def _browse(self) -> None:

@@ -74,6 +74,21 @@ def test_export_into_the_shoot_folder_keeps_every_photo(tmp_path):
 LISTING = Path(__file__).parents[1] / "data" / "listing"
 
 
+def _listing_car(tmp_path: Path, angles: int | None = None) -> Session:
+    """A session holding a real car's angles (all, or the first `angles`), segmented (their
+    hand masks)."""
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    for photo in sorted(LISTING.glob("*_[0-9][0-9].jpg"))[:angles]:
+        shutil.copy(photo, shoot / photo.name)
+    session = Session(tmp_path / "session")
+    session.add([shoot])
+    for photo in session.photos.values():
+        session.write_model_mask(photo, read_mask(LISTING / f"{photo.path.stem}_mask.png"))
+        session.set_status(photo, DONE)
+    return session
+
+
 def test_export_dialog_writes_listing_frames_for_the_car_and_previews_one(qtbot, tmp_path):
     """The 16 angles of a real car, segmented (their hand masks): the dialog's listing options
     draw a live preview, and Export writes every angle framed at the size asked for, on the
@@ -86,15 +101,7 @@ def test_export_dialog_writes_listing_frames_for_the_car_and_previews_one(qtbot,
     from app.settings import Settings
     from engine.io import read_rgb
 
-    shoot = tmp_path / "shoot"
-    shoot.mkdir()
-    for photo in sorted(LISTING.glob("*_[0-9][0-9].jpg")):
-        shutil.copy(photo, shoot / photo.name)
-    session = Session(tmp_path / "session")
-    session.add([shoot])
-    for photo in session.photos.values():
-        session.write_model_mask(photo, read_mask(LISTING / f"{photo.path.stem}_mask.png"))
-        session.set_status(photo, DONE)
+    session = _listing_car(tmp_path)
     store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings = Settings(store)
     dialog = ExportDialog(session, settings)
@@ -207,15 +214,7 @@ def _one_car_dialog(qtbot, tmp_path):
     from app.export_dialog import ExportDialog
     from app.settings import Settings
 
-    shoot = tmp_path / "shoot"
-    shoot.mkdir()
-    for photo in sorted(LISTING.glob("*_[0-9][0-9].jpg"))[:2]:
-        shutil.copy(photo, shoot / photo.name)
-    session = Session(tmp_path / "session")
-    session.add([shoot])
-    for photo in session.photos.values():
-        session.write_model_mask(photo, read_mask(LISTING / f"{photo.path.stem}_mask.png"))
-        session.set_status(photo, DONE)
+    session = _listing_car(tmp_path, angles=2)
     settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     dialog = ExportDialog(session, settings)
     qtbot.addWidget(dialog)

@@ -7,15 +7,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
 
+from factories import queue_a_touched_up_photo
 from PIL import Image
 
 from app.finetune.result_page import ResultPage
-from app.session import DONE, TOUCHED
+from app.session import TOUCHED
 from engine.pairs import find_pairs
 
 CARVANA = Path(__file__).parents[1] / "data" / "carvana"
@@ -65,14 +65,7 @@ def test_the_wizard_reads_masks_from_any_folder_the_user_points_at(qtbot, open_w
 
 def test_corrections_are_learnt_from_only_when_ticked_and_are_named(qtbot, open_window):
     window = open_window()
-    photo_path = CARVANA / "val" / "1a17a1bd648b_14.jpg"
-    window.add_paths([str(photo_path)])
-    qtbot.waitUntil(lambda: len(window.session.photos) == 1, timeout=10000)
-    photo = next(iter(window.session.photos.values()))
-    window.session.write_model_mask(photo, np.zeros((320, 480), bool))
-    window.session.set_status(photo, DONE)
-    fixed = np.asarray(Image.open(CARVANA / "val_masks" / "1a17a1bd648b_14_mask.gif")) > 0
-    window.session.save_touchup(photo, fixed)
+    photo = queue_a_touched_up_photo(qtbot, window)
     assert photo.status == TOUCHED
 
     data = window.open_finetune().data_page

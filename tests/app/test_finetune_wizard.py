@@ -7,11 +7,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
 
+from factories import queue_a_touched_up_photo
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
@@ -144,14 +144,7 @@ def test_stop_keeps_a_loadable_model_and_corrections_are_used(
 ):
     window = open_window()
     # a touched-up photo in the queue joins the training data as a correction
-    photo_path = CARVANA / "val" / "1a17a1bd648b_14.jpg"
-    window.add_paths([str(photo_path)])
-    qtbot.waitUntil(lambda: len(window.session.photos) == 1, timeout=10000)
-    photo = next(iter(window.session.photos.values()))
-    window.session.write_model_mask(photo, np.zeros((320, 480), bool))
-    window.session.set_status(photo, DONE)
-    fixed = np.asarray(Image.open(CARVANA / "val_masks" / "1a17a1bd648b_14_mask.gif")) > 0
-    window.session.save_touchup(photo, fixed)
+    photo = queue_a_touched_up_photo(qtbot, window)
     assert photo.status == TOUCHED
 
     wizard = window.open_finetune()
