@@ -278,6 +278,7 @@ def build_engine_toolbar(window) -> None:
     """The model chooser (the device's is in the status bar)."""
     tb = window.addToolBar("Engine")
     tb.setObjectName("engine-toolbar")
+    tb.setMovable(False)
     tb.addWidget(QLabel(" Model "))
     window.model_combo = ModelCombo()
     window.model_combo.setToolTip("The model (or ensemble) the batch uses")
@@ -304,6 +305,7 @@ def build_actions(window, table=ACTIONS) -> None:
     menus: dict = {}
     toolbar = window.addToolBar("Main")
     toolbar.setObjectName("main-toolbar")
+    toolbar.setMovable(False)  # no grip: the width goes to the controls (all fit 1280 px)
     toolbar.setIconSize(QSize(18, 18))
     groups: dict[str, QActionGroup] = {}
     for spec in table:

@@ -22,17 +22,28 @@ def _hidden_controls(window) -> list[str]:
     return hidden
 
 
+@pytest.mark.parametrize("theme", ["dark", "light"])
 @pytest.mark.parametrize("size", [(1400, 800), (1280, 720)])
-def test_every_toolbar_control_is_visible_at_the_usual_window_sizes(qtbot, open_window, size):
-    window = open_window()
-    window.resize(*size)
-    qtbot.waitUntil(lambda: window.width() == size[0], timeout=5000)
-    qtbot.wait(50)  # the toolbars lay out
-    assert _hidden_controls(window) == []
-    for bar in window.findChildren(QToolBar):
-        overflow = bar.findChild(QToolButton, "qt_toolbar_ext_button")
-        assert overflow is None or not overflow.isVisible(), bar.windowTitle()
-    assert window.model_combo.isVisible() and window.device_combo.isVisible()
+def test_every_toolbar_control_is_visible_at_the_usual_window_sizes(
+    qtbot, open_window, size, theme
+):
+    from PySide6.QtWidgets import QApplication
+
+    from app.theme import apply_theme
+
+    apply_theme(theme)  # the app's real look: the theme's padding widens every control
+    try:
+        window = open_window()
+        window.resize(*size)
+        qtbot.waitUntil(lambda: window.width() == size[0], timeout=5000)
+        qtbot.wait(50)  # the toolbars lay out
+        assert _hidden_controls(window) == []
+        for bar in window.findChildren(QToolBar):
+            overflow = bar.findChild(QToolButton, "qt_toolbar_ext_button")
+            assert overflow is None or not overflow.isVisible(), bar.windowTitle()
+        assert window.model_combo.isVisible() and window.device_combo.isVisible()
+    finally:
+        QApplication.instance().setStyleSheet("")
 
 
 def test_the_model_picker_names_the_default_model_and_cuts_no_name_mid_word(
