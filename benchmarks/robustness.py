@@ -11,9 +11,10 @@ Sets (each can be left out with --no-<set>):
   pixel budget, camera on) into held-out looks: white cyclorama, black studio, coloured wall,
   glossy floor (a random look with its `glossy` forced to 0.35), showroom, street (the
   held-out scene sequence, `find_scenes(..., held_out=True)`), and lot (that street with a
-  dealer lot's clutter: val cars parked against the main car, posts, captions, stickers). `--studio-photos N` per look. The
-  photos are generated once per run from fixed seeds (`default_rng([20261201, look, k])`, apart
-  from any training seed) and every model scores the same images; `--save-studios DIR` writes
+  dealer lot's clutter: val cars parked against the main car, posts, captions, stickers).
+  `--studio-photos N` per look. The photos are generated once per run from fixed seeds
+  (`default_rng([20261201, look, k])`, apart from any training seed) and every model scores
+  the same images; `--save-studios DIR` writes
   them (images/ + masks/, PNG) for inspection.
 
 Every model runs through `engine.predict.Predictor` on the photo at its full size and is scored
