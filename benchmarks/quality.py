@@ -79,8 +79,9 @@ def score_photo(predictor: Predictor, pair: Pair, vote: str) -> dict:
         )
     probs = predictor.probabilities(rgb)
     thresholds = [m.header.threshold for m in predictor.models]
-    scores = [dice(p > t, truth) for p, t in zip(probs, thresholds, strict=True)]
-    ens = dice(combine(probs, thresholds, vote), truth) if len(probs) > 1 else None
+    main = lambda mask: predictor.main_object(mask)[0]  # noqa: E731  (as predict writes it)
+    scores = [dice(main(p > t), truth) for p, t in zip(probs, thresholds, strict=True)]
+    ens = dice(main(combine(probs, thresholds, vote)), truth) if len(probs) > 1 else None
     return {"size": list(rgb.shape[:2]), "dice": scores, "ensemble": ens}
 
 

@@ -188,7 +188,9 @@ class Predictor:
     def _thresholds(self) -> list[float]:
         return [m.header.threshold for m in self.models]
 
-    def _main_object(self, mask: np.ndarray) -> tuple[np.ndarray, Selection | None]:
+    def main_object(self, mask: np.ndarray) -> tuple[np.ndarray, Selection | None]:
+        """The main car of a mask (`engine.matte.select`) and what the step did; the mask as it
+        is (and None) when every object is kept. Public: benchmarks score what predict writes."""
         if self.keep_all_objects:
             return mask, None
         selection = select_main_car(mask)
@@ -201,7 +203,7 @@ class Predictor:
         if len(self.models) == 1:
             logits = self.full_size_logits(self.models[0], rgb)
             raw = self._one_model_mask(logits)
-            mask, selection = self._main_object(raw)
+            mask, selection = self.main_object(raw)
             if checked:  # the network's own mask, at its threshold: what it was unsure of
                 prob = torch.sigmoid(logits).cpu().numpy()
                 conf = confidence(prob, mask=raw)
@@ -215,7 +217,7 @@ class Predictor:
         if checked:
             members = [p > t for p, t in zip(probs, thresholds, strict=True)]
             conf = confidence(mean, members, raw)
-        mask, selection = self._main_object(raw)
+        mask, selection = self.main_object(raw)
         return Matte(mask, edge_alpha(mask, mean, float(np.mean(thresholds))), conf, selection)
 
     def predict_checked(self, rgb: np.ndarray) -> tuple[np.ndarray, Confidence]:
@@ -231,7 +233,7 @@ class Predictor:
             mask = self._one_model_mask(self.full_size_logits(self.models[0], rgb))
         else:
             mask = combine(self.probabilities(rgb), self._thresholds, self.vote)
-        return self._main_object(mask)[0]
+        return self.main_object(mask)[0]
 
 
 class _SigmoidAt:

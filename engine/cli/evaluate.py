@@ -70,10 +70,13 @@ def cmd_evaluate(args) -> int:
         for p, m in zip(paths, members, strict=True):
             prob = m.probabilities(rgb)[0]
             probs.append(prob)
-            scores[str(p)].append(dice(prob > m.models[0].header.threshold, truth))
+            # scored as `carmask predict` writes it: the main car (engine.matte.select)
+            main = m.main_object(prob > m.models[0].header.threshold)[0]
+            scores[str(p)].append(dice(main, truth))
         if len(paths) > 1:
             thresholds = [m.models[0].header.threshold for m in members]
-            ens.append(dice(combine(probs, thresholds, args.vote), truth))
+            vote = members[0].main_object(combine(probs, thresholds, args.vote))[0]
+            ens.append(dice(vote, truth))
     if not any(scores.values()):
         print("no photo could be evaluated")
         for path, reason in problems:

@@ -56,7 +56,7 @@ def test_an_export_run_again_leaves_its_own_identical_files_as_they_are(tmp_path
         "height": rgb.shape[0],
         "width": rgb.shape[1],
         "alpha": b"",
-        "mask": np.packbits(mask).tobytes(),
+        "mask": (mask.astype(np.uint8) * 255).tobytes(),  # the soft alpha, as Segment sends
         "seconds": 0.1,
     }
     spec = JobSpec(str(out), ("png", "mask"), (255, 255, 255), 100.0, (str(MODEL),))
