@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem
@@ -98,14 +99,15 @@ class QueueTree(QTreeWidget):
         self.items: dict[str, QTreeWidgetItem] = {}
         self.cars: dict[str, QTreeWidgetItem] = {}
         self.thumbnails: dict[str, QIcon] = {}
+        self._keep = None  # the filter in force (`filter`), None: every photo shown
         self.currentItemChanged.connect(self._current_changed)
 
     def rebuild(self, session: Session) -> None:
         """Show the session's photos: a turntable's angles under their car ("car 1a17a1bd648b",
         then "angle 01"...), any other photo as a row of its own (keeps the current photo)."""
         current = self.current_key()
+        self.items, self.cars = {}, {}  # first: clear() may call back (the current row goes)
         self.clear()
-        self.items, self.cars = {}, {}
         for car, photos in session.cars().items():
             if photos[0].angle is None:  # a single photo (a phone's, IMG_1234.jpg)
                 self.addTopLevelItem(self._photo_item(photos[0]))
@@ -122,6 +124,8 @@ class QueueTree(QTreeWidget):
             self._car_summary(car, session)
         if current in self.items:
             self.setCurrentItem(self.items[current])
+        if self._keep is not None:
+            self.filter(self._keep, session)
 
     def _photo_item(self, photo) -> QTreeWidgetItem:
         item = QTreeWidgetItem([photo.label, ""])
@@ -213,9 +217,17 @@ class QueueTree(QTreeWidget):
         return list(dict.fromkeys(keys))
 
     def filter(self, keep, session: Session) -> None:
-        """Show only the photos `keep(photo)` is true for (all with None), and their cars."""
-        for item in self.items.values():
-            item.setHidden(keep is not None and not keep(session.photos[item.data(0, KEY_ROLE)]))
+        """Show only the photos `keep(photo)` is true for (all with None), and their cars. The
+        filter stays on: a rebuild applies it to the new rows."""
+        self._keep = keep
+        items = self.items
+        for key, item in list(items.items()):
+            if self.items is not items:  # rebuilt meanwhile (hiding the current row moved the
+                return  # current photo, and the window redrew the queue): the rebuild filtered
+            photo = session.photos.get(key)
+            if not shiboken6.isValid(item):  # its row went with a rebuild under way
+                continue
+            item.setHidden(keep is not None and photo is not None and not keep(photo))
         for top in self.cars.values():
             top.setHidden(all(top.child(i).isHidden() for i in range(top.childCount())))
 

@@ -206,9 +206,12 @@ class _Relay(QObject):
         self.error.connect(self._fail)
 
     def _receiver_gone(self, callback) -> bool:
-        """A window (or dialog) closed and destroyed while its task ran: nothing to show the
-        result in (its widgets are deleted), so it is dropped."""
+        """A window (or dialog) closed and destroyed while its task ran, or the window of the
+        controller the callback belongs to: nothing to show the result in (its widgets are
+        deleted), so it is dropped."""
         owner = getattr(callback, "__self__", None)
+        if owner is not None and not isinstance(owner, QObject):
+            owner = getattr(owner, "w", None)  # a controller (review, batch...): its window
         return isinstance(owner, QObject) and not shiboken6.isValid(owner)
 
     @Slot(object)
