@@ -89,3 +89,18 @@ def queue_a_touched_up_photo(qtbot, window, name: str = "1a17a1bd648b_14"):
     fixed = np.asarray(Image.open(CARVANA / "val_masks" / f"{name}_mask.gif")) > 0
     window.session.save_touchup(photo, fixed)
     return photo
+
+
+def open_finetune_setup(qtbot, window, folder: Path, corrections: bool = False):
+    """The fine-tuning wizard opened on `folder`'s labelled photos (corrections ticked or not),
+    scanned and moved on to its setup page, once that page lists the base models."""
+    wizard = window.open_finetune()
+    data = wizard.data_page
+    data.use_corrections.setChecked(corrections)  # off unless the operator ticks it
+    data.folder_edit.setText(str(folder))
+    data.scan(str(folder))
+    qtbot.waitUntil(lambda: data.isComplete(), timeout=60000)
+    wizard.next()
+    setup = wizard.setup_page
+    qtbot.waitUntil(lambda: setup.base.count() > 0, timeout=30000)
+    return setup

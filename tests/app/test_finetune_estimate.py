@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from factories import open_finetune_setup
 from PySide6.QtCore import QThreadPool
 from PySide6.QtGui import QColor
 
@@ -21,14 +22,7 @@ CARVANA = Path(__file__).parents[1] / "data" / "carvana"
 
 
 def _setup_page(qtbot, window):
-    wizard = window.open_finetune()
-    data = wizard.data_page
-    data.folder_edit.setText(str(CARVANA))
-    data.scan(str(CARVANA))
-    qtbot.waitUntil(lambda: data.isComplete(), timeout=60000)
-    wizard.next()
-    setup = wizard.setup_page
-    qtbot.waitUntil(lambda: setup.base.count() > 0, timeout=30000)
+    setup = open_finetune_setup(qtbot, window, CARVANA)
     setup.device.setCurrentText("cpu")
     return setup
 

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from factories import queue_a_touched_up_photo
+from factories import open_finetune_setup, queue_a_touched_up_photo
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
@@ -47,15 +47,8 @@ def studio(tmp_path, monkeypatch, tiny_library):
 
 
 def _to_training(qtbot, window, folder: Path, epochs: int, corrections: bool = False):
-    wizard = window.open_finetune()
-    data = wizard.data_page
-    data.use_corrections.setChecked(corrections)  # off unless the operator ticks it
-    data.folder_edit.setText(str(folder))
-    data.scan(str(folder))
-    qtbot.waitUntil(lambda: data.isComplete(), timeout=60000)
-    wizard.next()
-    setup = wizard.setup_page
-    qtbot.waitUntil(lambda: setup.base.count() > 0, timeout=30000)
+    setup = open_finetune_setup(qtbot, window, folder, corrections)
+    wizard = setup.wizard()
     assert "tiny" in setup.base.currentText()
     setup.epochs.setValue(epochs)
     setup.batch.setValue(4)
