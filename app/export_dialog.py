@@ -1,8 +1,8 @@
-"""One-click export: every finished photo as a transparent PNG (original pixels, alpha = mask),
-optionally a mask PNG, a JPEG on a colour and listing frames (every angle of a car framed alike
-on a backdrop with a shadow); atomic writes, originals never touched, a report. The dialog says
-how many cutouts still need review and can leave them out ("reviewed and good only"); the
-report lists them either way."""
+"""One-click export: every finished photo as a transparent PNG (the car's own pixels, a soft
+edge, nothing kept under alpha 0), optionally a mask PNG, a JPEG on a colour and listing frames
+(every angle of a car framed alike on a backdrop with a shadow); atomic writes, originals never
+touched, a report. The dialog says how many cutouts still need review and can leave them out
+("reviewed and good only"); the report lists them either way."""
 
 from __future__ import annotations
 
@@ -219,7 +219,9 @@ class ExportDialog(QDialog):
         row.addWidget(self.folder, 1)
         row.addWidget(browse)
         formats = settings.formats
-        self.png = QCheckBox("Transparent PNG (original pixels, alpha = mask)")
+        self.png = QCheckBox(
+            "Transparent PNG (the car with a soft edge; nothing under the transparency)"
+        )
         self.png.setChecked("png" in formats)
         self.mask = QCheckBox("Mask PNG (white = car)")
         self.mask.setChecked("mask" in formats)

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.model:
         settings.set("model", str(work / "library" / args.model.name))
     window = MainWindow(session_dir=work / "session", settings=settings)
-    window.resize(1500, 900)
+    window.resize(1280, 720)  # issue 32: the screens are judged at 1280x720
     window.show()
     window.add_paths([str(args.photos)])
     _wait(app, lambda: window.session.photos)
