@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import shiboken6
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem
@@ -225,8 +224,6 @@ class QueueTree(QTreeWidget):
             if self.items is not items:  # rebuilt meanwhile (hiding the current row moved the
                 return  # current photo, and the window redrew the queue): the rebuild filtered
             photo = session.photos.get(key)
-            if not shiboken6.isValid(item):  # its row went with a rebuild under way
-                continue
             item.setHidden(keep is not None and photo is not None and not keep(photo))
         for top in self.cars.values():
             top.setHidden(all(top.child(i).isHidden() for i in range(top.childCount())))
