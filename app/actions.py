@@ -152,7 +152,7 @@ def add_watch_folder(window, menu, _bar) -> None:
 
 def open_samples(window) -> None:
     """Queue the shipped sample car."""
-    from engine.library import resources_dir
+    from engine.modelfiles.library import resources_dir
 
     window.add_paths([str(resources_dir() / "samples")])
 

@@ -71,7 +71,7 @@ def out_dir_for(photo_path: Path, chosen: str) -> Path:
     which live in the app's install folder, one in the user's Pictures folder instead."""
     if chosen:
         return Path(chosen)
-    from engine.library import resources_dir
+    from engine.modelfiles.library import resources_dir
 
     if Path(photo_path).resolve().is_relative_to(resources_dir().resolve()):
         return samples_output_dir()
@@ -91,9 +91,9 @@ def export_session(
     and, with `listing` (`engine.listing.batch.ListingOptions`), each car's listing frames once
     its photos are done; `good_only`: not the cutouts that still need review. Runs on a worker;
     `progress(done, total)` is called after each photo."""
-    from engine.export import export_photo
+    from engine.batch.export import export_photo
+    from engine.batch.outputs import OutputPlan
     from engine.io import ImageReadError, OutputWriteError, read_photo
-    from engine.outputs import OutputPlan
 
     photos = list(session.photos.values())
     report = ExportReport(unreviewed=[p.path for p in photos if needs_review(p)])
@@ -286,7 +286,7 @@ class ExportDialog(QDialog):
             self.folder.setText(folder)
 
     def options(self):
-        from engine.export import ExportOptions
+        from engine.batch.export import ExportOptions
 
         formats = tuple(
             f

@@ -25,7 +25,7 @@ SELF_TEST_TIMEOUT_S = 120.0
 
 
 def _log_to_file() -> None:
-    from engine.library import user_data_dir
+    from engine.modelfiles.library import user_data_dir
 
     folder = user_data_dir()
     try:

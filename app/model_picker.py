@@ -17,7 +17,7 @@ MY_ENSEMBLE = "my-ensemble"  # the "model" setting for the ensemble the operator
 
 def shipped_models() -> tuple[list[Path], list[Path]]:
     """The shipped default and ensemble model files (empty where nothing is shipped)."""
-    from engine.library import default_model_paths, ensemble_model_paths
+    from engine.modelfiles.library import default_model_paths, ensemble_model_paths
 
     found: list[list[Path]] = []
     for get in (default_model_paths, ensemble_model_paths):
@@ -43,7 +43,7 @@ class ModelPicker:
 
     def fill(self) -> None:
         """Shipped default, shipped ensemble and every model file in the library."""
-        from engine.library import list_library
+        from engine.modelfiles.library import list_library
 
         combo = self.combo
         combo.blockSignals(True)

@@ -33,7 +33,7 @@ class SelfTest:
         if self.photo_arg:
             return Path(self.photo_arg).resolve()
         from engine.io import find_images
-        from engine.library import resources_dir
+        from engine.modelfiles.library import resources_dir
 
         found, _ = find_images([resources_dir() / "samples"])
         if not found:

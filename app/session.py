@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from app.choices import StrChoice
-from engine.intake import find_photos, shot_of
+from engine.batch.intake import find_photos, shot_of
 from engine.io import (
     DEFAULT_MAX_MEGAPIXELS,
     ImageReadError,
@@ -32,8 +32,8 @@ from engine.io import (
     save_image_atomic,
     too_large_reason,
 )
-from engine.pairs import Pair
 from engine.review import verdict
+from engine.training.pairs import Pair
 
 
 class Status(StrChoice):
@@ -131,7 +131,7 @@ class AddReport:
 
 def car_of(path: Path) -> str:
     """Carvana-style `<car id>_<angle>` names give the car; any other photo is a group of its
-    own (`engine.intake.shot_of`), named by its path."""
+    own (`engine.batch.intake.shot_of`), named by its path."""
     return shot_of(path).car
 
 

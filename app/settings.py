@@ -63,7 +63,7 @@ class _Setting(Generic[T]):
 
 class Settings:
     output_dir = _Setting("")  # empty: a `cutouts` folder beside each photo
-    # comma-separated subset of engine.export.EXPORT_FORMATS (`formats` reads it as a tuple)
+    # comma-separated subset of engine.batch.export.EXPORT_FORMATS (`formats` reads it as a tuple)
     formats_text = _Setting("png", key="formats")
     background = _Setting("#ffffff")  # for JPEG export and the preview's colour background
     preview_background = _Setting("checker", ("checker", "white", "color"))
@@ -91,7 +91,7 @@ class Settings:
 
     @property
     def formats(self) -> tuple[str, ...]:
-        from engine.export import EXPORT_FORMATS
+        from engine.batch.export import EXPORT_FORMATS
 
         chosen = [f for f in self.formats_text.split(",") if f in EXPORT_FORMATS]
         return tuple(chosen) or ("png",)

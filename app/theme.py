@@ -28,7 +28,7 @@ def app_icon():
     """The application icon from resources/icons (every PNG size there); empty if not shipped."""
     from PySide6.QtGui import QIcon
 
-    from engine.library import resources_dir
+    from engine.modelfiles.library import resources_dir
 
     icon = QIcon()
     for png in sorted((resources_dir() / "icons").glob(f"{ICON_NAME}-*.png")):

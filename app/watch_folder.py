@@ -1,7 +1,8 @@
 """The window's Watch folder: photos that land in a folder (a tethered camera, a card reader) are
 queued as dropped photos are, once each file is complete, and segmented.
 
-The watching is the engine's (`engine.watch.FolderWatcher`, started on a worker as it lists the
+The watching is the engine's (`engine.batch.watch.FolderWatcher`, started on a worker as it lists
+the
 folder, then on its own threads); each complete
 file comes back here through a Qt signal (queued onto the UI thread), is added with the window's
 `add_paths` (the drag-and-drop path: scanned on a worker, queued once), and, when no batch runs,
@@ -56,7 +57,7 @@ class WatchFolderFeed(QObject):
     def start(self, folder: str | Path) -> None:
         """Watch `folder` (instead of any other). The watcher starts on a worker (it lists the
         folder); a folder that cannot be watched is said in the status bar."""
-        from engine.watch import FolderWatcher
+        from engine.batch.watch import FolderWatcher
 
         self.stop()
         folder = Path(folder)

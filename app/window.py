@@ -49,7 +49,7 @@ SAVE_DELAY_MS = 800  # touch-ups are saved this long after the last stroke (and 
 class MainWindow(QMainWindow):
     def __init__(self, session_dir: str | Path | None = None, settings: Settings | None = None):
         super().__init__()
-        from engine.library import user_data_dir
+        from engine.modelfiles.library import user_data_dir
 
         self.settings = settings or Settings()
         self.session = Session.load(session_dir or user_data_dir() / "session")
@@ -165,7 +165,7 @@ class MainWindow(QMainWindow):
         device = self.device_combo.currentText()
 
         def probe():
-            from engine.devices import describe_device, resolve_device
+            from engine.inference.devices import describe_device, resolve_device
 
             return describe_device(resolve_device(device))
 

@@ -2,7 +2,8 @@
 
 - `BatchWorker` (in its own QThread) loads the model(s) once, segments the queued photos one by
   one, writes each model mask to the file it was given and reports progress. The next photo is
-  decoded and the last mask written on their own threads meanwhile (`engine.pipeline`). It is handed
+  decoded and the last mask written on their own threads meanwhile (`engine.inference.pipeline`).
+  It is handed
   `BatchJob`s made on the UI thread and never touches the session: statuses change only on the UI
   thread, from its signals. Pause waits between photos; cancel stops at the next photo.
 
@@ -50,7 +51,7 @@ def fmt_time(seconds: float) -> str:
 
 
 def get_predictor(models: list[Path], device: str):
-    from engine.predict import Predictor
+    from engine.inference.predict import Predictor
 
     key = (tuple(str(m) for m in models), device)
     with _predictor_lock:
@@ -105,10 +106,10 @@ class BatchWorker(QObject):
     @Slot()
     def run(self) -> None:
         from app.session import write_mask_file
-        from engine.backends.select import preparing
+        from engine.inference.backends.select import preparing
+        from engine.inference.memory import HeapKeeper
+        from engine.inference.pipeline import WriteBehind, read_ahead
         from engine.io import ImageReadError, read_rgb
-        from engine.memory import HeapKeeper
-        from engine.pipeline import WriteBehind, read_ahead
 
         try:
             with preparing(self.preparing.emit):  # the first batch converts the model (seconds)

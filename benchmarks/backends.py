@@ -3,7 +3,8 @@
 One run, the same model, the same inputs from a real photo: the U-Net's forward at its input
 size, and the edge refiner on one batch of 64 real edge tiles. Backends: PyTorch eager (today's
 path, the baseline), PyTorch with `channels_last`, `torch.compile` (inductor), ONNX Runtime
-(when installed: `pip install onnxruntime onnx`) and OpenVINO (`engine.backends`, the shipped
+(when installed: `pip install onnxruntime onnx`) and OpenVINO (`engine.inference.backends`, the
+shipped
 default on the CPU). Rounds alternate the order; medians of `--repeats` runs per round. Also:
 each backend's largest logit difference from eager, and the Dice between their masks.
 
@@ -25,12 +26,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.backends.openvino_model import OpenVinoModel, convert
-from engine.checkpoint import load_model
+from engine.inference.backends.openvino_model import OpenVinoModel, convert
+from engine.inference.predict import input_geometry, to_input_tensor
 from engine.io import atomic_write_json, read_rgb
-from engine.library import default_model_paths
-from engine.metrics import dice
-from engine.predict import input_geometry, to_input_tensor
+from engine.modelfiles.checkpoint import load_model
+from engine.modelfiles.library import default_model_paths
+from engine.training.metrics import dice
 
 DEFAULT_PHOTO = Path(__file__).resolve().parents[2] / "shared/data/carvana/val/0ed6904e1004_05.jpg"
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.cli import main as carmask
 from engine.io import atomic_write_json
-from engine.library import default_model_paths
+from engine.modelfiles.library import default_model_paths
 
 DATA = Path("/work/shared/data/carvana/val")
 _MODEL: list[Path] = []

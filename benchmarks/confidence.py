@@ -24,14 +24,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.inference.predict import Predictor
 from engine.io import atomic_write_json, read_mask, read_rgb
-from engine.library import default_model_paths
-from engine.metrics import dice
-from engine.pairs import find_pairs, spread
-from engine.predict import Predictor
+from engine.modelfiles.library import default_model_paths
 from engine.review.confidence import confidence
 from engine.review.verdict import needs_review
-from engine.scenes.sources import web_pairs
+from engine.training.metrics import dice
+from engine.training.pairs import find_pairs, spread
+from engine.training.scenes.sources import web_pairs
 
 BARS = (0.99, 0.97)
 SHARES = (0.1, 0.2)

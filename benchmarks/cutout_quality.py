@@ -39,15 +39,15 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
-from engine.export import ExportOptions, cutout_rgba  # noqa: E402
+from engine.batch.export import ExportOptions, cutout_rgba  # noqa: E402
+from engine.inference.predict import Predictor  # noqa: E402
 from engine.io import atomic_write_json, image_writer, read_mask, read_rgb  # noqa: E402
-from engine.library import default_model_paths  # noqa: E402
 from engine.matte.alpha import clean_cutout, edge_alpha  # noqa: E402
 from engine.matte.select import select_main_car  # noqa: E402
-from engine.metrics import dice  # noqa: E402
-from engine.pairs import find_pairs, spread  # noqa: E402
-from engine.predict import Predictor  # noqa: E402
-from engine.scenes.sources import web_pairs  # noqa: E402
+from engine.modelfiles.library import default_model_paths  # noqa: E402
+from engine.training.metrics import dice  # noqa: E402
+from engine.training.pairs import find_pairs, spread  # noqa: E402
+from engine.training.scenes.sources import web_pairs  # noqa: E402
 
 CARVANA_PHOTOS = 32
 

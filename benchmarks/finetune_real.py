@@ -1,7 +1,7 @@
 """Does fine-tuning help on real photos of a new setting? Fine-tune on web photos, score the rest.
 
 The new setting is the web photos (`DATA/web-cars`: dealer and stock photos, white sweeps to
-streets and showrooms, 480x360), with the fixed split of `engine.scenes.sources.web_pairs`:
+streets and showrooms, 480x360), with the fixed split of `engine.training.scenes.sources.web_pairs`:
 
 - fine-tuning data: the `train` split (60 photos); `--val-share` of them (15 %, by photo: one
   car per photo) are held back for the Trainer's own validation, which picks the epoch kept
@@ -11,7 +11,8 @@ streets and showrooms, 480x360), with the fixed split of `engine.scenes.sources.
 For each base model (the shipped default, plus any `--model [LABEL=]FILE`) it scores the web
 test photos and `--carvana-check` Carvana val photos (full 1918x1280, spread over the set)
 before fine-tuning; then for each `--recipe` it fine-tunes a copy with the wizard's recipe
-(`engine.finetune.finetune_config`: AdamW, cosine, batch 8, at the base model's input size, all
+(`engine.training.finetune.finetune_config`: AdamW, cosine, batch 8, at the base model's input
+size, all
 layers at lr 3e-4 or the decoder alone at 1e-3), on random 256x384 crops, and scores the result
 on the same photos: what it gains on the web photos, and what it loses in the Carvana studio.
 
@@ -24,9 +25,11 @@ Recipes:
 The training photos go through the scene-composition dataset's real-photo path
 (`TrainConfig.compose`, mix `photo` 1, `carvana` 0 or 1, no studios or streets): it resizes a
 photo to the model's pixel budget with the photo's own aspect ratio, as `Predictor` does at test
-time. (`engine.data.PairDataset` would squash a 4:3 web photo to the model's 3:2 input size.)
-Every model is scored through `engine.predict.Predictor` with `engine.metrics.dice` (via
-`engine.finetune.compare`, as the wizard's comparison page does).
+time. (`engine.training.data.PairDataset` would squash a 4:3 web photo to the model's 3:2 input
+size.)
+Every model is scored through `engine.inference.predict.Predictor` with
+`engine.training.metrics.dice` (via
+`engine.training.finetune.compare`, as the wizard's comparison page does).
 
     python benchmarks/finetune_real.py --device cpu --threads 2                 # all recipes
     python benchmarks/finetune_real.py --recipe all-8 --max-steps 2 --carvana-check 2 \
@@ -55,15 +58,15 @@ for _path in (REPO, HERE):  # run from a checkout without `pip install -e .`; qu
 
 import quality  # noqa: E402  (benchmarks/quality.py: model keys, summaries, environment)
 
-from engine.checkpoint import ModelFileError  # noqa: E402
-from engine.devices import DEVICE_CHOICES, DeviceError, resolve_device  # noqa: E402
-from engine.finetune import compare, finetune_config  # noqa: E402
+from engine.inference.devices import DEVICE_CHOICES, DeviceError, resolve_device  # noqa: E402
+from engine.inference.predict import Predictor  # noqa: E402
 from engine.io import atomic_write_bytes  # noqa: E402
-from engine.library import NoModelError, default_model_paths  # noqa: E402
-from engine.model_header import read_header  # noqa: E402
-from engine.pairs import Pair, find_pairs, split_by_car, spread  # noqa: E402
-from engine.predict import Predictor  # noqa: E402
-from engine.scenes.sources import web_pairs  # noqa: E402
+from engine.modelfiles.checkpoint import ModelFileError  # noqa: E402
+from engine.modelfiles.header import read_header  # noqa: E402
+from engine.modelfiles.library import NoModelError, default_model_paths  # noqa: E402
+from engine.training.finetune import compare, finetune_config  # noqa: E402
+from engine.training.pairs import Pair, find_pairs, split_by_car, spread  # noqa: E402
+from engine.training.scenes.sources import web_pairs  # noqa: E402
 from engine.training.trainer import Trainer  # noqa: E402
 
 DEFAULT_ROOT = REPO.parent / "shared" / "data"

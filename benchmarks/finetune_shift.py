@@ -10,7 +10,8 @@ and put on a different set: a dark wall, a coloured floor and a soft floor shado
 
 It prints the Dice of the base model (the shipped default unless `--model`) on the test cars,
 in the original Carvana studio and in the new one, then fine-tunes it with the wizard's recipe
-(`engine.finetune.finetune_config`: all layers, and with `--decoder-only` also the decoder alone)
+(`engine.training.finetune.finetune_config`: all layers, and with `--decoder-only` also the decoder
+alone)
 and prints the fine-tuned Dice on the same test photos and the time it took, and writes JSON.
 
     python benchmarks/finetune_shift.py                        # CPU, about 10 minutes
@@ -37,11 +38,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from engine import __version__  # noqa: E402
-from engine.devices import describe_device, resolve_device  # noqa: E402
-from engine.finetune import compare, finetune_config, steps_for  # noqa: E402
+from engine.inference.devices import describe_device, resolve_device  # noqa: E402
 from engine.io import atomic_write_bytes, save_image_atomic  # noqa: E402
-from engine.library import default_model_paths  # noqa: E402
-from engine.pairs import Pair, find_pairs, load_pair, split_by_car, spread  # noqa: E402
+from engine.modelfiles.library import default_model_paths  # noqa: E402
+from engine.training.finetune import compare, finetune_config, steps_for  # noqa: E402
+from engine.training.pairs import Pair, find_pairs, load_pair, split_by_car, spread  # noqa: E402
 from engine.training.trainer import Trainer  # noqa: E402
 
 CARVANA = REPO.parent / "shared" / "data" / "carvana"

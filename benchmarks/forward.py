@@ -2,7 +2,8 @@
 
 For each (encoder, size) a U-Net with random weights (pretrained=None) runs in eval mode under
 torch.inference_mode() on one device: `--warmup` untimed forwards, then `--repeats` timed ones.
-On CUDA the model runs under fp16 autocast as engine.predict does, and the same model is also
+On CUDA the model runs under fp16 autocast as engine.inference.predict does, and the same model is
+also
 timed in plain float32 as a baseline; on CPU the baseline is resnet18 at the same size.
 
     python benchmarks/forward.py --encoders resnet18,resnet50 --sizes 1024x1024 --repeats 5
@@ -33,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
-from engine.devices import (  # noqa: E402
+from engine.inference.devices import (  # noqa: E402
     DEVICE_CHOICES,
     DeviceError,
     describe_device,

@@ -1,6 +1,7 @@
 """Listing frames: what framing + backdrop + shadow cost per full-size photo, against the old
 way in the same run (the JPEG-on-a-colour composite `carmask predict --format jpg` writes,
-`engine.export.composite_on`, at the photo's own size). Encoding is left out of both: it is the
+`engine.batch.export.composite_on`, at the photo's own size). Encoding is left out of both: it is
+the
 same JPEG save either way.
 
 Photos: the 16 angles of a Carvana val car at 1918x1280 with their hand masks (DATA/carvana/val,
@@ -28,7 +29,7 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from engine.export import composite_on  # noqa: E402
+from engine.batch.export import composite_on  # noqa: E402
 from engine.io import atomic_write_bytes, read_mask, read_rgb  # noqa: E402
 from engine.listing.choices import SHADOWS, parse_size  # noqa: E402
 from engine.listing.framing import car_box, plan_frames  # noqa: E402

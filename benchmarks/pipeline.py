@@ -6,7 +6,8 @@ cutout, by default), the shipped default model (`--ensemble`: the shipped ensemb
 - `sequential, PyTorch`: today's loop before this change: read, segment, write, then the next
   photo, on the PyTorch backend (the baseline);
 - `sequential, OpenVINO`: the same loop on the OpenVINO backend;
-- `carmask predict, 2 lanes`: `engine.cli.predict.cmd_predict` itself (`engine.pipeline.Lanes`:
+- `carmask predict, 2 lanes`: `engine.cli.predict.cmd_predict` itself
+(`engine.inference.pipeline.Lanes`:
   two photos at once, each read, segmented by its own Predictor on half the threads, and
   written on its own thread).
 
@@ -33,21 +34,21 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.batch.export import ExportOptions, export_photo
+from engine.batch.outputs import OutputPlan
 from engine.cli.common import _lanes
 from engine.cli.parser import build_parser
 from engine.cli.predict import cmd_predict
-from engine.export import ExportOptions, export_photo
+from engine.inference.predict import Predictor
 from engine.io import atomic_write_json, read_mask, read_photo
-from engine.library import chosen_model_paths
-from engine.metrics import dice
-from engine.outputs import OutputPlan
-from engine.predict import Predictor
+from engine.modelfiles.library import chosen_model_paths
+from engine.training.metrics import dice
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "carvana" / "val"
 
 
 def sequential(predictor: Predictor, photos: list[Path], out: Path, formats: tuple) -> None:
-    """The loop `carmask predict` ran before `engine.pipeline`: one photo at a time."""
+    """The loop `carmask predict` ran before `engine.inference.pipeline`: one photo at a time."""
     options = ExportOptions(formats=formats)
     plan = OutputPlan(formats, photos)
     for f in photos:

@@ -1,17 +1,20 @@
 """Validation quality: mean Dice per model and for their ensemble, at the photos' full size.
 
-Photo/mask pairs are found with `engine.pairs.find_pairs` (Kaggle layout: `DATA/<id>.jpg` with
+Photo/mask pairs are found with `engine.training.pairs.find_pairs` (Kaggle layout: `DATA/<id>.jpg`
+with
 `DATA_masks/<id>_mask.gif`, and the other layouts it understands). Every model runs once per
-photo through `engine.predict.Predictor`: its logits are upsampled to the full photo size and
+photo through `engine.inference.predict.Predictor`: its logits are upsampled to the full photo size
+and
 turned into a probability map, as `carmask evaluate` does. From those maps come both each
 model's mask (probability > the threshold in its header) and, with more than one model, the
-ensemble mask (`engine.ensemble.combine`, majority vote by default): no model runs twice.
+ensemble mask (`engine.inference.ensemble.combine`, majority vote by default): no model runs twice.
 The score is the mean over photos of the per-photo Dice (Kaggle Carvana's metric).
 
     python benchmarks/quality.py --model runs/a.safetensors --model runs/b.safetensors
     python benchmarks/quality.py --ensemble --limit 32 --out /tmp/q.json     # quick check
 
-Without --model it scores the shipped default model (engine.library), plus the shipped ensemble
+Without --model it scores the shipped default model (engine.modelfiles.library), plus the shipped
+ensemble
 with --ensemble.
 """
 
@@ -35,16 +38,16 @@ if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
 from engine import __version__  # noqa: E402
-from engine.backends import BACKEND_CHOICES  # noqa: E402
-from engine.checkpoint import ModelFileError  # noqa: E402
-from engine.devices import DEVICE_CHOICES, PRECISION_CHOICES, DeviceError  # noqa: E402
-from engine.ensemble import VOTE_METHODS, combine  # noqa: E402
+from engine.inference.backends import BACKEND_CHOICES  # noqa: E402
+from engine.inference.devices import DEVICE_CHOICES, PRECISION_CHOICES, DeviceError  # noqa: E402
+from engine.inference.ensemble import VOTE_METHODS, combine  # noqa: E402
+from engine.inference.predict import Predictor  # noqa: E402
 from engine.io import ImageReadError, atomic_write_bytes, read_mask, read_rgb  # noqa: E402
-from engine.library import NoModelError, chosen_model_paths  # noqa: E402
-from engine.metrics import dice  # noqa: E402
-from engine.pairs import Pair, find_pairs, spread  # noqa: E402
-from engine.predict import Predictor  # noqa: E402
-from engine.scenes.sources import web_pairs  # noqa: E402
+from engine.modelfiles.checkpoint import ModelFileError  # noqa: E402
+from engine.modelfiles.library import NoModelError, chosen_model_paths  # noqa: E402
+from engine.training.metrics import dice  # noqa: E402
+from engine.training.pairs import Pair, find_pairs, spread  # noqa: E402
+from engine.training.scenes.sources import web_pairs  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "carvana" / "val"
 ENSEMBLE = "ensemble"
@@ -262,7 +265,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--web-val",
         action="store_true",
-        help="--data is web-cars/: score its fixed validation split (engine.scenes.sources)",
+        help="--data is web-cars/: score its fixed validation split "
+        "(engine.training.scenes.sources)",
     )
     p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="as for predict")
     p.add_argument("--threads", type=_positive, help="torch CPU threads")

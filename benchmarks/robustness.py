@@ -4,10 +4,11 @@ Sets (each can be left out with --no-<set>):
 
 - `carvana`: the Carvana val photos at their full 1918x1280 (DATA/carvana/val with
   val_masks/<id>_mask.gif), `--carvana-limit N` of them spread evenly over the set.
-- `web`: the fixed validation split of the web photos (`engine.scenes.sources.web_pairs`,
+- `web`: the fixed validation split of the web photos (`engine.training.scenes.sources.web_pairs`,
   DATA/web-cars, 47 photos at 480x360, never trained on).
 - `studios` ("new studios"): Carvana **val** cars (never train cars), cut out with their true
-  masks (`make_cutout`, scale 0.75) and composed (`engine.scenes.compose.Composer`, 800x1200
+  masks (`make_cutout`, scale 0.75) and composed (`engine.training.scenes.compose.Composer`,
+  800x1200
   pixel budget, camera on) into held-out looks: white cyclorama, black studio, coloured wall,
   glossy floor (a random look with its `glossy` forced to 0.35), showroom, street (the
   held-out scene sequence, `find_scenes(..., held_out=True)`), and lot (that street with a
@@ -17,8 +18,9 @@ Sets (each can be left out with --no-<set>):
   the same images; `--save-studios DIR` writes
   them (images/ + masks/, PNG) for inspection.
 
-Every model runs through `engine.predict.Predictor` on the photo at its full size and is scored
-on the mask `carmask predict` writes (`Predictor.predict`), with `engine.metrics.dice`.
+Every model runs through `engine.inference.predict.Predictor` on the photo at its full size and is
+scored
+on the mask `carmask predict` writes (`Predictor.predict`), with `engine.training.metrics.dice`.
 
     python benchmarks/robustness.py --model old=resources/models/cpu-lite0-448x672.safetensors \
         --model new=/work/runs/any-studio/model.safetensors
@@ -48,8 +50,8 @@ for _path in (REPO, HERE):  # run from a checkout without `pip install -e .`; qu
 
 import quality  # noqa: E402  (benchmarks/quality.py: model keys, summaries, environment)
 
-from engine.checkpoint import ModelFileError  # noqa: E402
-from engine.devices import DEVICE_CHOICES, PRECISION_CHOICES, DeviceError  # noqa: E402
+from engine.inference.devices import DEVICE_CHOICES, PRECISION_CHOICES, DeviceError  # noqa: E402
+from engine.inference.predict import Predictor  # noqa: E402
 from engine.io import (  # noqa: E402
     ImageReadError,
     atomic_write_bytes,
@@ -57,21 +59,22 @@ from engine.io import (  # noqa: E402
     read_rgb,
     save_image_atomic,
 )
-from engine.library import NoModelError, default_model_paths  # noqa: E402
-from engine.metrics import dice  # noqa: E402
-from engine.pairs import Pair, find_pairs, load_pair, spread  # noqa: E402
-from engine.predict import Predictor  # noqa: E402
-from engine.scenes.compose import Composer  # noqa: E402
-from engine.scenes.cutout import CarCutout, make_cutout  # noqa: E402
-from engine.scenes.sources import find_scenes, web_pairs  # noqa: E402
-from engine.scenes.studio import random_look  # noqa: E402
+from engine.modelfiles.checkpoint import ModelFileError  # noqa: E402
+from engine.modelfiles.library import NoModelError, default_model_paths  # noqa: E402
+from engine.training.metrics import dice  # noqa: E402
+from engine.training.pairs import Pair, find_pairs, load_pair, spread  # noqa: E402
+from engine.training.scenes.compose import Composer  # noqa: E402
+from engine.training.scenes.cutout import CarCutout, make_cutout  # noqa: E402
+from engine.training.scenes.sources import find_scenes, web_pairs  # noqa: E402
+from engine.training.scenes.studio import random_look  # noqa: E402
 
 DEFAULT_ROOT = REPO.parent / "shared" / "data"
 SETS = ("carvana", "web", "studios")
 # the held-out looks, in a fixed order: a look's index is part of its photos' seeds, so leaving
 # looks out (--looks) does not change the photos of the others
 # "lot" (added later, last, so the six before keep their photos): a held-out street with the
-# dealer lot's clutter (`engine.scenes.clutter`: val cars parked against the main car, posts,
+# dealer lot's clutter (`engine.training.scenes.clutter`: val cars parked against the main car,
+# posts,
 # captions and stickers), every photo cluttered
 LOOKS = ("white", "black", "coloured", "glossy", "showroom", "street", "lot")
 FIRST_LOOKS = 6  # the car picks' spread over the looks, as it was before "lot" came

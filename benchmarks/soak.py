@@ -5,8 +5,9 @@ runs in its own fresh process over the same photos (cycled to `-n`), doing exact
 does per photo (`read_photo`, `Predictor.predict`, `export_photo` through one `OutputPlan`, PNG
 cutout + mask), and samples RSS and the number of live Python objects every `--every` photos:
 
-- `baseline`: the loop as the CLI ran it before `engine.memory` (nothing handed back);
-- `keeper`: what the CLI and the app's batch worker do now: `engine.memory.HeapKeeper`, which
+- `baseline`: the loop as the CLI ran it before `engine.inference.memory` (nothing handed back);
+- `keeper`: what the CLI and the app's batch worker do now: `engine.inference.memory.HeapKeeper`,
+which
   calls glibc's `malloc_trim(0)` after a photo whenever RSS grew by 192 MB since the last trim.
   If RSS stays flat here, the growth was freed heap the allocator kept, not a leak;
 - `one-arena`: the baseline with `MALLOC_ARENA_MAX=2` (fewer per-thread heaps to fragment).
@@ -39,12 +40,12 @@ VARIANTS = ("baseline", "keeper", "one-arena")
 def run_variant(args) -> dict:
     import torch
 
-    from engine.export import ExportOptions, export_photo
+    from engine.batch.export import ExportOptions, export_photo
+    from engine.batch.outputs import OutputPlan
+    from engine.inference.memory import HeapKeeper, resident_mb
+    from engine.inference.predict import Predictor
     from engine.io import find_images, read_photo
-    from engine.library import chosen_model_paths
-    from engine.memory import HeapKeeper, resident_mb
-    from engine.outputs import OutputPlan
-    from engine.predict import Predictor
+    from engine.modelfiles.library import chosen_model_paths
 
     torch.set_num_threads(args.threads)
     photos, _ = find_images([args.photos])

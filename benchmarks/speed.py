@@ -6,7 +6,7 @@ Both pipelines use the same model object (same weights) on the same photos, in t
   `--format png`): `engine.io.read_rgb`, `Predictor.predict` (OpenCV resize to the model's input
   size, fp16 autocast on CUDA and bf16 on a CPU that has it natively unless `--precision fp32`,
   logits upsampled to full size and thresholded in torch), then
-  `engine.export.export_photo` (atomic PNG writes at the export's zlib level).
+  `engine.batch.export.export_photo` (atomic PNG writes at the export's zlib level).
 - baseline: the same model written the straightforward way: Pillow decode and bilinear resize,
   float32 forward, sigmoid, probability map upsampled to full size, threshold, and Pillow's
   default PNG save (zlib level 6) straight onto the output path. It does not run the model
@@ -54,14 +54,14 @@ for _path in (REPO, HERE):  # run from a checkout without `pip install -e .`; fo
 import forward  # noqa: E402  (benchmarks/forward.py: RSS helpers)
 
 from engine import __version__  # noqa: E402
-from engine.checkpoint import ModelFileError, load_model, read_header  # noqa: E402
-from engine.devices import PRECISION_CHOICES, DeviceError, resolve_device  # noqa: E402
-from engine.ensemble import combine  # noqa: E402
-from engine.export import ExportOptions, export_photo  # noqa: E402
+from engine.batch.export import ExportOptions, export_photo  # noqa: E402
+from engine.inference.devices import PRECISION_CHOICES, DeviceError, resolve_device  # noqa: E402
+from engine.inference.ensemble import combine  # noqa: E402
+from engine.inference.predict import LoadedModel, Predictor  # noqa: E402
 from engine.io import atomic_write_bytes, find_images, read_rgb  # noqa: E402
-from engine.library import NoModelError, chosen_model_paths  # noqa: E402
-from engine.metrics import dice  # noqa: E402
-from engine.predict import LoadedModel, Predictor  # noqa: E402
+from engine.modelfiles.checkpoint import ModelFileError, load_model, read_header  # noqa: E402
+from engine.modelfiles.library import NoModelError, chosen_model_paths  # noqa: E402
+from engine.training.metrics import dice  # noqa: E402
 
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "carvana" / "val"
 PIPELINES = ("baseline", "engine")
@@ -74,7 +74,7 @@ MB = 1024 * 1024
 
 class Baseline:
     """The same models without the optimisations: Pillow in and out, fp32, probability upsampled
-    (several models: the same majority vote as the engine, `engine.ensemble.combine`)."""
+    (several models: the same majority vote as the engine, `engine.inference.ensemble.combine`)."""
 
     def __init__(self, lms: list[LoadedModel], device: torch.device, cutout: bool):
         self.lms, self.device, self.cutout = lms, device, cutout

@@ -28,11 +28,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.devices import cpu_has_fast_bf16
-from engine.export import cutout_rgba
+from engine.batch.export import cutout_rgba
+from engine.inference.devices import cpu_has_fast_bf16
+from engine.inference.predict import Predictor, input_geometry, to_input_tensor
 from engine.io import atomic_write_bytes, atomic_write_json, read_photo
-from engine.library import default_model_paths
-from engine.predict import Predictor, input_geometry, to_input_tensor
+from engine.modelfiles.library import default_model_paths
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "carvana" / "val"
 STAGES = ("read", "resize", "unet", "upsample", "refiner", "threshold", "encode", "write")

@@ -1,7 +1,7 @@
 """Training-step speed: seconds per optimiser step with mixed precision against float32.
 
 Both configurations start from the same model file (or the same preset with random weights) and
-time `engine.train.Trainer.train_step` through `engine.finetune.measure`, the code the
+time `engine.train.Trainer.train_step` through `engine.training.finetune.measure`, the code the
 fine-tuning wizard's time estimate uses: forward, the project's loss (BCE + focal + soft Dice),
 backward and an AdamW step on a batch of random pixels of the given size (a step's time does not
 depend on the pixels). The baseline is the same step in float32 (`amp` off); the engine's step is
@@ -34,9 +34,9 @@ if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
 from speed import environment  # noqa: E402  (benchmarks/speed.py)
 
 from engine.cli import _parse_size  # noqa: E402
-from engine.devices import DEVICE_CHOICES  # noqa: E402
-from engine.finetune import measure  # noqa: E402
+from engine.inference.devices import DEVICE_CHOICES  # noqa: E402
 from engine.training.config import PRESETS, TrainConfig  # noqa: E402
+from engine.training.finetune import measure  # noqa: E402
 
 
 def config(args, amp: bool) -> TrainConfig:

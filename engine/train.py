@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine.events import JsonLinesSink, make_event
+from engine.training.events import JsonLinesSink, make_event
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,7 +55,7 @@ def run_workloads(tmp: Path) -> None:
 
     from smoke_check import one_step_runs  # packaging/ is on sys.path when run as a script
 
-    from engine.library import default_model_paths
+    from engine.modelfiles.library import default_model_paths
     from engine.train import main as train
 
     model = default_model_paths()[0]

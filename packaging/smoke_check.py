@@ -339,7 +339,7 @@ def check_cli(report: Report, bundle: Path, tmp: Path, samples: list[Path], devi
     import numpy as np
 
     from engine.io import read_mask  # the development environment's engine (numpy, Pillow)
-    from engine.metrics import dice
+    from engine.training.metrics import dice
 
     worst = 1.0
     for photo in samples:
@@ -418,8 +418,9 @@ def one_step_runs(data: Path, model: Path, tmp: Path) -> dict[str, dict]:
 def check_training(report: Report, bundle: Path, tmp: Path) -> None:
     """One real training step through the frozen training child, twice: fine-tuning the
     shipped model (what the wizard does) and a new Lite0 model from ImageNet weights (which
-    come from the efficientnet-lite0 package's data files). In a bundle the wizard starts the
-    console CLI with `--engine-train` (engine.finetune.child_command), so that is what runs."""
+    come from the efficientnet-lite0 package's data files). In a bundle the wizard starts
+    the console CLI with `--engine-train` (engine.training.finetune.child_command), so that
+    is what runs."""
     data = ROOT / "tests" / "data" / "carvana"
     if not (data / "train").is_dir():
         report.notes["training"] = "skipped: tests/data/carvana is not here"

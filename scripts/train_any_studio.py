@@ -19,11 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.events import JsonLinesSink  # noqa: E402
-from engine.pairs import find_pairs  # noqa: E402
-from engine.scenes.cutout import CutoutCache  # noqa: E402
-from engine.scenes.sources import web_pairs  # noqa: E402
 from engine.training.config import TrainConfig  # noqa: E402
+from engine.training.events import JsonLinesSink  # noqa: E402
+from engine.training.pairs import find_pairs  # noqa: E402
+from engine.training.scenes.cutout import CutoutCache  # noqa: E402
+from engine.training.scenes.sources import web_pairs  # noqa: E402
 from engine.training.trainer import Trainer  # noqa: E402
 
 

@@ -15,7 +15,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("CARMASK_OFFLINE", "1")  # tests never download weights
-# models converted for OpenVINO (`engine.backends`): once per model file for the whole run,
+# models converted for OpenVINO (`engine.inference.backends`): once per model file for the whole
+# run,
 # never into the user's own data folder
 os.environ.setdefault("CARMASK_CONVERTED", tempfile.mkdtemp(prefix="carmask-converted-"))
 

@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_engine_imports_no_qt_at_runtime():
     code = (
-        "import sys, engine.cli, engine.train, engine.predict, engine.data, engine.export\n"
+        "import sys, engine.cli, engine.train, engine.inference.predict, engine.training.data\n"
+        "import engine.batch.export\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('PySide6','PyQt5','PyQt6','qtpy','superqt','qdarkstyle','app'))\n"
         "print(bad); sys.exit(1 if bad else 0)"

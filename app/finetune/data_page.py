@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.worker import call_in_pool
-from engine.pairs import Pair, PairReport, find_pairs
+from engine.training.pairs import Pair, PairReport, find_pairs
 
 MIN_CARS = 2  # some cars are held back for validation
 

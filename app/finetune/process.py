@@ -10,8 +10,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 import engine
-from engine.events import read_events
-from engine.finetune import child_command
+from engine.training.events import read_events
+from engine.training.finetune import child_command
 
 log = logging.getLogger(__name__)
 KILL_AFTER_MS = 60_000  # a child that does not stop this long after Stop is terminated

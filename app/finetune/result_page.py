@@ -99,7 +99,7 @@ class ResultPage(QWizardPage):
         progress = self._progress
 
         def run():
-            from engine.finetune import compare
+            from engine.training.finetune import compare
 
             return compare(
                 models,
@@ -175,7 +175,7 @@ class ResultPage(QWizardPage):
         source, name = self.wizard().training_page.model_path, self.name.text().strip()
 
         def run():
-            from engine.finetune import install_model
+            from engine.training.finetune import install_model
 
             return install_model(source, name)
 

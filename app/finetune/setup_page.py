@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 
 from app.session import check_photo
 from app.worker import Progress, call_in_pool
-from engine.finetune import finetune_config
-from engine.pairs import Pair, split_by_car
 from engine.training.config import TrainConfig
+from engine.training.finetune import finetune_config
+from engine.training.pairs import Pair, split_by_car
 
 SKIPPED = "Not estimated (skipped). Training shows its time left as it runs."
 SIZES = [(256, 384), (320, 480), (384, 576), (512, 768), (640, 960), (1024, 1024), (1280, 1920)]
@@ -218,7 +218,7 @@ class SetupPage(QWizardPage):
         if self._skip.is_set():
             self.estimate_label.setText(SKIPPED)
             return
-        from engine.finetune import timing_key
+        from engine.training.finetune import timing_key
 
         cfg = self.config()
         train, val = self.split()
@@ -245,7 +245,7 @@ class SetupPage(QWizardPage):
             told(done, total)
 
         def run():
-            from engine.finetune import measure
+            from engine.training.finetune import measure
 
             return measure(cfg, len(train), photo_size, progress=progress)
 
@@ -299,7 +299,7 @@ class SetupPage(QWizardPage):
 
 
 def _list_models():
-    from engine.library import list_library
+    from engine.modelfiles.library import list_library
 
     found, _errors = list_library()
     if not found:

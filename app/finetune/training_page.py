@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from app.finetune.charts import LiveChart
 from app.finetune.process import TrainProcess
 from app.worker import call_in_pool, fmt_time
-from engine.library import user_data_dir
+from engine.modelfiles.library import user_data_dir
 
 
 def new_run_dir() -> Path:

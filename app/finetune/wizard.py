@@ -13,7 +13,7 @@ from app.finetune.data_page import DataPage
 from app.finetune.result_page import ResultPage
 from app.finetune.setup_page import SetupPage
 from app.finetune.training_page import TrainingPage
-from engine.pairs import Pair
+from engine.training.pairs import Pair
 
 
 class FineTuneWizard(QWizard):

@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 import sys
 
-from engine.backends import BackendError
 from engine.cli.common import _parse_size
 from engine.cli.parser import build_parser
 from engine.cli.predict import _finish_before_stopping
-from engine.devices import DeviceError
-from engine.model_header import ModelFileError
+from engine.inference.backends import BackendError
+from engine.inference.devices import DeviceError
+from engine.modelfiles.header import ModelFileError
 from engine.training.config import TRAIN_CHILD_FLAG
 
 __all__ = ["_finish_before_stopping", "_parse_size", "build_parser", "main"]

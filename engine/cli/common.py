@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
-from engine.backends import BACKEND_CHOICES
-from engine.devices import DEVICE_CHOICES, PRECISION_CHOICES
-from engine.ensemble import VOTE_METHODS
-from engine.library import chosen_model_paths
-from engine.model_header import ModelFileError
+from engine.inference.backends import BACKEND_CHOICES
+from engine.inference.devices import DEVICE_CHOICES, PRECISION_CHOICES
+from engine.inference.ensemble import VOTE_METHODS
+from engine.modelfiles.header import ModelFileError
+from engine.modelfiles.library import chosen_model_paths
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -49,7 +46,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _predictor(args):
-    from engine.predict import Predictor
+    from engine.inference.predict import Predictor
 
     return Predictor(
         chosen_model_paths(args.model, args.ensemble),
@@ -69,7 +66,7 @@ def _lanes(args, photos: int = 2):
     `--lanes N` sets the number; on CUDA one; never more lanes than `photos`."""
     import torch
 
-    from engine.devices import resolve_device
+    from engine.inference.devices import resolve_device
 
     threads = torch.get_num_threads()
     lanes = getattr(args, "lanes", 0) or 0
@@ -83,10 +80,6 @@ def _lanes(args, photos: int = 2):
     except BaseException:
         torch.set_num_threads(threads)
         raise
-
-
-def _say(msg: str) -> None:
-    tqdm.write(msg, file=sys.stderr)
 
 
 def _parse_colour(text: str) -> tuple[int, int, int]:
@@ -138,7 +131,7 @@ def _add_amp_option(p: argparse.ArgumentParser) -> None:
 def _model_out_problem(out: str) -> str | None:
     """Why `--out` must not be written as a model file (None when it may): the file to write is
     a `.safetensors` file, and an existing one must be a CarMask model (it is replaced)."""
-    from engine.model_header import MODEL_SUFFIX, read_header
+    from engine.modelfiles.header import MODEL_SUFFIX, read_header
 
     path = Path(out)
     if path.suffix.lower() != MODEL_SUFFIX:

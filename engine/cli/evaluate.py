@@ -8,18 +8,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from engine.cli.common import (
-    _say,
-)
-from engine.ensemble import combine
-from engine.intake import find_photos
+from engine.batch.intake import find_photos
+from engine.inference.ensemble import combine
 from engine.io import (
     ImageReadError,
     read_mask,
     read_rgb,
 )
-from engine.library import chosen_model_paths
-from engine.metrics import dice
+from engine.io.console import say
+from engine.modelfiles.library import chosen_model_paths
+from engine.training.metrics import dice
 
 
 def find_mask_for(image: Path, masks_dir: Path) -> Path | None:
@@ -39,7 +37,7 @@ def cmd_evaluate(args) -> int:
             return 2
     images = find_photos([args.images]).photos  # not CarMask's outputs, not X_mask beside X
     masks_dir = Path(args.masks)
-    from engine.predict import Predictor
+    from engine.inference.predict import Predictor
 
     paths = chosen_model_paths(args.model, args.ensemble)
     members = [
@@ -48,7 +46,7 @@ def cmd_evaluate(args) -> int:
         )
         for p in paths
     ]
-    _say(f"device: {members[0].device_label}")
+    say(f"device: {members[0].device_label}")
     scores: dict[str, list[float]] = {str(p): [] for p in paths}
     ens: list[float] = []
     problems = []

@@ -7,7 +7,7 @@ from pathlib import Path
 from engine.cli.common import (
     _model_out_problem,
 )
-from engine.library import library_dirs, list_library
+from engine.modelfiles.library import library_dirs, list_library
 
 
 def cmd_models_list(args) -> int:
@@ -23,7 +23,7 @@ def cmd_models_list(args) -> int:
 
 
 def cmd_models_resave(args) -> int:
-    from engine.checkpoint import resave_model
+    from engine.modelfiles.checkpoint import resave_model
 
     problem = _model_out_problem(args.new_file)
     if problem:

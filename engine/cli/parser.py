@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from engine import __version__
+from engine.batch.export import EXPORT_FORMATS
 from engine.cli.common import (
     _add_amp_option,
     _megapixels,
@@ -18,8 +19,7 @@ from engine.cli.predict import cmd_predict
 from engine.cli.train import cmd_refine, cmd_train
 from engine.cli.watch import add_watch_parser
 from engine.cluster.options import add_cluster_args
-from engine.devices import DEVICE_CHOICES
-from engine.export import EXPORT_FORMATS
+from engine.inference.devices import DEVICE_CHOICES
 from engine.io import (
     DEFAULT_MAX_MEGAPIXELS,
 )

@@ -15,9 +15,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from engine.cli.common import _lanes, _say
-from engine.export import ExportOptions, export_photo
-from engine.intake import find_photos
+from engine.batch.export import ExportOptions, export_photo
+from engine.batch.intake import find_photos
+from engine.batch.outputs import NAME_PATTERNS, OutputPlan
+from engine.cli.common import _lanes
+from engine.inference.memory import HeapKeeper
+from engine.inference.pipeline import Lanes, WriteBehind
 from engine.io import (
     TEMP_PREFIX,
     ImageReadError,
@@ -25,13 +28,12 @@ from engine.io import (
     os_error_reason,
     read_photo,
 )
-from engine.memory import HeapKeeper
-from engine.outputs import NAME_PATTERNS, OutputPlan
-from engine.pipeline import Lanes, WriteBehind
+from engine.io.console import say
 
 
 def cmd_predict(args, predictors=None) -> int:
-    """The batch, a photo per lane at once (`engine.pipeline.Lanes`); `predictors` (one per
+    """The batch, a photo per lane at once (`engine.inference.pipeline.Lanes`); `predictors` (one
+    per
     lane: benchmarks/pipeline.py) stand for the ones the options make."""
     if getattr(args, "ray", None) is not None:  # the batch on a Ray cluster: engine.cluster
         from engine.cluster import cmd_predict_ray
@@ -59,7 +61,7 @@ def cmd_predict(args, predictors=None) -> int:
     predictor = predictors[0]
     at_once = f"; {len(predictors)} photos at a time" if len(predictors) > 1 else ""
     device = f"{predictor.device_label}{at_once}"  # said at the start and in the summary
-    _say(f"device: {device}; model: {predictor.label}")
+    say(f"device: {device}; model: {predictor.label}")
     failed: list[tuple[Path, str]] = []
     notes: list[tuple[Path, str]] = name_notes
     done, times = 0, []
@@ -69,14 +71,14 @@ def cmd_predict(args, predictors=None) -> int:
             failed.extend(result.failed)
             notes.extend(result.notes)
             for reason in result.failed:
-                _say(f"failed: {reason[0]}: {reason[1]}")
+                say(f"failed: {reason[0]}: {reason[1]}")
             if result.spin:
                 notes.append((result.spin, "360° spin page written"))
 
     # each lane's buffers swell the heap: trimming at the default 192 MB slack ran every few
     # photos with two lanes and cost a fifth of the batch's speed (benchmarks/pipeline.py)
     heap = HeapKeeper(slack_mb=384 * len(predictors))
-    writes = WriteBehind()  # listing frames, in the photos' order (engine.pipeline)
+    writes = WriteBehind()  # listing frames, in the photos' order (engine.inference.pipeline)
     bar = tqdm(
         total=len(intake.photos), desc="photos", unit="photo", disable=args.quiet, file=sys.stderr
     )
@@ -84,7 +86,7 @@ def cmd_predict(args, predictors=None) -> int:
 
     def fail(path: Path, exc: ImageReadError | OutputWriteError) -> None:
         failed.append((exc.path, exc.reason))
-        _say(f"failed: {exc}")
+        say(f"failed: {exc}")
         if report:
             report.not_done(path, "failed", f"{exc.path}: {exc.reason}")
 
@@ -181,7 +183,7 @@ def _say_stalled(path: Path, seconds: float) -> None:
         f"no progress: no photo finished for {seconds:.3g} s; still waiting on {path} "
         "(Ctrl-C stops the batch after the photos in progress)"
     )
-    _say(message)
+    say(message)
 
 
 def _report(args, intake, plan: OutputPlan):
@@ -250,7 +252,7 @@ def _write_report(report, photos: list[Path]) -> bool:
         if str(photo) not in seen:
             report.not_done(photo, "not started", "the batch stopped before this photo")
     try:
-        _say(f"report: {report.write()}")
+        say(f"report: {report.write()}")
     except OutputWriteError as exc:
         print(f"  failed: {exc.path}: {exc.reason}")
         return False

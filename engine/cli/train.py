@@ -10,14 +10,14 @@ from tqdm import tqdm
 
 from engine.cli.common import (
     _model_out_problem,
-    _say,
 )
+from engine.io.console import say
 from engine.training.config import PRESETS
 
 
 def cmd_train(args, finetune: bool = False) -> int:
-    from engine.events import JsonLinesSink
     from engine.training.config import TrainConfig
+    from engine.training.events import JsonLinesSink
     from engine.training.trainer import Trainer
 
     problem = _model_out_problem(args.out)
@@ -83,7 +83,7 @@ def _compose_fields(args) -> dict | None:
     if not args.crop:
         print("error: scene composition trains on crops: give --crop HxW (e.g. 256x384)")
         return None
-    from engine.pairs import find_pairs
+    from engine.training.pairs import find_pairs
 
     photos = []
     for folder in args.mix_photos or []:
@@ -131,7 +131,7 @@ def cmd_refine(args) -> int:
     path, header = refine_model(cfg, progress)
     r = header.training["refiner"]
     if r["problems"]:
-        _say(f"{r['problems']} photo/mask pairs skipped (unreadable or mismatched)")
+        say(f"{r['problems']} photo/mask pairs skipped (unreadable or mismatched)")
     m = header.metrics
     print(
         f"val Dice {m['val_dice_unrefined']:.5f} -> {m['val_dice']:.5f} with the refiner "
@@ -147,7 +147,7 @@ class _TqdmSink:
     def __call__(self, e: dict) -> None:
         kind = e["event"]
         if kind == "start":
-            _say(
+            say(
                 f"training on {e['device']}: {e['train_photos']} photos, "
                 f"{e['val_photos']} validation photos"
             )
@@ -156,11 +156,11 @@ class _TqdmSink:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{e['loss']['total']:.4f}", epoch=e["epoch"])
         elif kind == "epoch":
-            _say(
+            say(
                 f"epoch {e['epoch']}/{e['epochs']}: val Dice {e['val_dice']:.5f} "
                 f"(best {e['best_val_dice']:.5f})"
             )
         elif kind in ("done", "cancelled") and self.bar is not None:
             self.bar.close()
         elif kind in ("log", "error"):
-            _say(e.get("message", ""))
+            say(e.get("message", ""))

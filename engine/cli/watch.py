@@ -1,7 +1,8 @@
 """`carmask watch IN --out OUT`: the hot folder. Photos landing in IN are cut out once each file
-is complete (`engine.watch.FolderWatcher`), in arrival order, with `carmask predict`'s reading,
+is complete (`engine.batch.watch.FolderWatcher`), in arrival order, with `carmask predict`'s
+reading,
 names, formats and atomic writes, and the manifest of `carmask predict --ray`
-(`engine.manifest`): a restart redoes nothing that is done, a changed photo is done again."""
+(`engine.batch.manifest`): a restart redoes nothing that is done, a changed photo is done again."""
 
 from __future__ import annotations
 
@@ -11,11 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from engine.cli.common import _megapixels, _model_args, _parse_colour, _predictor, _say
-from engine.export import EXPORT_FORMATS, ExportOptions, export_photo
-from engine.io import DEFAULT_MAX_MEGAPIXELS, ImageReadError, OutputWriteError, read_photo
-from engine.library import chosen_model_paths
-from engine.manifest import (
+from engine.batch.export import EXPORT_FORMATS, ExportOptions, export_photo
+from engine.batch.manifest import (
     DONE,
     FAILED,
     Entry,
@@ -25,7 +23,11 @@ from engine.manifest import (
     model_digest,
     options_key,
 )
-from engine.outputs import OutputPlan
+from engine.batch.outputs import OutputPlan
+from engine.cli.common import _megapixels, _model_args, _parse_colour, _predictor
+from engine.io import DEFAULT_MAX_MEGAPIXELS, ImageReadError, OutputWriteError, read_photo
+from engine.io.console import say
+from engine.modelfiles.library import chosen_model_paths
 
 __all__ = ["HotFolder", "add_watch_parser", "cmd_watch"]
 
@@ -81,22 +83,22 @@ class HotFolder:
             where = "" if Path(exc.path) == path else f"{exc.path}: "
             return self._failed(path, digest, where + exc.reason)
         self.done += 1
-        _say(f"done: {path} ({seconds:.2f} s)")
+        say(f"done: {path} ({seconds:.2f} s)")
         return "done"
 
     def _failed(self, path: Path, digest: str, reason: str) -> str:
         self.failed.append((path, reason))
-        _say(f"failed: {path}: {reason}")
+        say(f"failed: {path}: {reason}")
         entry = Entry(str(path), digest, self.model, self.opts, FAILED, reason=reason)
         try:
             self.manifest.record(entry)
         except OutputWriteError as exc:
-            _say(f"failed: {exc}")
+            say(f"failed: {exc}")
         return "failed"
 
 
 def cmd_watch(args) -> int:
-    from engine.watch import FolderWatcher
+    from engine.batch.watch import FolderWatcher
 
     try:
         import watchdog  # noqa: F401
@@ -116,7 +118,7 @@ def cmd_watch(args) -> int:
     hot = HotFolder(args.out, predictor, models, args)
     arrived: queue.Queue[Path] = queue.Queue()
     watcher = FolderWatcher(
-        folder, arrived.put, settle_s=args.settle, ignore=[args.out], on_status=_say
+        folder, arrived.put, settle_s=args.settle, ignore=[args.out], on_status=say
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: as Ctrl-C
     watcher.start()

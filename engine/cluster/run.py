@@ -18,15 +18,15 @@ import sys
 import time
 from pathlib import Path
 
-from engine.cli.common import _say
+from engine.batch.export import ExportOptions
+from engine.batch.manifest import DONE, Entry, Manifest, mask_settings, model_digest, options_key
+from engine.batch.outputs import OutputPlan
 from engine.cluster import stages
 from engine.cluster.sources import find_sources, is_uri
 from engine.cluster.stages import FAILED, OK, UNCHANGED, JobSpec
-from engine.export import ExportOptions
 from engine.io import OutputWriteError
-from engine.library import chosen_model_paths
-from engine.manifest import DONE, Entry, Manifest, mask_settings, model_digest, options_key
-from engine.outputs import OutputPlan
+from engine.io.console import say
+from engine.modelfiles.library import chosen_model_paths
 
 __all__ = ["cmd_predict_ray", "plan_resources"]
 
@@ -171,7 +171,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
         threads=max(1, math.floor(cpus)),
     )
     where = f"{n} worker{'s' if n > 1 else ''}" + (f", {gpus:g} GPU each" if gpus else "")
-    _say(f"ray: {where}, {cpus:g} CPU each; {len(rows)} photos; model: {model[7:19]}")
+    say(f"ray: {where}, {cpus:g} CPU each; {len(rows)} photos; model: {model[7:19]}")
     failed: list[tuple[str, str]] = []
     notes: list[tuple[str, str]] = []
     done, unchanged, times = 0, 0, []
@@ -199,7 +199,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
                 continue
             if row["status"] == FAILED:
                 failed.append((photo, row["reason"]))
-                _say(f"failed: {photo}: {row['reason']}")
+                say(f"failed: {photo}: {row['reason']}")
                 status = FAILED
             else:
                 assert row["status"] == OK, row["status"]
@@ -221,7 +221,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
             try:
                 manifest.record(entry)
             except OutputWriteError as exc:  # the photo is done; a rerun will do it again
-                _say(f"failed: {exc.path}: {exc.reason}")
+                say(f"failed: {exc.path}: {exc.reason}")
     except KeyboardInterrupt:
         left = len(rows) - done - unchanged - len(failed)
         wall = time.perf_counter() - t0

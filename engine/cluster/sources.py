@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import cast
 
-from engine.intake import Intake, find_photos
+from engine.batch.intake import Intake, find_photos
 from engine.io import IMAGE_SUFFIXES
 
 __all__ = ["find_sources", "is_uri"]

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.export import ExportOptions, export_photo
+from engine.batch.export import ExportOptions, export_photo
+from engine.batch.manifest import bytes_digest
+from engine.batch.outputs import OutputPlan, source_id
 from engine.io import ImageReadError, OutputWriteError, read_photo
-from engine.manifest import bytes_digest
-from engine.outputs import OutputPlan, source_id
 
 OK, UNCHANGED, FAILED = "ok", "unchanged", "failed"
 Row = dict[str, Any]
@@ -134,7 +134,7 @@ class Segment:
         """`model_files`: (name, bytes, or a Ray object reference to them) per model."""
         import torch
 
-        from engine.predict import Predictor
+        from engine.inference.predict import Predictor
 
         self._models = tempfile.TemporaryDirectory(prefix="carmask-models-")
         paths = []

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.batch.outputs import OutputPlan
 from engine.io import ImageReadError, OutputWriteError, image_writer, read_photo
+from engine.io.naming import car_and_angle
 from engine.listing.framing import CarBox, car_box, plan_frames
-from engine.listing.naming import car_and_angle
 from engine.listing.render import Backdrop, ShadowStyle, render_angle
 from engine.listing.spin import spin_page
-from engine.outputs import OutputPlan
 
-LISTING = "listing"  # the output format's name (`engine.outputs.NAME_PATTERNS`)
+LISTING = "listing"  # the output format's name (`engine.batch.outputs.NAME_PATTERNS`)
 
 
 def car_of(photo: Path) -> str:

@@ -16,16 +16,10 @@ import string
 from collections import defaultdict
 from pathlib import Path
 
+from engine.io.naming import car_and_angle
+
 FIELDS = ("car", "angle", "stem", "stock")
-_ANGLE = re.compile(r"^(?P<car>.+)_(?P<angle>\d{2})$")  # as engine.pairs reads them
 _BAD = re.compile(r'[\\/:*?"<>|\x00-\x1f]')  # what no file name may hold on any studio's disk
-
-
-def car_and_angle(photo: Path) -> tuple[str, int | None]:
-    """The car a photo shows and its angle: `<car>_<NN>` names give both (as a turntable
-    shoots them); otherwise the photo's folder is the car and the angle is not known."""
-    m = _ANGLE.match(photo.stem)
-    return (m.group("car"), int(m.group("angle"))) if m else (photo.parent.name, None)
 
 
 def check_template(template: str) -> str:

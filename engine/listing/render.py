@@ -1,6 +1,6 @@
 """One framed angle: the backdrop, the shadows the car casts on it, then the car itself with
 its edge colours decontaminated (nothing of the photo's old backdrop at the edge), placed as
-its `FramePlan` says. Built on the scene compositor's pieces (`engine.scenes`: cut-out,
+its `FramePlan` says. Built on the scene compositor's pieces (`engine.training.scenes`: cut-out,
 scaling, shadows), which training uses too; only the frame's pixels the car and its shadow
 touch are worked on."""
 
@@ -14,8 +14,8 @@ import numpy as np
 from engine.listing.choices import SHADOWS
 from engine.listing.framing import CarBox, FramePlan
 from engine.listing.shadow import contact_shadow, floor_shadow, floor_work_scale
-from engine.scenes.cutout import make_cutout
-from engine.scenes.paste import Extras, Placement, blit, scaled, shadow_map
+from engine.matte.cutout import make_cutout
+from engine.training.scenes.paste import Extras, Placement, blit, scaled, shadow_map
 
 CROP_PAD = 8  # `make_cutout` crops the car's box with this much around it
 FAINT = 2 / 255

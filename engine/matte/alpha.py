@@ -12,7 +12,7 @@ backdrop mixed into the car's colour (a light halo on a dark page).
   good to the eye on magnified crops, but it cost ~110 ms more CPU per 1918×1280 photo on the
   shared test machine, where this costs ~2.5 ms (benchmarks/cutout_quality.py).
 - **edge colours** (`clean_cutout`) decontaminated by the listing frames' code
-  (`engine.scenes.cutout.decontaminate_band`): the outline's colours are the nearby solid
+  (`engine.matte.decontaminate.decontaminate_band`): the outline's colours are the nearby solid
   car's, with nothing of the backdrop.
 - **RGB = 0 wherever alpha = 0**: no hidden backdrop in the file (and smaller PNGs).
 """
@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from engine.matte import alpha_u8
-from engine.scenes.cutout import decontaminate_band
+from engine.matte.decontaminate import decontaminate_band
 
 MARGIN = 8  # the box worked on: the car's and this much around it
 _3x3 = np.ones((3, 3), np.uint8)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 JOIN_MODES = ("concat", "add")
+# how photos are normalised for ImageNet-pretrained encoders (torchvision's), and so for the
+# edge refiner and any model file whose header does not say otherwise
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
 def hw(size) -> tuple[int, int]:

@@ -15,8 +15,7 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from engine.models.config import IMAGENET_MEAN, IMAGENET_STD
 
 
 class PretrainedWeightsUnavailable(RuntimeError):

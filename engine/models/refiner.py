@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.models.config import IMAGENET_MEAN, IMAGENET_STD
+
 # ImageNet statistics: the photo is normalised the same way for every refiner
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
 LOGIT_SCALE = 4.0  # logits enter the network as clamp(logit, ±LOGIT_CLAMP) / LOGIT_SCALE
 LOGIT_CLAMP = 8.0
 
@@ -58,8 +58,8 @@ class EdgeRefiner(nn.Module):
         self.out = nn.Conv2d(width, 1, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
-        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), False)
-        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), False)
 
     def _inputs(self, photo: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """The network's 4 input channels: the normalised photo and the scaled, clamped logit."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.listing.naming import car_and_angle
+from engine.io.naming import car_and_angle
 
 ANGLES = 16  # a turntable set
 HEIGHT_JUMP = 0.15  # the car's height against its neighbours' mean: at most this share off

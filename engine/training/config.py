@@ -105,7 +105,8 @@ class TrainConfig:
     cache_dir: str = ""
     cancel_file: str = ""  # training stops cleanly when this file appears
     resume: bool = True  # continue from (and keep) the resume state; off for one-off runs
-    # scene composition (`engine.scenes.dataset.ComposeConfig` fields): train on Carvana cars
+    # scene composition (`engine.training.scenes.dataset.ComposeConfig` fields): train on Carvana
+    # cars
     # pasted into procedural studios and street scenes, mixed with the photos as they are
     compose: dict = field(default_factory=dict)
     # keep the model of the last epoch (else the best by validation Dice): for composed runs,

@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from engine.devices import describe_compute, training_dtype
-from engine.pairs import Pair, PairReport, find_pairs, split_by_car, spread
+from engine.inference.devices import describe_compute, training_dtype
+from engine.training.pairs import Pair, PairReport, find_pairs, split_by_car, spread
 
 
 def prepare_run(threads: int, seed: int) -> None:

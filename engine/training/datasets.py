@@ -3,9 +3,9 @@ augmentation, or (with `compose`) those cars composed onto studios, scenes and r
 
 from __future__ import annotations
 
-from engine.data import Augment, PairDataset
-from engine.pairs import Pair
 from engine.training.config import TrainConfig
+from engine.training.data import Augment, PairDataset
+from engine.training.pairs import Pair
 
 
 def training_dataset(cfg: TrainConfig, train_pairs: list[Pair]):
@@ -14,8 +14,8 @@ def training_dataset(cfg: TrainConfig, train_pairs: list[Pair]):
         return PairDataset(
             train_pairs, cfg.input_size, Augment(), cfg.cache_dir or None, cfg.seed, cfg.crop_size
         )
-    from engine.scenes.dataset import ComposeConfig, ComposedDataset, Mix
-    from engine.scenes.sources import find_scenes
+    from engine.training.scenes.dataset import ComposeConfig, ComposedDataset, Mix
+    from engine.training.scenes.sources import find_scenes
 
     cc = ComposeConfig.from_dict(cfg.compose)
     if cfg.crop_size is None:

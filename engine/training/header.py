@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.model_header import ModelHeader
+from engine.modelfiles.header import ModelHeader
 from engine.models.config import hw
-from engine.pairs import Pair
 from engine.training.config import TrainConfig
+from engine.training.pairs import Pair
 
 RECIPE_FIELDS = (
     "epochs",

@@ -29,12 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.checkpoint import ModelHeader, load_model, save_model
-from engine.devices import describe_compute, resolve_device, training_dtype
-from engine.metrics import mean_dice
+from engine.inference.devices import describe_compute, resolve_device, training_dtype
+from engine.inference.predict import LoadedModel, Predictor
+from engine.modelfiles.checkpoint import ModelHeader, load_model, save_model
 from engine.models.refiner import EdgeRefiner, uncertain_tiles
-from engine.pairs import Pair, load_pair
-from engine.predict import LoadedModel, Predictor
 from engine.training.core import (
     MixedPrecision,
     StepClock,
@@ -43,6 +41,8 @@ from engine.training.core import (
     prepare_run,
     run_steps,
 )
+from engine.training.metrics import mean_dice
+from engine.training.pairs import Pair, load_pair
 
 COLLECT_TILE, COLLECT_BAND = 48, 6.0  # training tiles: larger and from a wider band than at use
 

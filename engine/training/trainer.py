@@ -18,15 +18,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from engine.checkpoint import ModelHeader, load_model, save_model
-from engine.devices import resolve_device
-from engine.events import EventSink, make_event
-from engine.losses import CombinedLoss
-from engine.metrics import dice
+from engine.inference.devices import resolve_device
+from engine.inference.predict import LoadedModel, Predictor
+from engine.modelfiles.checkpoint import ModelHeader, load_model, save_model
 from engine.models.config import hw
 from engine.models.unet import UNet
-from engine.pairs import Pair, load_pair, split_by_car, spread
-from engine.predict import LoadedModel, Predictor
 from engine.training.config import TrainConfig, step_plan
 from engine.training.core import (
     MixedPrecision,
@@ -40,7 +36,11 @@ from engine.training.core import (
     stop_on_signals,
 )
 from engine.training.datasets import training_dataset
+from engine.training.events import EventSink, make_event
 from engine.training.header import trained_header
+from engine.training.losses import CombinedLoss
+from engine.training.metrics import dice
+from engine.training.pairs import Pair, load_pair, split_by_car, spread
 
 
 @dataclass

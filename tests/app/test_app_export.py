@@ -15,9 +15,9 @@ pytest.importorskip("PySide6")
 
 from app.export_dialog import export_session
 from app.session import DONE, Session
-from engine.export import ExportOptions
+from engine.batch.export import ExportOptions
+from engine.batch.outputs import MANIFEST_NAME
 from engine.io import read_mask
-from engine.outputs import MANIFEST_NAME
 
 CARVANA = Path(__file__).parents[1] / "data" / "carvana"
 

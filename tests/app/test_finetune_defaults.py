@@ -16,7 +16,7 @@ from PIL import Image
 
 from app.finetune.result_page import ResultPage
 from app.session import TOUCHED
-from engine.pairs import find_pairs
+from engine.training.pairs import find_pairs
 
 CARVANA = Path(__file__).parents[1] / "data" / "carvana"
 SHIPPED = Path(__file__).parents[2] / "resources" / "models" / "cpu-lite0-256x384.safetensors"
@@ -86,7 +86,7 @@ def held_out():
 def test_my_default_model_is_offered_only_when_the_new_model_scored_better(
     qtbot, trained_model, held_out, new_is_better
 ):
-    from engine.finetune import compare
+    from engine.training.finetune import compare
 
     models = [trained_model, SHIPPED] if new_is_better else [SHIPPED, trained_model]
     comparison = compare(models, held_out, "cpu", examples=1, preview_width=120)

@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor
 
 from app.finetune.charts import LiveChart
 from app.finetune.setup_page import SKIPPED
-from engine.finetune import MEASURE_STAGES
+from engine.training.finetune import MEASURE_STAGES
 
 CARVANA = Path(__file__).parents[1] / "data" / "carvana"
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.session import DONE, TOUCHED
 from app.window import MY_ENSEMBLE
-from engine.checkpoint import load_model, read_header
+from engine.modelfiles.checkpoint import load_model, read_header
 
 CARVANA = Path(__file__).parents[1] / "data" / "carvana"
 

@@ -49,9 +49,9 @@ def test_every_toolbar_control_is_visible_at_the_usual_window_sizes(
 def test_the_model_picker_names_the_default_model_and_cuts_no_name_mid_word(
     qtbot, open_window, tmp_path, monkeypatch, trained_model
 ):
-    from engine.checkpoint import read_header
-    from engine.finetune import install_model
-    from engine.library import default_model_paths
+    from engine.modelfiles.checkpoint import read_header
+    from engine.modelfiles.library import default_model_paths
+    from engine.training.finetune import install_model
 
     library = tmp_path / "library"
     monkeypatch.setenv("CARMASK_LIBRARY", str(library))

@@ -42,7 +42,7 @@ def test_cli_help_and_models_list_answer_without_torch():
         "        main(['predict', '--help'])\n"
         "    except SystemExit as e:\n"
         "        assert e.code == 0\n"
-        "from engine.library import default_model_paths\n"
+        "from engine.modelfiles.library import default_model_paths\n"
         "assert default_model_paths()[0].name in buf.getvalue(), buf.getvalue()\n"
         "assert '--ensemble' in buf.getvalue()\n"
     )
@@ -51,8 +51,8 @@ def test_cli_help_and_models_list_answer_without_torch():
 
 def test_library_listing_reads_headers_without_torch():
     code = (
-        "from engine.library import default_model_paths, list_library\n"
-        "from engine.model_header import read_header\n"
+        "from engine.modelfiles.library import default_model_paths, list_library\n"
+        "from engine.modelfiles.header import read_header\n"
         "found, errors = list_library()\n"
         "assert not errors, errors\n"
         "default = read_header(default_model_paths()[0])\n"

@@ -13,12 +13,12 @@ import torch
 from cutout_checks import assert_cutout_of
 from PIL import Image
 
-from engine.checkpoint import ModelHeader, read_header, save_model
-from engine.export import ExportOptions, export_photo
+from engine.batch.export import ExportOptions, export_photo
+from engine.inference.predict import Predictor
 from engine.io import read_mask, read_rgb
-from engine.metrics import dice
+from engine.modelfiles.checkpoint import ModelHeader, read_header, save_model
 from engine.models.unet import UNet, UNetConfig
-from engine.predict import Predictor
+from engine.training.metrics import dice
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 TINY = UNetConfig("resnet18", "add", (32, 16, 16, 8, 8), 32)
@@ -124,7 +124,7 @@ def test_speed_times_an_ensemble_as_one_majority_vote(models, carvana, tmp_path,
     assert [m["sha256"] for m in members] == [read_header(m).sha256 for m in models]
     assert report["model"]["vote"] == "majority"
     eng = report["rows"][1]
-    # the engine's ensemble (Predictor + engine.ensemble) and the baseline's vote agree
+    # the engine's ensemble (Predictor + engine.inference.ensemble) and the baseline's vote agree
     assert 0.5 < eng["mask_dice_vs_baseline"] <= 1.0
 
 
@@ -149,7 +149,7 @@ def test_speed_without_model_flags_times_the_shipped_default_or_ensemble(
     assert [m["sha256"] for m in members] == [read_header(m).sha256 for m in models]
 
 
-# engine.export's PNG zlib level, chosen with benchmarks/speed.py --cutout
+# engine.batch.export's PNG zlib level, chosen with benchmarks/speed.py --cutout
 def test_export_png_level_is_fast_by_default_and_lossless(tmp_path):
     rgb = read_rgb(BENCHMARKS.parent / "tests" / "data" / "fullsize" / "0ed6904e1004_05.jpg")
     mask = np.zeros(rgb.shape[:2], bool)

@@ -20,9 +20,9 @@ from cutout_checks import assert_cutout_of
 from factories import rewrite_header
 from PIL import Image
 
+from engine.batch.outputs import MANIFEST_NAME
 from engine.cli import main
 from engine.io import read_photo
-from engine.outputs import MANIFEST_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 CARVANA = ROOT / "tests" / "data" / "carvana"
@@ -188,7 +188,7 @@ def test_a_cutout_retouched_in_the_shoot_folder_is_not_cut_out_again(
 
 def _strict(model: Path, tmp_path: Path) -> Path:
     """The tiny model with its threshold at 0.999999: it finds no car in the photos."""
-    from engine.model_header import header_digest
+    from engine.modelfiles.header import header_digest
 
     def edit(h):
         h["threshold"] = 0.999999

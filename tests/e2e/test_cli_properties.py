@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from engine.batch.outputs import MANIFEST_NAME
 from engine.cli import main
-from engine.outputs import MANIFEST_NAME
 
 PHOTO = sorted((Path(__file__).parents[1] / "data" / "carvana" / "val").glob("*.jpg"))[0]
 EXTS = [".jpg", ".JPG", ".png", ".jpeg", ".tif", ".webp"]

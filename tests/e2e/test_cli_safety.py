@@ -20,8 +20,8 @@ from cutout_checks import assert_cutout_of
 from factories import rewrite_header
 from PIL import Image
 
+from engine.batch.outputs import MANIFEST_NAME
 from engine.cli import _finish_before_stopping, main
-from engine.outputs import MANIFEST_NAME
 
 VAL = Path(__file__).parents[1] / "data" / "carvana" / "val"
 VAL_MASKS = Path(__file__).parents[1] / "data" / "carvana" / "val_masks"
@@ -216,7 +216,7 @@ def test_a_bad_header_field_is_named_when_the_file_is_read(
 ):
     """Issue case 5, in predict and in `models list`; the header's digest is made right, so
     the field check itself is what refuses it."""
-    from engine.model_header import header_digest
+    from engine.modelfiles.header import header_digest
 
     def edit(h):
         h[field] = value

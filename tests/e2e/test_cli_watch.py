@@ -15,8 +15,8 @@ import pytest
 from cutout_checks import assert_cutout_of
 from PIL import Image
 
+from engine.batch.manifest import MANIFEST_FILE, file_digest
 from engine.io import read_mask, read_rgb
-from engine.manifest import MANIFEST_FILE, file_digest
 
 pytest.importorskip("watchdog")
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.batch.manifest import MANIFEST_FILE
 from engine.cli import main
 from engine.io import read_mask
-from engine.manifest import MANIFEST_FILE
 
 ray = pytest.importorskip("ray")
 

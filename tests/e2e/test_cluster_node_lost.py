@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.batch.manifest import MANIFEST_FILE, file_digest
+from engine.batch.outputs import MANIFEST_NAME
 from engine.cluster.run import plan_resources, task_cpus
 from engine.cluster.stages import OK, JobSpec, export_stage
 from engine.io import read_mask
-from engine.manifest import MANIFEST_FILE, file_digest
-from engine.outputs import MANIFEST_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "resources" / "models" / "cpu-lite0-256x384.safetensors"

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine.checkpoint import load_model, read_header
+from engine.inference.predict import Predictor
 from engine.io import read_mask, read_rgb
-from engine.library import default_model_paths, ensemble_model_paths, shipped_models_dir
-from engine.metrics import dice
-from engine.pairs import Pair, find_pairs, load_pair
-from engine.predict import Predictor
+from engine.modelfiles.checkpoint import load_model, read_header
+from engine.modelfiles.library import default_model_paths, ensemble_model_paths, shipped_models_dir
+from engine.training.metrics import dice
+from engine.training.pairs import Pair, find_pairs, load_pair
 
 DATA = Path(__file__).parents[1] / "data"
 MODELS = Path(__file__).resolve().parents[2] / "resources" / "models"

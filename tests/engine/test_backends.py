@@ -1,4 +1,4 @@
-"""OpenVINO backend (`engine.backends`): PyTorch's masks, a cache keyed by digest, and a
+"""OpenVINO backend (`engine.inference.backends`): PyTorch's masks, a cache keyed by digest, and a
 fallback to PyTorch that says why."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.backends import BackendError
-from engine.backends.cache import SOURCE
-from engine.checkpoint import load_model, save_model
+from engine.inference.backends import BackendError
+from engine.inference.backends.cache import SOURCE
+from engine.inference.predict import Predictor
 from engine.io import read_rgb
-from engine.metrics import dice
-from engine.predict import Predictor
+from engine.modelfiles.checkpoint import load_model, save_model
+from engine.training.metrics import dice
 
 MODELS = Path(__file__).resolve().parents[2] / "resources" / "models"
 DEFAULT = MODELS / "cpu-lite0-448x672-any-studio.safetensors"  # with an edge refiner
@@ -120,7 +120,7 @@ def test_openvino_failing_to_load_falls_back_to_pytorch_and_says_why(monkeypatch
 SURVIVES_CTRL_C = """
 import gc, os, signal, sys, time
 import numpy as np
-from engine.predict import Predictor
+from engine.inference.predict import Predictor
 # two models loaded together and released in the order they were made (`carmask evaluate`)
 members = [Predictor([m], device="cpu", backend="openvino") for m in sys.argv[1:]]
 for member in members:

@@ -5,14 +5,14 @@ import json
 import pytest
 import torch
 
-from engine.checkpoint import (
+from engine.modelfiles.checkpoint import (
     ModelFileError,
     ModelHeader,
     load_model,
     read_header,
     save_model,
 )
-from engine.model_header import list_models
+from engine.modelfiles.header import list_models
 from engine.models.unet import UNet, UNetConfig
 
 ARCH = UNetConfig("resnet18", "concat", (32, 16, 16, 8, 8), 32)

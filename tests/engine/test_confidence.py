@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from engine.cli import main
+from engine.inference.predict import Predictor
 from engine.io import read_mask, read_rgb
-from engine.library import default_model_paths
-from engine.metrics import dice
-from engine.predict import Predictor
+from engine.modelfiles.library import default_model_paths
 from engine.review.confidence import confidence
 from engine.review.verdict import needs_review
+from engine.training.metrics import dice
 
 DATA = Path(__file__).parents[1] / "data"
 CLEAN = ("1a17a1bd648b_09", "3071362591f7_13")  # the default cuts these out at Dice > 0.99

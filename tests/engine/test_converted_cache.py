@@ -1,4 +1,5 @@
-"""The converted-model cache (`engine.backends.cache`) checks its files: a damaged copy is built
+"""The converted-model cache (`engine.inference.backends.cache`) checks its files: a damaged copy
+is built
 again, with a warning, before it cuts out a single photo."""
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.backends.cache import SOURCE
+from engine.inference.backends.cache import SOURCE
+from engine.inference.predict import Predictor
 from engine.io import read_rgb
-from engine.predict import Predictor
 
 PHOTO = Path(__file__).parents[1] / "data" / "fullsize" / "0ed6904e1004_05.jpg"
 

@@ -15,11 +15,11 @@ import pytest
 import torch
 from PIL import Image
 
-import engine.data
-from engine.data import Augment, PairDataset, ResizedCache, resize_pair
-from engine.export import cutout_rgba
+import engine.training.data
+from engine.batch.export import cutout_rgba
 from engine.io import read_mask, read_rgb
-from engine.pairs import Pair, car_id, find_pairs, load_pair, split_by_car
+from engine.training.data import Augment, PairDataset, ResizedCache, resize_pair
+from engine.training.pairs import Pair, car_id, find_pairs, load_pair, split_by_car
 
 CARVANA = Path(__file__).resolve().parents[1] / "data" / "carvana"
 TRAIN_STEMS = sorted(p.stem for p in (CARVANA / "train").glob("*.jpg"))
@@ -500,7 +500,7 @@ def test_resized_cache_writes_once_and_reads_back_the_same(tmp_path, real_pair, 
     def no_decoding(pair):
         raise AssertionError("the cached pair was decoded again")
 
-    monkeypatch.setattr(engine.data, "load_pair", no_decoding)
+    monkeypatch.setattr(engine.training.data, "load_pair", no_decoding)
     rgb2, mask2 = ResizedCache(folder, SIZE).get(real_pair)  # a new run, same folder
     assert list(folder.iterdir()) == files and files[0].stat().st_mtime_ns == stamp
     assert rgb2.shape == (*SIZE, 3) and rgb2.dtype == np.uint8

@@ -1,4 +1,4 @@
-"""Tests for engine.export: cutout PNG, mask PNG and JPEG-on-colour outputs (real files)."""
+"""Tests for engine.batch.export: cutout PNG, mask PNG and JPEG-on-colour outputs (real files)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from cutout_checks import assert_cutout_of
 from PIL import Image
 
-from engine.export import (
+from engine.batch.export import (
     EXPORT_FORMATS,
     ExportOptions,
     composite_on,
@@ -20,8 +20,8 @@ from engine.export import (
     export_photo,
     output_paths,
 )
+from engine.batch.outputs import MANIFEST_NAME, OutputPlan
 from engine.io import OutputWriteError, os_error_reason, read_mask, read_rgb
-from engine.outputs import MANIFEST_NAME, OutputPlan
 
 DATA = Path(__file__).parents[1] / "data"
 PHOTO = DATA / "carvana" / "train" / "00087a6bd4dc_01.jpg"

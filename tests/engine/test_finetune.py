@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.checkpoint import load_model, read_header
-from engine.finetune import (
+from engine.inference.predict import Predictor
+from engine.modelfiles.checkpoint import load_model, read_header
+from engine.modelfiles.library import shipped_models_dir
+from engine.training.finetune import (
     LR_ALL,
     LR_DECODER,
     child_command,
@@ -22,10 +24,8 @@ from engine.finetune import (
     measure,
     steps_for,
 )
-from engine.library import shipped_models_dir
-from engine.metrics import dice
-from engine.pairs import find_pairs, load_pair
-from engine.predict import Predictor
+from engine.training.metrics import dice
+from engine.training.pairs import find_pairs, load_pair
 
 CARVANA = Path(__file__).parents[1] / "data" / "carvana"
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.export import cutout_rgba
+from engine.batch.export import cutout_rgba
 from engine.io import (
     IMAGE_SUFFIXES,
     ImageReadError,

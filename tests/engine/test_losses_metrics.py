@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.losses import CombinedLoss, bce_loss, focal_loss, soft_dice_loss
-from engine.metrics import dice, iou, mean_dice
+from engine.training.losses import CombinedLoss, bce_loss, focal_loss, soft_dice_loss
+from engine.training.metrics import dice, iou, mean_dice
 
 
 def logit(p):

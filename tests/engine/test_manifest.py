@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.batch.manifest import MANIFEST_FILE, Entry, Manifest, file_digest, model_digest
 from engine.cluster.run import blocks, plan_resources
-from engine.manifest import MANIFEST_FILE, Entry, Manifest, file_digest, model_digest
 
 
 def _entry(photo, digest="sha256:a", status="done", outputs=None) -> Entry:

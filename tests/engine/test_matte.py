@@ -14,12 +14,12 @@ import pytest
 from cutout_checks import edge_excess
 from PIL import Image
 
+from engine.batch.export import ExportOptions, export_photo
 from engine.cli import main
-from engine.export import ExportOptions, export_photo
+from engine.inference.predict import Predictor
 from engine.io import read_mask, read_rgb
-from engine.library import default_model_paths
 from engine.matte.select import select_main_car
-from engine.predict import Predictor
+from engine.modelfiles.library import default_model_paths
 
 DATA = Path(__file__).parents[1] / "data"
 FULL = DATA / "fullsize"
@@ -196,8 +196,8 @@ def test_the_thresholded_alpha_is_the_mask_so_dice_does_not_change():
 
 def test_keeping_every_object_is_a_setting_that_changes_the_rerun_key():
     """A hot folder or a cluster run redone with --keep-all-objects does its photos again."""
+    from engine.batch.manifest import mask_settings
     from engine.cli.parser import build_parser
-    from engine.manifest import mask_settings
 
     parse = build_parser().parse_args
     plain = parse(["predict", "a.jpg", "--out", "o"])

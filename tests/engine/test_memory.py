@@ -1,4 +1,5 @@
-"""engine.memory: a long batch hands freed heap back to the OS (glibc), rarely and when it pays.
+"""engine.inference.memory: a long batch hands freed heap back to the OS (glibc), rarely and when
+it pays.
 
 The check runs in a fresh Python process: what earlier tests left in this process's heap (free
 chunks the new blocks reuse, an arena another thread made) changes how much there is to give
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.memory import _TRIM
+from engine.inference.memory import _TRIM
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or _TRIM is None, reason="glibc's malloc_trim only"
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 CHECK = textwrap.dedent(
     """
     import numpy as np
-    from engine.memory import HeapKeeper, resident_mb
+    from engine.inference.memory import HeapKeeper, resident_mb
 
     keeper = HeapKeeper(slack_mb=64)
     assert keeper.after_photo()  # the first photo sets the level

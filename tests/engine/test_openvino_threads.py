@@ -1,4 +1,5 @@
-"""Lanes share a model's compiled OpenVINO networks (`engine.backends.openvino_model`): first
+"""Lanes share a model's compiled OpenVINO networks (`engine.inference.backends.openvino_model`):
+first
 calls from two threads at once never hang, and each thread gets its own answer."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ faulthandler.dump_traceback_later(float(sys.argv[3]) - 5, exit=True)  # a hang p
 from pathlib import Path
 import torch
 import torch.nn.functional as F
-from engine.backends.openvino_model import OpenVinoModel
+from engine.inference.backends.openvino_model import OpenVinoModel
 
 folder, rounds = Path(sys.argv[1]), int(sys.argv[2])
 weight = torch.from_numpy(__import__("numpy").load(folder / "weight.npy"))
@@ -55,7 +56,7 @@ def tiny_networks(folder: Path) -> None:
     (photo and logits tiles in, their channel sum out), saved as the converter saves them."""
     from openvino import opset13 as ops
 
-    from engine.backends.openvino_model import REFINER, UNET
+    from engine.inference.backends.openvino_model import REFINER, UNET
 
     weight = np.random.default_rng(0).standard_normal((1, 3, 3, 3)).astype(np.float32)
     np.save(folder / "weight.npy", weight)

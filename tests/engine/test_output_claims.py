@@ -14,9 +14,9 @@ import numpy as np
 from cutout_checks import assert_cutout_of
 from PIL import Image
 
-from engine.export import ExportOptions, export_photo
+from engine.batch.export import ExportOptions, export_photo
+from engine.batch.outputs import MANIFEST_NAME, OutputPlan
 from engine.io import read_mask, read_photo
-from engine.outputs import MANIFEST_NAME, OutputPlan
 
 CARVANA = Path(__file__).parents[1] / "data" / "carvana"
 OPTIONS = ExportOptions(formats=("png", "mask"))

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.outputs import OutputPlan, _key
+from engine.batch.outputs import OutputPlan, _key
 
 stems = st.sampled_from(["car_01", "car_02", "Car_01", "VIN", "VIN_listing", "x", "car_01_jpg"])
 photos = st.lists(

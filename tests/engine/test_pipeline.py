@@ -1,4 +1,5 @@
-"""engine.pipeline: read ahead and write behind keep the photos' order and lose nothing."""
+"""engine.inference.pipeline: read ahead and write behind keep the photos' order and lose
+nothing."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.inference.pipeline import Lanes, WriteBehind, read_ahead
 from engine.io import ImageReadError, read_rgb
-from engine.pipeline import Lanes, WriteBehind, read_ahead
 
 PHOTOS = sorted((Path(__file__).parents[1] / "data" / "carvana" / "val").glob("*.jpg"))
 

@@ -8,12 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.checkpoint import load_model
-from engine.devices import DeviceError, cpu_has_fast_bf16, describe_device, resolve_device
-from engine.ensemble import combine
+from engine.inference.devices import DeviceError, cpu_has_fast_bf16, describe_device, resolve_device
+from engine.inference.ensemble import combine
+from engine.inference.predict import LoadedModel, Predictor, input_geometry, to_input_tensor
 from engine.io import read_mask, read_rgb
-from engine.metrics import dice
-from engine.predict import LoadedModel, Predictor, input_geometry, to_input_tensor
+from engine.modelfiles.checkpoint import load_model
+from engine.training.metrics import dice
 
 
 def test_trained_model_cuts_out_real_cars_at_full_size(trained_model, carvana):
@@ -240,7 +240,8 @@ def test_shipped_default_cuts_out_4_3_and_portrait_photos_as_well_as_carvana_one
     # squashing the portrait into 448x672 (the old way) flattens the car to half its height: 0.951
     model_size = predictor.models[0].header.input_size
     monkeypatch.setattr(
-        "engine.predict.input_geometry", lambda photo, model, stride: (model_size, model_size)
+        "engine.inference.predict.input_geometry",
+        lambda photo, model, stride: (model_size, model_size),
     )
     photo, mask = car_in_other_shapes(rgb, truth)["3:4"]
     assert dice(predictor.predict(photo), mask) < scores["3:4"] - 0.02

@@ -12,12 +12,12 @@ import pytest
 import torch
 from factories import train_config
 
-from engine.checkpoint import load_model, read_header, save_model
 from engine.cli import main as cli_main
-from engine.devices import cpu_has_fast_bf16, describe_device
+from engine.inference.devices import cpu_has_fast_bf16, describe_device
+from engine.inference.predict import Predictor
 from engine.io import read_mask, read_rgb
+from engine.modelfiles.checkpoint import load_model, read_header, save_model
 from engine.models.refiner import EdgeRefiner, uncertain_tiles
-from engine.predict import Predictor
 from engine.training.refiner import photo_tiles
 
 FULLSIZE = Path(__file__).parents[1] / "data" / "fullsize"

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from engine.io import read_mask, read_rgb
-from engine.pairs import Pair
-from engine.scenes.compose import ASPECTS, Composer, canvas_size
-from engine.scenes.cutout import CarCutout, CutoutCache, decontaminate, make_cutout
-from engine.scenes.dataset import ComposedDataset, Mix
-from engine.scenes.paste import Extras, Placement, paste_car, scaled
-from engine.scenes.sources import Scene
-from engine.scenes.studio import KINDS, random_look, render_studio
+from engine.training.pairs import Pair
+from engine.training.scenes.compose import ASPECTS, Composer, canvas_size
+from engine.training.scenes.cutout import CarCutout, CutoutCache, decontaminate, make_cutout
+from engine.training.scenes.dataset import ComposedDataset, Mix
+from engine.training.scenes.paste import Extras, Placement, paste_car, scaled
+from engine.training.scenes.sources import Scene
+from engine.training.scenes.studio import KINDS, random_look, render_studio
 
 FULL = Path(__file__).parents[1] / "data" / "fullsize"
 
@@ -195,7 +195,7 @@ def test_dealer_clutter_is_background_and_off_by_default(cut, dark_cut):
     """Neighbours parked against the main car, posts in front of it, captions and stickers are
     background: the label keeps only the main car, less what stands in front of it. At
     `clutter=0` (the default) composites are drawn exactly as before."""
-    from engine.scenes import clutter
+    from engine.training.scenes import clutter
 
     h, w = 448, 672
     rng = np.random.default_rng(4)

@@ -11,8 +11,8 @@ from urllib.request import url2pathname
 
 import pytest
 
+from engine.batch.outputs import OutputPlan
 from engine.listing.spin import spin_page
-from engine.outputs import OutputPlan
 
 
 def _frames_of(page: str) -> list[str]:

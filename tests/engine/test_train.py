@@ -24,12 +24,12 @@ import pytest
 import torch
 from factories import train_settings
 
-from engine.checkpoint import load_model, read_header
-from engine.devices import cpu_has_fast_bf16, describe_device
-from engine.events import read_events
+from engine.inference.devices import cpu_has_fast_bf16, describe_device
+from engine.modelfiles.checkpoint import load_model, read_header
 from engine.models.unet import UNetConfig
-from engine.pairs import find_pairs
 from engine.training.config import TrainConfig
+from engine.training.events import read_events
+from engine.training.pairs import find_pairs
 from engine.training.trainer import Trainer, TrainResult
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ pytest.importorskip("watchdog")
 
 from factories import copy_in_chunks
 
-from engine.watch import FolderWatcher
+from engine.batch.watch import FolderWatcher
 
 SETTLE = 0.6
 

@@ -13,7 +13,6 @@ Layouts understood (mixed in one tree is fine):
 from __future__ import annotations
 
 import random
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,8 +22,8 @@ import numpy as np
 from PIL import Image
 
 from engine.io import IMAGE_SUFFIXES, ImageReadError, find_images, read_mask, read_rgb
+from engine.io.naming import named_car
 
-_ANGLE = re.compile(r"^(?P<car>.+)_(?P<angle>\d{2})$")
 MASK_ONLY_SUFFIXES = frozenset({".gif"})  # Kaggle's masks: never a photo, but can be an orphan
 _LAYOUT_DIRS = {"images", "image", "photos", "train", "val", "valid", "test", "masks", "cutouts"}
 
@@ -68,9 +67,9 @@ class PairReport:
 
 def car_id(photo: Path, root: Path) -> str:
     """Carvana names `<car>_<angle>` give the car; otherwise the folder, else the file."""
-    m = _ANGLE.match(photo.stem)
-    if m:
-        return m.group("car")
+    car = named_car(photo)
+    if car is not None:
+        return car
     folder = photo.parent
     if folder != root and folder.name.lower() not in _LAYOUT_DIRS:
         return str(folder.relative_to(root)) if folder.is_relative_to(root) else folder.name

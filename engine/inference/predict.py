@@ -6,8 +6,8 @@ portrait photo is not squashed), padded to the network's stride; its logits, cro
 photo's area, are brought back to the photo's full size with bilinear interpolation (smooth
 edges, not a blocky upscaled mask), refined along the edge on the full-size photo when the model
 file carries an edge refiner (`engine.models.refiner`), then turned into probabilities.
-Several models are combined by `engine.ensemble.combine`. On the CPU the networks run on
-OpenVINO where it loads (`engine.backends`, `backend="auto"`), else on PyTorch; the device
+Several models are combined by `engine.inference.ensemble.combine`. On the CPU the networks run on
+OpenVINO where it loads (`engine.inference.backends`, `backend="auto"`), else on PyTorch; the device
 label says which, and in what precision.
 """
 
@@ -26,14 +26,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.backends import BACKEND_NAMES
-from engine.backends.select import attach_backend
-from engine.checkpoint import ModelHeader, load_model
-from engine.devices import describe_device, inference_dtype, resolve_device
-from engine.ensemble import combine
+from engine.inference.backends import BACKEND_NAMES
+from engine.inference.backends.select import attach_backend
+from engine.inference.devices import describe_device, inference_dtype, resolve_device
+from engine.inference.ensemble import combine
 from engine.matte import Matte
 from engine.matte.alpha import edge_alpha
 from engine.matte.select import Selection, select_main_car
+from engine.modelfiles.checkpoint import ModelHeader, load_model
 from engine.models.unet import UNet
 from engine.review.confidence import Confidence, confidence
 
@@ -45,7 +45,9 @@ class LoadedModel:
     model: UNet
     header: ModelHeader
     path: Path | None = None
-    runner: Any = None  # another backend's copy of the networks (`engine.backends`), or None
+    runner: Any = (
+        None  # another backend's copy of the networks (`engine.inference.backends`), or None
+    )
 
 
 ASPECT_TOLERANCE = 0.01  # photos this close to the model's aspect get exactly its input size

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.pairs import Pair
+from engine.training.pairs import Pair
 
 HELD_OUT_SEQUENCES = frozenset({"Seq05VD"})
 WEB_VAL_SUBSETS = ("rf_test_", "rf_valid_")

@@ -3,11 +3,13 @@
 `convert` traces the PyTorch networks with OpenVINO's converter (no ONNX step: `ov.convert_model`
 takes the module) with free height and width (photos of any aspect ratio, refiner tiles in any
 number), and saves them in OpenVINO's IR (XML + weights) in float32. `OpenVinoModel` compiles
-them for this CPU with the thread count PyTorch uses, in float32 or bfloat16 (`engine.devices`'
+them for this CPU with the thread count PyTorch uses, in float32 or bfloat16
+(`engine.inference.devices`'
 precision: bfloat16 only where it is asked for or the CPU has it natively), and reports the
 precision the compiled model really uses.
 
-Several photos at once (the batch's lanes, `engine.pipeline.Lanes`) run OpenVINO's own way: one
+Several photos at once (the batch's lanes, `engine.inference.pipeline.Lanes`) run OpenVINO's own
+way: one
 compiled model per network and per process, shared by every lane's `OpenVinoModel`, with a
 stream per lane (`NUM_STREAMS`, each on the lane's threads) and an `InferRequest` per call
 running at once, started with `start_async` and awaited with `wait`, which releases the GIL. Two

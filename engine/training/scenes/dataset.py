@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from engine.data import Augment, ResizedCache, resize_pair
 from engine.models.config import hw
-from engine.pairs import Pair, load_pair
-from engine.scenes.compose import Composer, canvas_size
-from engine.scenes.cutout import CutoutCache
-from engine.scenes.sources import Scene
+from engine.training.data import Augment, ResizedCache, resize_pair
+from engine.training.pairs import Pair, load_pair
+from engine.training.scenes.compose import Composer, canvas_size
+from engine.training.scenes.cutout import CutoutCache
+from engine.training.scenes.sources import Scene
 
 KINDS = ("studio", "street", "carvana", "photo")
 
@@ -104,7 +104,7 @@ class ComposedDataset(Dataset):
         pair = self.cars[int(rng.integers(len(self.cars)))]
         if self.cutouts is not None:
             return self.cutouts.get(pair)
-        from engine.scenes.cutout import make_cutout
+        from engine.training.scenes.cutout import make_cutout
 
         return make_cutout(*load_pair(pair))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engine.scenes.cutout import CarCutout
+from engine.training.scenes.cutout import CarCutout
 
 
 @dataclass

@@ -14,11 +14,11 @@ import cv2
 import numpy as np
 
 from engine.io import read_rgb
-from engine.scenes import clutter
-from engine.scenes.cutout import CarCutout
-from engine.scenes.paste import Extras, Placement, paste_car
-from engine.scenes.sources import Scene
-from engine.scenes.studio import StudioLook, random_look, render_studio
+from engine.training.scenes import clutter
+from engine.training.scenes.cutout import CarCutout
+from engine.training.scenes.paste import Extras, Placement, paste_car
+from engine.training.scenes.sources import Scene
+from engine.training.scenes.studio import StudioLook, random_look, render_studio
 
 ASPECTS = {
     "3:2": 3 / 2,
@@ -99,7 +99,7 @@ class Composer:
     ):
         """`small_cars`: the share of composites whose main car is small (6-25 % of the frame's
         width, as in a landscape or a lot seen from afar); `clutter`: the share with what dealer
-        photos add (`engine.scenes.clutter`: neighbours touching the car, posts in front,
+        photos add (`engine.training.scenes.clutter`: neighbours touching the car, posts in front,
         captions and stickers). 0 keeps every draw as it was, so the benchmark's held-out
         composites do not change."""
         self.cars, self.scenes, self.budget, self.camera = cars, list(scenes), budget, camera

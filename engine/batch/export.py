@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.batch.outputs import NAME_PATTERNS, OutputPlan
 from engine.io import image_writer, read_icc_profile
 from engine.matte import alpha_u8
-from engine.outputs import NAME_PATTERNS, OutputPlan
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -102,7 +102,8 @@ def export_photo(
 
     Names come from ``plan`` (one `OutputPlan` for a whole batch, so that names are chosen with
     every input in view), or from a plan of this photo alone. Never replaces an input or a file
-    CarMask did not write (see `engine.outputs`). ``alpha``, the photo's own transparency, bounds
+    CarMask did not write (see `engine.batch.outputs`). ``alpha``, the photo's own transparency,
+    bounds
     the cutout: what was transparent in the photo stays transparent. Raises OutputWriteError
     (naming the output file) on any write failure, ValueError for an unknown format or
     mismatched arrays.

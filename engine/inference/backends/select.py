@@ -1,4 +1,4 @@
-"""Choosing and loading the backend for a Predictor's models (`engine.backends`)."""
+"""Choosing and loading the backend for a Predictor's models (`engine.inference.backends`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from engine.backends import BACKEND_CHOICES, BACKEND_NAMES, BackendError
+from engine.inference.backends import BACKEND_CHOICES, BACKEND_NAMES, BackendError
 
 if TYPE_CHECKING:
-    from engine.predict import LoadedModel
+    from engine.inference.predict import LoadedModel
 
 log = logging.getLogger(__name__)
 # told (model name, its place, how many models) before a model is converted (seconds, once per
@@ -66,8 +66,8 @@ def attach_backend(
 
 
 def _openvino_runner(lm: LoadedModel, dtype: torch.dtype, place: tuple[int, int] = (1, 1)):
-    from engine.backends.cache import cached_entry, discard
-    from engine.backends.openvino_model import (
+    from engine.inference.backends.cache import cached_entry, discard
+    from engine.inference.backends.openvino_model import (
         OpenVinoModel,
         cache_key,
         convert,

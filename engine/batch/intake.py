@@ -2,7 +2,8 @@
 
 `find_images` lists image files and the reasons other files are not used. On top of that a batch
 leaves out what is not a photo of the shoot: files CarMask wrote in an earlier run (listed in the
-output record beside them, `engine.outputs`), those of them retouched since (listed, with their
+output record beside them, `engine.batch.outputs`), those of them retouched since (listed, with
+their
 photo: a retouched cutout is not a new photo to cut out), and hand-made masks beside their photos
 (``X_mask.png`` next to ``X.jpg``, the layout `carmask train` reads).
 
@@ -17,9 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.batch.outputs import changed_outputs, written_by_carmask
 from engine.io import find_images
-from engine.listing.naming import car_and_angle
-from engine.outputs import changed_outputs, written_by_carmask
+from engine.io.naming import car_and_angle
 
 __all__ = ["Intake", "Shot", "find_photos", "shot_of"]
 

@@ -6,7 +6,7 @@ ReadDirectoryChangesW) says which files appeared or changed, and a checker threa
 to `on_ready(path)` once its size and modification time have not changed for `settle_s` seconds
 and it can be opened for reading (a copier on Windows keeps it locked until done). Files
 already in the folder when it starts are handed on too, oldest first: what was done before a
-restart is recognised by the consumer (the manifest, `engine.manifest`), not here. A file that
+restart is recognised by the consumer (the manifest, `engine.batch.manifest`), not here. A file that
 changes again later is handed on again.
 
 The folder itself may go away (a card reader unplugged, a share unmounted, the folder deleted or

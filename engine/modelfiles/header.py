@@ -16,7 +16,7 @@ from typing import NoReturn
 from safetensors import SafetensorError, safe_open
 
 from engine import __version__
-from engine.models.config import UNetConfig
+from engine.models.config import IMAGENET_MEAN, IMAGENET_STD, UNetConfig
 
 MODEL_SUFFIX = ".safetensors"
 FORMAT_NAME = "carmask-model"
@@ -46,8 +46,8 @@ class ModelHeader:
     arch: UNetConfig = field(default_factory=UNetConfig)
     input_size: tuple[int, int] = (1024, 1024)  # (height, width) the model sees
     threshold: float = 0.5
-    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
-    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
     training: dict = field(default_factory=dict)  # data summary, recipe, epochs, licence note
     metrics: dict = field(default_factory=dict)  # e.g. {"val_dice": 0.996, "val_photos": 256}
     created: str = ""

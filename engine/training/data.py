@@ -1,5 +1,5 @@
 """Training data: pairs resized once (disk cache), the paper's augmentation and the dataset.
-Finding pairs and splitting them by car lives in `engine.pairs` (no torch).
+Finding pairs and splitting them by car lives in `engine.training.pairs` (no torch).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from engine.export import alpha_u8
+from engine.matte import alpha_u8
 from engine.models.config import hw
-from engine.pairs import Pair, load_pair
+from engine.training.pairs import Pair, load_pair
 
 
 class ResizedCache:

@@ -1,6 +1,6 @@
 """Model files: safetensors weights + a JSON header, one file per trained model.
 
-safetensors cannot execute code when loaded (unlike pickle). The header (`engine.model_header`,
+safetensors cannot execute code when loaded (unlike pickle). The header (`engine.modelfiles.header`,
 readable without torch) holds what is needed to rebuild and feed the model and what a person wants
 to know about it. The header holds a SHA-256 of the weights (`sha256`) and one of itself with that
 (`digest`), so a file whose tensors or header were altered after saving is refused.
@@ -18,7 +18,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from engine.io import atomic_write_bytes
-from engine.model_header import (
+from engine.modelfiles.header import (
     _HEADER_KEY,
     ModelFileError,
     ModelHeader,

@@ -9,7 +9,7 @@ changed photo, another model, a lost output) is done again. Lines are appended a
 a time, so a crash, a lost node or Ctrl-C loses at most the photos in flight, and a line cut
 short by a crash is ignored.
 
-Used by `carmask predict --ray` (`engine.cluster`) and `carmask watch` (`engine.watch`).
+Used by `carmask predict --ray` (`engine.cluster`) and `carmask watch` (`engine.batch.watch`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from engine.io import OutputWriteError, os_error_reason
+from engine.io.digest import bytes_digest, file_digest
 
 __all__ = [
     "MANIFEST_FILE",
@@ -37,20 +38,6 @@ __all__ = [
 
 MANIFEST_FILE = ".carmask-manifest.jsonl"
 DONE, FAILED = "done", "failed"
-_CHUNK = 1 << 20
-
-
-def bytes_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
 
 
 def model_digest(models: Iterable[str | os.PathLike[str]], **settings: object) -> str:

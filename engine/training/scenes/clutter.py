@@ -14,8 +14,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from engine.scenes.cutout import CarCutout
-from engine.scenes.paste import Extras, Placement, paste_car
+from engine.training.scenes.cutout import CarCutout
+from engine.training.scenes.paste import Extras, Placement, paste_car
 
 _WORDS = (
     "SALE",

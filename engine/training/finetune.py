@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.library import user_library_dir
-from engine.metrics import dice
+from engine.modelfiles.library import user_library_dir
 from engine.models.config import hw
-from engine.pairs import Pair, load_pair
 from engine.training.config import TRAIN_CHILD_FLAG, TrainConfig, step_plan
+from engine.training.metrics import dice
+from engine.training.pairs import Pair, load_pair
 
 STARTUP_SECONDS = 8.0  # child start: importing torch, loading the model, the first batch
 LR_ALL, LR_DECODER = 3e-4, 1e-3  # AdamW with a cosine schedule, from the base model's weights
@@ -236,7 +236,7 @@ def compare(
 ) -> Comparison:
     """Per-photo Dice at full size of each model on the same photos, and the photos where the
     models' scores differ most, with the errors of each marked."""
-    from engine.predict import Predictor
+    from engine.inference.predict import Predictor
 
     predictors = [Predictor([m], device=device) for m in models]
     result = Comparison([p.models[0].header.name for p in predictors])
@@ -268,7 +268,7 @@ def safe_file_name(name: str) -> str:
 def install_model(source: str | Path, name: str, folder: str | Path | None = None) -> Path:
     """Copy a trained model into the library under `name` (its header says so too), never
     replacing a model already there. The source file is left as it is."""
-    from engine.checkpoint import load_model, save_model
+    from engine.modelfiles.checkpoint import load_model, save_model
 
     folder = Path(folder) if folder else user_library_dir()
     folder.mkdir(parents=True, exist_ok=True)

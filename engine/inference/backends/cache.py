@@ -19,8 +19,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.library import user_data_dir
-from engine.manifest import file_digest
+from engine.io.digest import file_digest
+from engine.modelfiles.library import user_data_dir
 
 log = logging.getLogger(__name__)
 SOURCE = "source.json"

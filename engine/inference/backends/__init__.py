@@ -1,7 +1,8 @@
 """Inference backends: which library runs a model's networks on the CPU.
 
 `torch` is PyTorch itself (the only backend on CUDA, and the fallback everywhere). `openvino`
-runs the U-Net and its edge refiner converted to OpenVINO's format (`engine.backends.convert`,
+runs the U-Net and its edge refiner converted to OpenVINO's format
+(`engine.inference.backends.convert`,
 cached beside the user's data, keyed by the model file's digest): on this project's CPU
 benchmark it takes 48 ms for the default U-Net's forward at 448×672 in float32 against
 PyTorch's 150 ms, with logits equal to 3e-5 (benchmarks/backends.py). `auto` is OpenVINO on the

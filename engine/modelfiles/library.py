@@ -92,7 +92,7 @@ def chosen_model_paths(models=(), ensemble: bool = False) -> list[Path]:
 def list_library(dirs=None):
     """Every model file in the library folders (shipped first), and the files that could not be
     read: ([(path, ModelHeader)], [ModelFileError]). Reads headers only, without torch."""
-    from engine.model_header import list_models
+    from engine.modelfiles.header import list_models
 
     found, errors = [], []
     for folder in library_dirs() if dirs is None else dirs:

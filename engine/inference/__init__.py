@@ -1,0 +1,4 @@
+"""Running the models on a photo: `predict` (the `Predictor`: load, tile, vote, refine, the main
+car), `backends` (torch or OpenVINO), `devices` (device and precision, never a silent fallback),
+`ensemble` (the vote), `pipeline` (read-ahead and write-behind threads) and `memory` (what a
+photo's work needs). Nothing is imported here."""
