@@ -27,7 +27,7 @@ def resources_dir() -> Path:
     bundle = getattr(sys, "_MEIPASS", None)  # PyInstaller
     if bundle:
         return Path(bundle) / "resources"
-    return Path(__file__).resolve().parent.parent / "resources"
+    return Path(__file__).resolve().parents[2] / "resources"
 
 
 def shipped_models_dir() -> Path:
