@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QByteArray, Qt, QTimer, Slot
@@ -23,23 +24,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.actions import build_actions, build_engine_toolbar, build_status_bar
-from app.angle_strip import AngleStrip
-from app.batch import BatchController
+from app.actions import (
+    Actions,
+    action_table,
+    build_actions,
+    build_engine_toolbar,
+    build_status_bar,
+    make_status_parts,
+)
+from app.controllers.batch import BatchController, BatchView
+from app.controllers.model_picker import MY_ENSEMBLE, ModelPicker
+from app.controllers.removal import RemovalController
+from app.controllers.review import ReviewController
+from app.controllers.watch_folder import WatchFolderFeed
 from app.editor import MaskDocument, PreviewPane
 from app.editor.tools import Tool
-from app.empty_state import build_stage, show_stage
 from app.export_dialog import ExportDialog
-from app.model_picker import MY_ENSEMBLE, ModelPicker
-from app.preview_caption import PreviewCaption
-from app.queue_view import KEY_ROLE, QueueTree, make_thumbnail
-from app.removal import RemovalController
-from app.review import ReviewController
+from app.model import SessionModel
 from app.session import Session
 from app.settings import Settings
 from app.theme import apply_theme
-from app.worker import call_in_pool
+from app.widgets.angle_strip import AngleStrip
+from app.widgets.empty_state import EmptyState, build_stage, show_stage
+from app.widgets.preview_caption import PreviewCaption
+from app.widgets.queue_view import KEY_ROLE, QueueTree, make_thumbnail
+from app.worker import BatchWorker, call_in_pool
 from engine import __version__
+
+if TYPE_CHECKING:
+    from app.finetune import FineTuneWizard
 
 log = logging.getLogger(__name__)
 __all__ = ["MY_ENSEMBLE", "MainWindow"]
@@ -47,18 +60,19 @@ SAVE_DELAY_MS = 800  # touch-ups are saved this long after the last stroke (and 
 
 
 class MainWindow(QMainWindow):
+    """Lays out the queue, the preview and the menus, and connects them to the `SessionModel`
+    and the controllers (app/controllers/); the preview and its touch-ups are its own."""
+
     def __init__(self, session_dir: str | Path | None = None, settings: Settings | None = None):
         super().__init__()
         from engine.library import user_data_dir
 
         self.settings = settings or Settings()
-        self.session = Session.load(session_dir or user_data_dir() / "session")
-        self.session.forget_removed()  # what an earlier run removed is gone for good
-        self.batch = BatchController(self)
-        self.review = ReviewController(self)
-        self.removal = RemovalController(self)
+        self.model = SessionModel(Session.load(session_dir or user_data_dir() / "session"), self)
+        self.model.forget_removed()  # what an earlier run removed is gone for good
         self.current_key = ""
-        self.finetune_wizard = None
+        self.finetune_wizard: FineTuneWizard | None = None
+        self.export_dialog: ExportDialog | None = None
         self._loading_key = ""
         self.setWindowTitle(f"CarMask Studio {__version__}")
         self.setAcceptDrops(True)
@@ -67,6 +81,28 @@ class MainWindow(QMainWindow):
         self.problems = QListWidget()
         self.problems.setToolTip("Files that could not be queued, with the reason")
         self.problems.setMaximumHeight(110)
+        self.document = MaskDocument()
+        self.pane = PreviewPane(self.document)
+        self.strip = AngleStrip()
+        self.caption = PreviewCaption()
+
+        bar = self.statusBar()
+        parts = make_status_parts(self.settings)
+        self.rate_label, self.progress = parts.rate_label, parts.progress
+        self.device_combo, self.device_label = parts.device_combo, parts.device_label
+        self.model_label = parts.model_label
+        view = BatchView(
+            self, bar, self.progress, self.rate_label, self.queue, self.model_paths,
+            self.device_combo.currentText,
+        )  # fmt: skip
+        self.batch = BatchController(self.model, self.settings, view, self)
+        self.review = ReviewController(self.model, self.queue, bar, self._current, self)
+        self.removal = RemovalController(self.model, self.queue, bar, self.batch.holds, self)
+        build_status_bar(bar, parts, self.removal.undo_button)
+        self.watch_feed = WatchFolderFeed(
+            self.model, self.settings, self.batch, bar, self.add_paths, self
+        )
+
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
@@ -74,64 +110,117 @@ class MainWindow(QMainWindow):
         self.problems_label = QLabel("Problems")
         lv.addWidget(self.problems_label)
         lv.addWidget(self.problems)
-
-        self.document = MaskDocument()
-        self.pane = PreviewPane(self.document)
-        self.strip = AngleStrip()
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
-        self.caption = PreviewCaption()
-        self.pane.zoom_changed.connect(self.caption.show_zoom)
         rv.addWidget(self.caption)
         rv.addWidget(self.pane, 1)
         rv.addWidget(self.review.make_line())
         rv.addWidget(self.strip)
         split = QSplitter()
         split.addWidget(left)
-        self.stage = build_stage(self, right)  # the empty state until photos are queued
+        empty = EmptyState()
+        self.stage = build_stage(empty, right)  # the empty state until photos are queued
         split.addWidget(self.stage)
         split.setStretchFactor(1, 1)
         split.setSizes([440, 960])
         self.setCentralWidget(split)
 
-        build_status_bar(self)
-        self._build_actions()
+        self.acts = self._build_actions()
+        for name, button in empty.buttons.items():
+            button.clicked.connect(getattr(self.acts, name).trigger)
+        self._connect()
+
+        if geometry := self.settings.window_geometry:
+            self.restoreGeometry(QByteArray(geometry))
+        self.pane.set_brush_size(self.settings.brush_size)
+        self.apply_background(self.settings.preview_background)
+        self.refresh_queue()
+        self._thumbnails_for(list(self.session.photos))
+        self.set_tool(Tool.PAN)
+        self.pane.set_overlay(False)
+        self._probe_engine()
+        self.watch_feed.resume()
+        self.batch.after_restart()
+
+    # -- building ----------------------------------------------------------------------------
+    def _build_actions(self) -> Actions:
+        acts = build_actions(self, action_table(self, self))  # menus, main toolbar: app/actions.py
+        self.removal.add_to(acts.menus["&Edit"], acts.brush)
+        acts.pan.setChecked(True)
+        for a in (acts.prev_angle, acts.next_angle):  # arrows belong to the preview/strip
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.pane.addAction(a)
+            self.removeAction(a)
+        self.model_combo = build_engine_toolbar(self)
+        self.models = ModelPicker(self.model_combo, self.settings, self.model_label)
+        self.models.fill()
+        self.model_combo.currentIndexChanged.connect(self.models.chosen)
+        return acts
+
+    def _connect(self) -> None:
+        """The views follow the model; the controllers' news reach the window's parts."""
+        self.model.queue_changed.connect(self.refresh_queue)
+        self.model.photo_changed.connect(self._photo_changed)
+        self.model.photos_removed.connect(self._photos_removed)
+        self.batch.busy_changed.connect(self._batch_busy)
+        self.batch.engine_ready.connect(self._engine_ready)
+        self.batch.mask_written.connect(self._mask_written)
+        self.batch.finished.connect(self.review.batch_finished)
+        self.removal.leaving.connect(self._photos_leaving)
+        self.removal.back.connect(self._thumbnails_for)
+        self.review.fine_tune_asked.connect(self.open_finetune)
+        self.pane.zoom_changed.connect(self.caption.show_zoom)
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save_touchup)
         self.queue.photo_selected.connect(self.show_photo)
         self.queue.itemSelectionChanged.connect(self._update_actions)
         self.strip.currentItemChanged.connect(self._strip_changed)
         self.document.changed.connect(self._mask_edited)
-
-        if geometry := self.settings.window_geometry:
-            self.restoreGeometry(QByteArray(geometry))
-        self.pane.set_brush_size(self.settings.brush_size)
-        self._apply_background(self.settings.preview_background)
-        self.refresh_queue()
-        self._thumbnails_for(list(self.session.photos))
-        self.set_tool("pan")
-        self.pane.set_overlay(False)
-        self._probe_engine()
-        self.batch.after_restart()
-
-    # -- building ----------------------------------------------------------------------------
-    def _build_actions(self) -> None:
-        build_actions(self)  # menus and the main toolbar: app/actions.py
-        self.removal.add_to(self.menus["&Edit"], self.brush_action)
-        self.pan_action.setChecked(True)
-        for a in (self.prev_action, self.next_action):  # arrows belong to the preview/strip
-            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.pane.addAction(a)
-            self.removeAction(a)
-        build_engine_toolbar(self)
-        self.models = ModelPicker(self.model_combo, self.settings, self.model_label)
-        self.models.fill()
-        self.model_combo.currentIndexChanged.connect(self.models.chosen)
+        self.device_combo.currentTextChanged.connect(self._device_chosen)
         self._update_actions()
 
+    @property
+    def session(self) -> Session:
+        """The session, to read (the model writes it)."""
+        return self.model.session
+
+    def _current(self) -> str:
+        return self.current_key
+
+    def _photo_changed(self, key: str) -> None:
+        photo = self.session.photos.get(key)
+        if photo is not None:
+            self.queue.show_status(photo, self.session)
+
+    def _photos_leaving(self, keys: list[str]) -> None:
+        if self.current_key in keys:
+            self.save_touchup()
+
+    def _photos_removed(self, keys: list[str]) -> None:
+        if self.current_key in keys:
+            self.current_key = ""
+            self.document.clear()
+        if self._loading_key in keys:  # still loading: it must not show up once removed
+            self._loading_key = ""
+        for key in keys:
+            self.document.forget(key)
+
+    def _batch_busy(self, busy: bool) -> None:
+        if not busy:
+            self.acts.pause.setChecked(False)
+        self._update_actions()
+
+    def _engine_ready(self, device: str, model: str) -> None:
+        self._show_device(device)
+        self.model_label.setText(f"model: {model}")
+
+    def _mask_written(self, key: str) -> None:
+        if key == self.current_key:
+            self.show_photo(key)
+
     # -- engine info -------------------------------------------------------------------------
-    def open_finetune(self):
+    def open_finetune(self) -> FineTuneWizard:
         """The fine-tuning wizard (non-modal: the queue stays usable while a model trains)."""
         from app.finetune import FineTuneWizard
 
@@ -144,10 +233,13 @@ class MainWindow(QMainWindow):
             self.session.corrections(), str(current[0]) if len(current) == 1 else "", self
         )
         wizard.installed.connect(self._model_installed)
-        wizard.finished.connect(lambda _r: setattr(self, "finetune_wizard", None))
+        wizard.finished.connect(self._finetune_closed)
         self.finetune_wizard = wizard
         wizard.show()
         return wizard
+
+    def _finetune_closed(self, _result: int) -> None:
+        self.finetune_wizard = None
 
     def _model_installed(self, path: str, use: str) -> None:
         self.models.installed(path, use)
@@ -192,8 +284,7 @@ class MainWindow(QMainWindow):
         call_in_pool(lambda: Session.scan(paths), self._scanned, self._scan_failed)
 
     def _scanned(self, result) -> None:
-        report = self.session.add_checked(*result)
-        self.refresh_queue()
+        report = self.model.add_checked(*result)  # the queue follows (`queue_changed`)
         self._thumbnails_for([p.key for p in report.added])
         self.statusBar().showMessage(report.summary(), 8000)
         if not self.queue.current_key() and report.added:
@@ -230,17 +321,16 @@ class MainWindow(QMainWindow):
         self.batch.show_queued()
 
     def clear_problems(self) -> None:
-        self.session.clear_problems()
-        self.refresh_queue()
+        self.model.clear_problems()
 
     # -- batch (app/batch.py) ---------------------------------------------------------------
     @property
     def busy(self) -> bool:
         return self.batch.busy
 
-    worker = property(lambda self: self.batch.worker)
-
-    thread = property(lambda self: self.batch.thread)
+    @property
+    def worker(self) -> BatchWorker | None:
+        return self.batch.worker
 
     # -- preview and touch-up ----------------------------------------------------------------
     @Slot(str)
@@ -275,10 +365,10 @@ class MainWindow(QMainWindow):
         self.document.load(rgb, model, mask, key=key)
         photo = self.session.photos[key]
         editable = photo.has_mask
-        for a in (self.brush_action, self.eraser_action, self.reset_action):
+        for a in (self.acts.brush, self.acts.eraser, self.acts.reset):
             a.setEnabled(editable)
         if not editable:
-            self.set_tool("pan")
+            self.set_tool(Tool.PAN)
         self.setWindowTitle(f"{photo.name} — CarMask Studio {__version__}")
         keys = [p.key for p in self._car_photos(key)]
         position = keys.index(key) + 1 if key in keys else 1
@@ -302,9 +392,8 @@ class MainWindow(QMainWindow):
         stack = self.document.undo_stack
         if stack.isClean():  # the mask is what was loaded or last saved
             return
-        self.session.save_touchup(photo, self.document.mask.copy(), self.document.model_mask)
+        self.model.save_touchup(photo, self.document.mask.copy(), self.document.model_mask)
         stack.setClean()
-        self.queue.show_status(photo, self.session)
 
     def reset_mask(self) -> None:
         if self.current_key:
@@ -312,15 +401,15 @@ class MainWindow(QMainWindow):
 
     def set_tool(self, tool: Tool) -> None:
         self.pane.set_tool(tool)
-        actions = {Tool.BRUSH: self.brush_action, Tool.ERASER: self.eraser_action}
-        actions[Tool.PAN] = self.pan_action
+        actions = {Tool.BRUSH: self.acts.brush, Tool.ERASER: self.acts.eraser}
+        actions[Tool.PAN] = self.acts.pan
         actions[Tool(tool)].setChecked(True)
 
-    def _apply_background(self, key: str, save: bool = False) -> None:
+    def apply_background(self, key: str, save: bool = False) -> None:
         from PySide6.QtGui import QColor
 
-        key = key if key in self.background_actions else "checker"
-        self.background_actions[key].setChecked(True)
+        key = key if key in self.acts.backgrounds else "checker"
+        self.acts.backgrounds[key].setChecked(True)
         self.pane.set_background(QColor(self.settings.background) if key == "color" else key)
         if save:
             self.settings.preview_background = key
@@ -377,21 +466,22 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         busy = self.batch.busy
-        self.start_action.setEnabled(not busy and bool(self.session.photos))
-        self.pause_action.setEnabled(busy)
-        self.cancel_action.setEnabled(busy)
-        self.export_action.setEnabled(any(p.has_mask for p in self.session.photos.values()))
+        self.acts.start.setEnabled(not busy and bool(self.session.photos))
+        self.acts.pause.setEnabled(busy)
+        self.acts.cancel.setEnabled(busy)
+        self.acts.export.setEnabled(any(p.has_mask for p in self.session.photos.values()))
         chosen = bool(self.queue.selected_keys())  # what acts on the selection needs one
-        self.rerun_action.setEnabled(chosen)
-        self.remove_action.setEnabled(chosen)
+        self.acts.rerun.setEnabled(chosen)
+        self.acts.remove.setEnabled(chosen)
         self.model_combo.setEnabled(not busy)
         self.device_combo.setEnabled(not busy)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # ask every question first: a "No" to the second must not leave the first job stopped
-        wizard = self.finetune_wizard
-        training = wizard is not None and wizard.training
-        if training and not wizard.ask_to_stop(self, "A model is training", "quit"):
+        wizard = (
+            self.finetune_wizard if self.finetune_wizard and self.finetune_wizard.training else None
+        )
+        if wizard is not None and not wizard.ask_to_stop(self, "A model is training", "quit"):
             event.ignore()
             return
         if self.batch.busy:
@@ -404,11 +494,12 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-        if training:
+        if wizard is not None:
             wizard.stop_and_wait()
         self.settings.resume_batch = int(self.batch.busy)  # left mid-batch: it goes on next time
         self.batch.stop_and_wait()
         self.save_touchup()
-        self.session.save()
-        self.settings.window_geometry = self.saveGeometry()
+        self.model.save()
+        self.settings.window_geometry = bytes(self.saveGeometry().data())
+        self.watch_feed.window_closed()
         event.accept()

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.queue_view import KEY_ROLE
+from app.widgets.queue_view import KEY_ROLE
 from app.session import FAILED
 
 ROOT = Path(__file__).parents[2]
@@ -98,19 +98,19 @@ def test_finished_counts_the_photos_of_this_batch_not_the_whole_queue(
 ):
     window = open_window()
     _queue(qtbot, window, sorted(SAMPLES.glob("*.jpg"))[:3], 3)
-    window.start_action.trigger()
+    window.acts.start.trigger()
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     assert window.rate_label.text() == "Finished: 3 segmented, 0 failed"
 
     _queue(qtbot, window, sorted(SAMPLES.glob("*.jpg"))[3:5], 5)
-    window.start_action.trigger()
+    window.acts.start.trigger()
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     assert window.rate_label.text() == "Finished: 2 segmented, 0 failed"
 
 
 def test_batch_actions_that_need_a_selection_are_disabled_without_one(qtbot, open_window):
     window = open_window()
-    needs_selection = (window.rerun_action, window.remove_action)
+    needs_selection = (window.acts.rerun, window.acts.remove)
     assert not any(a.isEnabled() for a in needs_selection)  # an empty queue
     _queue(qtbot, window, [SAMPLES], 16)
     window.queue.clearSelection()
