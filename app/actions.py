@@ -12,7 +12,7 @@ background and theme submenus, Watch folder). `build_engine_toolbar` adds the mo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from PySide6.QtCore import QSize, Qt
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.controllers.batch import BatchController
+from app.controllers.preview import PreviewController
 from app.controllers.removal import RemovalController
 from app.controllers.review import ReviewController
 from app.controllers.watch_folder import WatchFolderFeed
@@ -50,6 +51,7 @@ class Host(Protocol):
     batch: BatchController
     removal: RemovalController
     review: ReviewController
+    preview: PreviewController
     watch_feed: WatchFolderFeed
     pane: PreviewPane
     document: MaskDocument
@@ -59,8 +61,6 @@ class Host(Protocol):
     def open_finetune(self) -> object: ...
     def clear_problems(self) -> None: ...
     def set_tool(self, tool: Tool) -> None: ...
-    def reset_mask(self) -> None: ...
-    def step_angle(self, delta: int) -> None: ...
     def apply_background(self, key: str, save: bool = False) -> None: ...
     def set_theme(self, theme: str) -> None: ...
     def close(self) -> bool: ...
@@ -124,14 +124,14 @@ class Actions:
     brush_slider: QSlider
     brush_value: QLabel
     backgrounds: dict[str, QAction]
-    menus: dict[str, QMenu] = field(default_factory=dict)
-    main_toolbar: QToolBar | None = None
+    menus: dict[str, QMenu]
+    main_toolbar: QToolBar
 
 
 def action_table(w: Host, parent: QWidget) -> tuple[ActionSpec | Special, ...]:
     """The menus and the main toolbar, in order."""
     key = QKeySequence.StandardKey
-    batch, removal, review, pane = w.batch, w.removal, w.review, w.pane
+    batch, removal, review, pane, preview = w.batch, w.removal, w.review, w.pane, w.preview
     return (
         ActionSpec("add_files", "Add &photos…", lambda: add_files_dialog(w, parent), "&File",
                    key.Open, toolbar=True, short="Add photos"),
@@ -165,7 +165,7 @@ def action_table(w: Host, parent: QWidget) -> tuple[ActionSpec | Special, ...]:
         ActionSpec("pan", "&Hand (pan)", lambda: w.set_tool(Tool.PAN), "&Edit", "H",
                    checkable=True, toolbar=True, short="Hand", group="tools"),
         Special(lambda _menu, bar: add_brush_slider(pane, w.settings, bar), "&Edit"),
-        ActionSpec("reset", "Reset to the &model's mask", w.reset_mask, "&Edit",
+        ActionSpec("reset", "Reset to the &model's mask", preview.reset_mask, "&Edit",
                    "Ctrl+Shift+Backspace"),
         ActionSpec("", "Zoom to &fit", pane.zoom_fit, "&View", "Ctrl+0", toolbar=True,
                    short="Fit", bar_separator=True),
@@ -175,9 +175,9 @@ def action_table(w: Host, parent: QWidget) -> tuple[ActionSpec | Special, ...]:
         ActionSpec("", "Zoom &out", pane.zoom_out, "&View", key.ZoomOut),
         ActionSpec("overlay", "Mask &overlay", pane.set_overlay, "&View", "M",
                    checkable=True, toolbar=True, short="Overlay"),
-        ActionSpec("prev_angle", "&Previous angle", lambda: w.step_angle(-1), "&View",
+        ActionSpec("prev_angle", "&Previous angle", lambda: preview.step_angle(-1), "&View",
                    ("Left", "PgUp"), separator=True),
-        ActionSpec("next_angle", "&Next angle", lambda: w.step_angle(1), "&View",
+        ActionSpec("next_angle", "&Next angle", lambda: preview.step_angle(1), "&View",
                    ("Right", "PgDown")),
         Special(lambda menu, _bar: add_view_submenus(w, parent, menu), "&View", separator=True),
         ActionSpec("review_next", "&Next photo to review", review.next_flagged, "&Review",

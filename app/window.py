@@ -11,8 +11,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QLabel,
@@ -33,7 +32,9 @@ from app.actions import (
     make_status_parts,
 )
 from app.controllers.batch import BatchController, BatchView
+from app.controllers.intake import IntakeController
 from app.controllers.model_picker import MY_ENSEMBLE, ModelPicker
+from app.controllers.preview import PreviewController
 from app.controllers.removal import RemovalController
 from app.controllers.review import ReviewController
 from app.controllers.watch_folder import WatchFolderFeed
@@ -47,7 +48,7 @@ from app.theme import apply_theme
 from app.widgets.angle_strip import AngleStrip
 from app.widgets.empty_state import EmptyState, build_stage, show_stage
 from app.widgets.preview_caption import PreviewCaption
-from app.widgets.queue_view import KEY_ROLE, QueueTree, make_thumbnail
+from app.widgets.queue_view import KEY_ROLE, QueueTree
 from app.worker import BatchWorker, call_in_pool
 from engine import __version__
 
@@ -56,12 +57,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 __all__ = ["MY_ENSEMBLE", "MainWindow"]
-SAVE_DELAY_MS = 800  # touch-ups are saved this long after the last stroke (and on any switch)
 
 
 class MainWindow(QMainWindow):
     """Lays out the queue, the preview and the menus, and connects them to the `SessionModel`
-    and the controllers (app/controllers/); the preview and its touch-ups are its own."""
+    and the controllers (app/controllers/: intake, preview, batch, review, removal, watch
+    folder, models). The controllers take the model and the parts they show things in, never
+    the window; what the window must do, they signal."""
 
     def __init__(self, session_dir: str | Path | None = None, settings: Settings | None = None):
         super().__init__()
@@ -70,10 +72,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.model = SessionModel(Session.load(session_dir or user_data_dir() / "session"), self)
         self.model.forget_removed()  # what an earlier run removed is gone for good
-        self.current_key = ""
         self.finetune_wizard: FineTuneWizard | None = None
         self.export_dialog: ExportDialog | None = None
-        self._loading_key = ""
         self.setWindowTitle(f"CarMask Studio {__version__}")
         self.setAcceptDrops(True)
         self.resize(1400, 860)
@@ -95,12 +95,17 @@ class MainWindow(QMainWindow):
             self, bar, self.progress, self.rate_label, self.queue, self.model_paths,
             self.device_combo.currentText,
         )  # fmt: skip
-        self.batch = BatchController(self.model, self.settings, view, self)
-        self.review = ReviewController(self.model, self.queue, bar, self._current, self)
-        self.removal = RemovalController(self.model, self.queue, bar, self.batch.holds, self)
+        model, queue = self.model, self.queue
+        self.intake = IntakeController(model, queue, bar, self)
+        self.preview = PreviewController(
+            model, self.document, queue, self.strip, self.caption, bar, self
+        )
+        self.batch = BatchController(model, self.settings, view, self)
+        self.review = ReviewController(model, queue, bar, self.preview.current, self)
+        self.removal = RemovalController(model, queue, bar, self.batch.holds, self)
         build_status_bar(bar, parts, self.removal.undo_button)
         self.watch_feed = WatchFolderFeed(
-            self.model, self.settings, self.batch, bar, self.add_paths, self
+            model, self.settings, self.batch, bar, self.intake.add_paths, self
         )
 
         left = QWidget()
@@ -136,7 +141,7 @@ class MainWindow(QMainWindow):
         self.pane.set_brush_size(self.settings.brush_size)
         self.apply_background(self.settings.preview_background)
         self.refresh_queue()
-        self._thumbnails_for(list(self.session.photos))
+        self.intake.thumbnails_for(list(self.session.photos))
         self.set_tool(Tool.PAN)
         self.pane.set_overlay(False)
         self._probe_engine()
@@ -162,21 +167,17 @@ class MainWindow(QMainWindow):
         """The views follow the model; the controllers' news reach the window's parts."""
         self.model.queue_changed.connect(self.refresh_queue)
         self.model.photo_changed.connect(self._photo_changed)
-        self.model.photos_removed.connect(self._photos_removed)
+        self.intake.thumbnails_made.connect(self.preview.fill_strip)
+        self.preview.shown.connect(self._photo_shown)
         self.batch.busy_changed.connect(self._batch_busy)
         self.batch.engine_ready.connect(self._engine_ready)
-        self.batch.mask_written.connect(self._mask_written)
+        self.batch.mask_written.connect(self.preview.mask_written)
         self.batch.finished.connect(self.review.batch_finished)
-        self.removal.leaving.connect(self._photos_leaving)
-        self.removal.back.connect(self._thumbnails_for)
+        self.removal.leaving.connect(self.preview.leaving)
+        self.removal.back.connect(self.intake.thumbnails_for)
         self.review.fine_tune_asked.connect(self.open_finetune)
         self.pane.zoom_changed.connect(self.caption.show_zoom)
-        self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
-        self._save_timer.timeout.connect(self.save_touchup)
-        self.queue.photo_selected.connect(self.show_photo)
         self.queue.itemSelectionChanged.connect(self._update_actions)
-        self.strip.currentItemChanged.connect(self._strip_changed)
-        self.document.changed.connect(self._mask_edited)
         self.device_combo.currentTextChanged.connect(self._device_chosen)
         self._update_actions()
 
@@ -185,26 +186,24 @@ class MainWindow(QMainWindow):
         """The session, to read (the model writes it)."""
         return self.model.session
 
-    def _current(self) -> str:
-        return self.current_key
+    def add_paths(self, paths: list[str]) -> None:
+        """Queue photos and folders (scanned on a worker: app/controllers/intake.py)."""
+        self.intake.add_paths(paths)
 
     def _photo_changed(self, key: str) -> None:
         photo = self.session.photos.get(key)
         if photo is not None:
             self.queue.show_status(photo, self.session)
 
-    def _photos_leaving(self, keys: list[str]) -> None:
-        if self.current_key in keys:
-            self.save_touchup()
-
-    def _photos_removed(self, keys: list[str]) -> None:
-        if self.current_key in keys:
-            self.current_key = ""
-            self.document.clear()
-        if self._loading_key in keys:  # still loading: it must not show up once removed
-            self._loading_key = ""
-        for key in keys:
-            self.document.forget(key)
+    def _photo_shown(self, key: str) -> None:
+        photo = self.session.photos[key]
+        editable = photo.has_mask
+        for a in (self.acts.brush, self.acts.eraser, self.acts.reset):
+            a.setEnabled(editable)
+        if not editable:
+            self.set_tool(Tool.PAN)
+        self.setWindowTitle(f"{photo.name} — CarMask Studio {__version__}")
+        self.review.show_line()
 
     def _batch_busy(self, busy: bool) -> None:
         if not busy:
@@ -215,10 +214,6 @@ class MainWindow(QMainWindow):
         self._show_device(device)
         self.model_label.setText(f"model: {model}")
 
-    def _mask_written(self, key: str) -> None:
-        if key == self.current_key:
-            self.show_photo(key)
-
     # -- engine info -------------------------------------------------------------------------
     def open_finetune(self) -> FineTuneWizard:
         """The fine-tuning wizard (non-modal: the queue stays usable while a model trains)."""
@@ -227,7 +222,7 @@ class MainWindow(QMainWindow):
         if self.finetune_wizard is not None and self.finetune_wizard.isVisible():
             self.finetune_wizard.raise_()
             return self.finetune_wizard
-        self.save_touchup()  # the stroke just painted is a correction too
+        self.preview.save_touchup()  # the stroke just painted is a correction too
         current = self.model_paths()
         wizard = FineTuneWizard(
             self.session.corrections(), str(current[0]) if len(current) == 1 else "", self
@@ -278,36 +273,6 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.add_paths(paths)
 
-    def add_paths(self, paths: list[str]) -> None:
-        """Scan files/folders on a worker, then queue the good photos and list the problems."""
-        self.statusBar().showMessage("Scanning…")
-        call_in_pool(lambda: Session.scan(paths), self._scanned, self._scan_failed)
-
-    def _scanned(self, result) -> None:
-        report = self.model.add_checked(*result)  # the queue follows (`queue_changed`)
-        self._thumbnails_for([p.key for p in report.added])
-        self.statusBar().showMessage(report.summary(), 8000)
-        if not self.queue.current_key() and report.added:
-            self.queue.select(report.added[0].key)
-
-    def _scan_failed(self, message: str) -> None:
-        self.statusBar().showMessage(f"Could not add the photos: {message}", 8000)
-
-    def _thumbnails_for(self, keys: list[str]) -> None:
-        paths = [(k, self.session.photos[k].path) for k in keys if k in self.session.photos]
-        if not paths:
-            return
-
-        def make():
-            return [(k, make_thumbnail(p)) for k, p in paths]
-
-        call_in_pool(make, self._thumbnails_made)
-
-    def _thumbnails_made(self, pairs) -> None:
-        for key, image in pairs:
-            self.queue.set_thumbnail(key, image)
-        self._fill_strip()
-
     def refresh_queue(self) -> None:
         self.queue.rebuild(self.session)
         self.problems.clear()
@@ -315,7 +280,7 @@ class MainWindow(QMainWindow):
             self.problems.addItem(f"{path.name}: {reason}")
             self.problems.item(self.problems.count() - 1).setToolTip(f"{path}\n{reason}")
         self.problems_label.setText(f"Problems ({len(self.session.problems)})")
-        self._fill_strip()
+        self.preview.fill_strip()
         show_stage(self.stage, bool(self.session.photos))
         self._update_actions()
         self.batch.show_queued()
@@ -323,7 +288,7 @@ class MainWindow(QMainWindow):
     def clear_problems(self) -> None:
         self.model.clear_problems()
 
-    # -- batch (app/batch.py) ---------------------------------------------------------------
+    # -- batch (app/controllers/batch.py) ---------------------------------------------------
     @property
     def busy(self) -> bool:
         return self.batch.busy
@@ -332,73 +297,7 @@ class MainWindow(QMainWindow):
     def worker(self) -> BatchWorker | None:
         return self.batch.worker
 
-    # -- preview and touch-up ----------------------------------------------------------------
-    @Slot(str)
-    def show_photo(self, key: str) -> None:
-        """Load the photo and its masks on a worker, then show them."""
-        if key != self.current_key:
-            self.save_touchup()
-        photo = self.session.photos.get(key)
-        if photo is None:
-            return
-        self._loading_key = key
-        session = self.session
-
-        def load():
-            from engine.io import read_rgb
-
-            rgb = read_rgb(photo.path)
-            return (key, rgb, *session.masks(photo))
-
-        call_in_pool(load, self._photo_loaded, self._photo_load_failed)
-        self._sync_strip(key)
-
-    def _photo_loaded(self, result) -> None:
-        key, rgb, model, mask = result
-        if key != self._loading_key:
-            return  # the operator moved on meanwhile
-        if model is None or model.shape != rgb.shape[:2]:
-            model = mask = np.zeros(rgb.shape[:2], bool)
-        elif mask is None or mask.shape != rgb.shape[:2]:
-            mask = model  # the document keeps its own copies
-        self.current_key = key
-        self.document.load(rgb, model, mask, key=key)
-        photo = self.session.photos[key]
-        editable = photo.has_mask
-        for a in (self.acts.brush, self.acts.eraser, self.acts.reset):
-            a.setEnabled(editable)
-        if not editable:
-            self.set_tool(Tool.PAN)
-        self.setWindowTitle(f"{photo.name} — CarMask Studio {__version__}")
-        keys = [p.key for p in self._car_photos(key)]
-        position = keys.index(key) + 1 if key in keys else 1
-        self.caption.show_photo(photo.name, photo.angle, position, max(1, len(keys)))
-        self.review.show_line()
-
-    def _photo_load_failed(self, message: str) -> None:
-        self.statusBar().showMessage(f"Cannot show the photo: {message}", 8000)
-
-    def _mask_edited(self, *_region) -> None:
-        if self.current_key:
-            self._save_timer.start()
-
-    @Slot()
-    def save_touchup(self) -> None:
-        """Keep the operator's mask for the current photo (on a timer, on switch and on close)."""
-        self._save_timer.stop()
-        photo = self.session.photos.get(self.current_key)
-        if photo is None or not photo.has_mask or self.document.mask is None:
-            return
-        stack = self.document.undo_stack
-        if stack.isClean():  # the mask is what was loaded or last saved
-            return
-        self.model.save_touchup(photo, self.document.mask.copy(), self.document.model_mask)
-        stack.setClean()
-
-    def reset_mask(self) -> None:
-        if self.current_key:
-            self.document.reset_to_model()
-
+    # -- the preview's tools and looks -------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:
         self.pane.set_tool(tool)
         actions = {Tool.BRUSH: self.acts.brush, Tool.ERASER: self.acts.eraser}
@@ -421,36 +320,9 @@ class MainWindow(QMainWindow):
         for photo in self.session.photos.values():
             self.queue.show_status(photo, self.session)
 
-    # -- angle strip -------------------------------------------------------------------------
-    def _car_photos(self, key: str):
-        photo = self.session.photos.get(key)
-        return self.session.cars().get(photo.car, []) if photo else []
-
-    def _fill_strip(self, key: str = "") -> None:
-        """The angles of `key`'s car (default: the photo shown or selected)."""
-        key = key or self.current_key or self.queue.current_key()
-        self.strip.fill(self._car_photos(key), self.queue.thumbnails)
-        self._sync_strip(key)
-
-    def _sync_strip(self, key: str) -> None:
-        if not self.strip.mark(key) and key in self.session.photos:  # another car
-            self.strip.fill(self._car_photos(key), self.queue.thumbnails)
-            self.strip.mark(key)
-
-    def _strip_changed(self, item, _previous) -> None:
-        if item is not None:
-            self.queue.select(item.data(KEY_ROLE))
-
-    def step_angle(self, delta: int) -> None:
-        photos = self._car_photos(self.current_key)
-        keys = [p.key for p in photos]
-        if self.current_key in keys:
-            i = (keys.index(self.current_key) + delta) % len(keys)
-            self.queue.select(keys[i])
-
     # -- export and closing ------------------------------------------------------------------
     def open_export(self) -> ExportDialog:
-        self.save_touchup()
+        self.preview.save_touchup()
         dialog = ExportDialog(self.session, self.settings, self, self._selected_photo)
         dialog.show()
         self.export_dialog = dialog
@@ -478,9 +350,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # ask every question first: a "No" to the second must not leave the first job stopped
-        wizard = (
-            self.finetune_wizard if self.finetune_wizard and self.finetune_wizard.training else None
-        )
+        wizard = self.finetune_wizard
+        if wizard is not None and not wizard.training:
+            wizard = None  # open, but nothing to stop
         if wizard is not None and not wizard.ask_to_stop(self, "A model is training", "quit"):
             event.ignore()
             return
@@ -498,7 +370,7 @@ class MainWindow(QMainWindow):
             wizard.stop_and_wait()
         self.settings.resume_batch = int(self.batch.busy)  # left mid-batch: it goes on next time
         self.batch.stop_and_wait()
-        self.save_touchup()
+        self.preview.save_touchup()
         self.model.save()
         self.settings.window_geometry = bytes(self.saveGeometry().data())
         self.watch_feed.window_closed()

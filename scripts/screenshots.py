@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     _wait(app, lambda: not window.busy)
     first = next(iter(window.session.photos))
     window.queue.select(first)
-    _wait(app, lambda: window.current_key == first)
+    _wait(app, lambda: window.preview.current_key == first)
     window.pane.zoom_fit()
     app.processEvents()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -63,6 +63,10 @@ class BatchController(QObject):
     def busy(self) -> bool:
         return self.worker is not None
 
+    def has_model(self) -> bool:
+        """A model is chosen and installed (a batch could start)."""
+        return bool(self.v.model_paths())
+
     def holds(self, key: str) -> bool:
         """The running batch has the photo (it cannot leave the queue meanwhile)."""
         return self.worker is not None and key in self.worker.keys

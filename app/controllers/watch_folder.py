@@ -1,9 +1,9 @@
-"""The window's Watch folder: photos that land in a folder (a tethered camera, a card reader) are
+"""Watch folder: photos that land in a folder (a tethered camera, a card reader) are
 queued as dropped photos are, once each file is complete, and segmented.
 
 The watching is the engine's (`engine.watch.FolderWatcher`, started on a worker as it lists the
 folder, then on its own threads); each complete
-file comes back here through a Qt signal (queued onto the UI thread), is added with the window's
+file comes back here through a Qt signal (queued onto the UI thread), is added with the intake's
 `add_paths` (the drag-and-drop path: scanned on a worker, queued once), and, when no batch runs,
 the batch starts for the photos that arrived. The folder is remembered and watched again at the
 next start; closing the window stops the watching.
@@ -31,7 +31,7 @@ START_CHECK_MS = 1000  # how often a waiting arrival is looked at while a batch 
 
 class WatchFolderFeed(QObject):
     """Feeds the queue from a watched folder (`start`, `stop`): arrivals are added with
-    `add_paths` (the window's drop), and the batch starts for them."""
+    `add_paths` (as a drop is), and the batch starts for them."""
 
     arrived = Signal(str)  # emitted on the watcher's thread; received on the UI thread
     watching_changed = Signal(bool)
@@ -156,7 +156,7 @@ class WatchFolderFeed(QObject):
         if not self._arrivals & queued:
             return  # still being scanned
         self._arrivals -= queued  # the batch takes these (or they are already done)
-        if waiting and self.batch.v.model_paths():
+        if waiting and self.batch.has_model():
             self.batch.start()
 
     # -- closing ----------------------------------------------------------------------------

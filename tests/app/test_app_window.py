@@ -107,7 +107,7 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     # touch up the first photo: a brush stroke in the sky (no car there), then undo / redo
     key = str((studio / "0ed6904e1004_01.jpg").resolve())
     window.queue.select(key)
-    qtbot.waitUntil(lambda: window.current_key == key, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == key, timeout=10000)
     window.pane.zoom_fit()
     model_mask = window.document.mask.copy()
     window.set_tool("brush")
@@ -122,7 +122,7 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     window.acts.redo.trigger()
     touched = window.document.mask.copy()
     assert changed.sum() == (touched != model_mask).sum()
-    window.save_touchup()
+    window.preview.save_touchup()
     assert window.session.photos[key].status == TOUCHED
     assert window.queue.items[key].text(1) == "touched up"
 
@@ -130,10 +130,10 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     # undo; back on the first, it undoes the stroke made before the switch
     other = next(k for k, p in window.session.photos.items() if k != key and p.status == DONE)
     window.queue.select(other)
-    qtbot.waitUntil(lambda: window.current_key == other, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == other, timeout=10000)
     assert not window.acts.undo.isEnabled()
     window.queue.select(key)
-    qtbot.waitUntil(lambda: window.current_key == key, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == key, timeout=10000)
     assert window.acts.undo.isEnabled() and "Brush stroke" in window.acts.undo.text()
     window.acts.undo.trigger()
     assert np.array_equal(window.document.mask, model_mask)
@@ -173,7 +173,7 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     assert len(again.queue.items) == 5
     assert again.problems.count() == 1
     again.queue.select(key)
-    qtbot.waitUntil(lambda: again.current_key == key, timeout=10000)
+    qtbot.waitUntil(lambda: again.preview.current_key == key, timeout=10000)
     assert np.array_equal(again.document.mask, touched)
     again.acts.reset.trigger()
     assert np.array_equal(again.document.mask, model_mask)
@@ -267,7 +267,7 @@ def test_rerun_keeps_a_touch_up_unless_the_operator_discards_it(
     window.session.save_touchup(photo, edit)
 
     window.queue.select(photo.key)
-    qtbot.waitUntil(lambda: window.current_key == photo.key, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == photo.key, timeout=10000)
     for answer, expected in (
         (QMessageBox.StandardButton.No, TOUCHED),
         (QMessageBox.StandardButton.Yes, DONE),

@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.widgets.queue_view import KEY_ROLE
 from app.session import FAILED
+from app.widgets.queue_view import KEY_ROLE
 
 ROOT = Path(__file__).parents[2]
 SAMPLES = ROOT / "resources" / "samples"
@@ -81,7 +81,7 @@ def test_phone_photos_are_single_photos_without_an_angle_strip(qtbot, open_windo
     assert all(tree.topLevelItem(i).childCount() == 0 for i in range(4))
     key = str((phone_photos / "IMG_1235.jpg").resolve())
     tree.select(key)
-    qtbot.waitUntil(lambda: window.current_key == key, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == key, timeout=10000)
     assert not window.strip.isVisible()
     qtbot.waitUntil(lambda: len(tree.thumbnails) == 4, timeout=20000)
     _screenshot(window, "queue-phone.png")

@@ -64,19 +64,19 @@ def test_review_mode_flags_walks_and_accepts_the_doubtful_cutouts(qtbot, open_wi
     box.close()
     if shots := os.environ.get("CARMASK_SCREENSHOTS"):
         window.queue.select(flagged[0].key)
-        qtbot.waitUntil(lambda: window.current_key == flagged[0].key, timeout=10000)
+        qtbot.waitUntil(lambda: window.preview.current_key == flagged[0].key, timeout=10000)
         window.grab().save(str(Path(shots) / "review-mode.png"))
 
     window.acts.review_filter.trigger()  # only what needs a look
     clean = window.queue.items[photos[f"{CAR}_01.jpg"].key]
     assert clean.isHidden() and not item.isHidden()
     window.acts.review_next.trigger()
-    qtbot.waitUntil(lambda: window.current_key == flagged[0].key, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == flagged[0].key, timeout=10000)
     window.acts.accept.trigger()
     assert window.session.photos[flagged[0].key].reviewed
     assert item.text(1) == "reviewed" and item.isHidden()
     window.acts.review_next.trigger()
-    qtbot.waitUntil(lambda: window.current_key == flagged[1].key, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == flagged[1].key, timeout=10000)
 
     window.close()  # what was reviewed is kept with the session
     again = open_window()
@@ -130,7 +130,9 @@ def test_why_a_cutout_needs_review_shows_on_the_preview_the_status_and_the_car(
     photo = next(p for p in flagged if not p.set_reasons)
     window.queue.select(photo.key)
     line = window.review.line
-    qtbot.waitUntil(lambda: window.current_key == photo.key and line.isVisible(), timeout=10000)
+    qtbot.waitUntil(
+        lambda: window.preview.current_key == photo.key and line.isVisible(), timeout=10000
+    )
     assert photo.reasons[0] in line.text()  # under the cutout
     assert photo.reasons[0] in window.queue.items[photo.key].toolTip(1)  # the status cell's tip
     assert (
@@ -145,7 +147,7 @@ def test_why_a_cutout_needs_review_shows_on_the_preview_the_status_and_the_car(
     assert not line.isVisible() and "⚑ 3 need review" in car.text(1)
     clean = window.session.photos[str(shoot / f"{CAR}_01.jpg")]
     window.queue.select(clean.key)
-    qtbot.waitUntil(lambda: window.current_key == clean.key, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == clean.key, timeout=10000)
     assert not line.isVisible()
 
 
@@ -155,7 +157,7 @@ def test_export_says_how_many_need_review_and_can_leave_them_out(
     window = _segmented(qtbot, open_window, shoot, 5)
     accepted = window.review.flagged()[0]
     window.queue.select(accepted.key)
-    qtbot.waitUntil(lambda: window.current_key == accepted.key, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == accepted.key, timeout=10000)
     window.acts.accept.trigger()
     dialog = window.open_export()
     assert "3 of them still need review" in dialog.summary.text()
