@@ -106,7 +106,7 @@ class SessionModel(QObject):
         self.set_status(photo, photo.status, reviewed=True)
 
     # -- touch-ups ---------------------------------------------------------------------------
-    def save_touchup(self, photo: Photo, mask: np.ndarray, model: np.ndarray | None) -> None:
+    def save_touchup(self, photo: Photo, mask: np.ndarray, model: np.ndarray | None = None) -> None:
         self._session.save_touchup(photo, mask, model)
         self.photo_changed.emit(photo.key)
 

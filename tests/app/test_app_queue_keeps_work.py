@@ -48,8 +48,7 @@ def _touch_up(window: MainWindow, key: str) -> np.ndarray:
     photo = window.session.photos[key]
     edit = window.session.mask(photo).copy()
     edit[:40, :60] = ~edit[:40, :60]  # a painted corner
-    window.session.save_touchup(photo, edit)
-    window.queue.show_status(photo, window.session)
+    window.model.save_touchup(photo, edit)  # the queue follows the model
     assert photo.status == TOUCHED
     return edit
 

@@ -133,8 +133,7 @@ def test_needs_review_stays_readable_in_the_light_theme(qtbot, open_window, carv
     window.add_paths([str(carvana / "val" / "1a17a1bd648b_07.jpg")])
     qtbot.waitUntil(lambda: len(window.session.photos) == 1, timeout=10000)
     photo = next(iter(window.session.photos.values()))
-    window.session.set_status(photo, DONE, confidence=0.2)  # a doubtful cutout
-    window.queue.show_status(photo, window.session)
+    window.model.set_status(photo, DONE, confidence=0.2)  # a doubtful cutout; the queue follows
     try:
         window.set_theme("light")
         item = window.queue.items[photo.key]

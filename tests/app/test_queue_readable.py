@@ -55,8 +55,7 @@ def test_the_queue_names_the_car_and_each_photo_by_its_angle(qtbot, open_window)
     row = car.child(8)
     photo = window.session.photos[row.data(0, KEY_ROLE)]
     reason = "unreadable photo: image file is truncated (45 bytes not processed) " * 2
-    window.session.set_status(photo, FAILED, reason)
-    tree.show_status(photo, window.session)
+    window.model.set_status(photo, FAILED, reason)  # the queue follows the model
     qtbot.wait(20)
     needed = tree.fontMetrics().horizontalAdvance(row.text(0)) + tree.iconSize().width()
     assert tree.visualRect(tree.indexFromItem(row, 0)).width() >= needed
