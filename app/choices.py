@@ -11,4 +11,6 @@ from enum import Enum
 class StrChoice(str, Enum):
     __hash__ = str.__hash__
     __str__ = str.__str__
-    __format__ = str.__format__
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(self, spec)

@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.colour_button import ColourButton
-from app.listing_box import ListingBox
 from app.session import needs_review
 from app.settings import Settings
+from app.widgets.colour_button import ColourButton
+from app.widgets.listing_box import ListingBox
 from app.worker import Progress, call_in_pool
 
 BESIDE = "cutouts"  # default: a folder of this name beside each photo
@@ -223,8 +223,8 @@ class ExportDialog(QDialog):
             "Transparent PNG (the car with a soft edge; nothing under the transparency)"
         )
         self.png.setChecked("png" in formats)
-        self.mask = QCheckBox("Mask PNG (white = car)")
-        self.mask.setChecked("mask" in formats)
+        self.mask_box = QCheckBox("Mask PNG (white = car)")
+        self.mask_box.setChecked("mask" in formats)
         self.jpg = QCheckBox("JPEG on a colour")
         self.jpg.setChecked("jpg" in formats)
         self.colour_button = ColourButton(settings.background, "Background for JPEG")
@@ -237,15 +237,15 @@ class ExportDialog(QDialog):
         form.addRow("Photos", which)
         form.addRow("Output folder", row)
         form.addRow("Write", self.png)
-        form.addRow("", self.mask)
+        form.addRow("", self.mask_box)
         form.addRow("", jrow)
         self.listing = ListingBox(settings, self._sample_for_preview())
         self.listing.enabled.setChecked("listing" in settings.formats_text.split(","))
         self.bar = QProgressBar()
         self.bar.setVisible(False)
-        self.result = QPlainTextEdit(readOnly=True)
-        self.result.setPlaceholderText("The report appears here after the export.")
-        self.result.setMaximumHeight(160)
+        self.report_text = QPlainTextEdit(readOnly=True)
+        self.report_text.setPlaceholderText("The report appears here after the export.")
+        self.report_text.setMaximumHeight(160)
         self.buttons = QDialogButtonBox()
         self.export_button = self.buttons.addButton(
             "Export", QDialogButtonBox.ButtonRole.AcceptRole
@@ -274,7 +274,7 @@ class ExportDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.listing)
         layout.addWidget(self.bar)
-        layout.addWidget(self.result)
+        layout.addWidget(self.report_text)
         layout.addWidget(self.buttons)
         self._progress = Progress(self)
         self._progress.changed.connect(self._on_progress)
@@ -290,7 +290,7 @@ class ExportDialog(QDialog):
 
         formats = tuple(
             f
-            for f, box in (("png", self.png), ("mask", self.mask), ("jpg", self.jpg))
+            for f, box in (("png", self.png), ("mask", self.mask_box), ("jpg", self.jpg))
             if box.isChecked()
         )
         c = self.colour_button.colour()
@@ -329,10 +329,10 @@ class ExportDialog(QDialog):
         options = self.options()
         listing = self.listing.options()
         if self.listing.enabled.isChecked() and listing is None:
-            self.result.setPlainText(f"Listing frames: {self.listing.problem.text()}")
+            self.report_text.setPlainText(f"Listing frames: {self.listing.problem.text()}")
             return
         if not options.formats and listing is None:
-            self.result.setPlainText("Choose at least one thing to write.")
+            self.report_text.setPlainText("Choose at least one thing to write.")
             return
         out_dir = self.folder.text().strip()
         self.settings.output_dir = out_dir
@@ -342,7 +342,7 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.bar.setVisible(True)
         self.bar.setRange(0, 0)
-        self.result.setPlainText("Exporting…")
+        self.report_text.setPlainText("Exporting…")
         signal = self._progress.changed
         good_only = self.good_only.isChecked()
         call_in_pool(
@@ -360,14 +360,14 @@ class ExportDialog(QDialog):
         self.report = report
         self.bar.setVisible(False)
         self.export_button.setEnabled(True)
-        self.result.setPlainText(report.text())
+        self.report_text.setPlainText(report.text())
         self.open_button.setEnabled(bool(report.folders))
         self.spin_button.setVisible(bool(report.spins))
 
     def _error(self, message: str) -> None:
         self.bar.setVisible(False)
         self.export_button.setEnabled(True)
-        self.result.setPlainText(f"Export stopped: {message}")
+        self.report_text.setPlainText(f"Export stopped: {message}")
 
     @Slot()
     def open_folder(self) -> None:
@@ -386,4 +386,4 @@ class ExportDialog(QDialog):
 
     def _open(self, path: Path, what: str) -> None:
         if why := open_path(path):
-            self.result.appendPlainText(f"\nCannot open {what}. {why}")
+            self.report_text.appendPlainText(f"\nCannot open {what}. {why}")

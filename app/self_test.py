@@ -6,8 +6,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.theme import apply_theme
+
+if TYPE_CHECKING:
+    from app.window import MainWindow
 
 
 class SelfTest:
@@ -24,7 +28,7 @@ class SelfTest:
     def __init__(self, app, photos: list[str], timeout: float):
         self.app, self.timeout = app, timeout
         self.photo_arg = photos[0] if photos else ""
-        self.window = None
+        self.window: MainWindow | None = None
         self.state = "opening"
         self.t0 = time.perf_counter()
         self.t_batch = 0.0
@@ -49,12 +53,18 @@ class SelfTest:
             except Exception as exc:  # anything unexpected is a failed self-test, with reason
                 code = self._fail(f"{type(exc).__name__}: {exc}")
             # a batch thread still running (failure or time-out) must not outlive the window
-            if self.window is not None and self.window.busy:
+            if self.window is not None and self.window.worker is not None:
                 self.window.worker.cancel()
-                if self.window.thread is not None and not self.window.thread.wait(10000):
+                thread = self.window.batch.worker_thread
+                if thread is not None and not thread.wait(10000):
                     sys.stdout.flush()
                     os._exit(code)
         return code
+
+    @property
+    def w(self) -> MainWindow:
+        assert self.window is not None, "the window is opened first"
+        return self.window
 
     def _run(self, tmp: Path) -> int:
         from PySide6.QtCore import QSettings, QTimer
@@ -67,8 +77,8 @@ class SelfTest:
         settings = Settings(store)
         apply_theme(settings.theme)
         self.window = MainWindow(session_dir=tmp / "session", settings=settings)
-        self.window.show()
-        self.window.add_paths([str(self.photo)])
+        self.w.show()
+        self.w.add_paths([str(self.photo)])
         self.state = "scanning"
         self.code: int | None = None
         timer = QTimer(interval=self.POLL_MS)
@@ -90,7 +100,7 @@ class SelfTest:
         return 1
 
     def _queued(self):
-        for photo in self.window.session.photos.values():
+        for photo in self.w.session.photos.values():
             if photo.path.resolve() == self.photo:
                 return photo
         return None
@@ -107,7 +117,7 @@ class SelfTest:
         from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QApplication, QMessageBox
 
-        w = self.window
+        w = self.w
         modal = QApplication.activeModalWidget()
         if isinstance(modal, QMessageBox):
             modal.close()
@@ -143,10 +153,10 @@ class SelfTest:
     def _start_batch(self) -> None:
         self.t_batch = time.perf_counter()
         self.state = "segmenting"
-        self.window.batch.start()
+        self.w.batch.start()
 
     def _report(self, photo) -> None:
-        mask = self.window.session.model_mask(photo)
+        mask = self.w.session.model_mask(photo)
         if mask is None:
             self._fail("the photo is done but its mask cannot be read")
             return
@@ -154,7 +164,7 @@ class SelfTest:
         if not 0.0 < fraction < 1.0:
             self._fail(f"the mask is {'empty' if fraction == 0 else 'full'}")
             return
-        device = self.window.device_label.text().removeprefix("device: ")
+        device = self.w.device_label.text().removeprefix("device: ")
         total = time.perf_counter() - self.t0
         print(
             f"self-test ok: device {device}; model {photo.model}; photo {photo.name} "
@@ -163,5 +173,5 @@ class SelfTest:
             f"car fraction {fraction:.4f}"
         )
         sys.stdout.flush()
-        self.window.close()
+        self.w.close()
         self._finish(0)

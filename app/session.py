@@ -202,8 +202,8 @@ class Session:
         good = []
         for path in intake.photos:
             size, reason = check_photo(path, max_megapixels)
-            if reason:
-                problems.append((path, reason))
+            if size is None:
+                problems.append((path, reason or "cannot be used"))
             else:
                 good.append((path, size))
         return good, problems

@@ -20,7 +20,8 @@ class _Setting(Generic[T]):
     many times a second, which QSettings writes a little later and on quit)."""
 
     def __init__(self, default: T, choices: tuple[str, ...] = (), sync: bool = True, key: str = ""):
-        self.default, self.choices, self.sync = default, choices, sync
+        self.default: T = default
+        self.choices, self.sync = choices, sync
         self.key = key  # the QSettings key (the attribute's name unless given)
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -40,18 +41,18 @@ class _Setting(Generic[T]):
         if value is None:
             return default
         if isinstance(default, bytes):
-            return bytes(value) if value else default  # type: ignore[return-value]
+            return bytes(value) if value else default
         if isinstance(default, int):
             try:
-                return int(value)  # type: ignore[return-value]
+                return int(value)
             except (TypeError, ValueError):
                 return default
         text = ",".join(map(str, value)) if isinstance(value, list) else str(value)  # ini: a,b
-        return default if self.choices and text not in self.choices else text  # type: ignore[return-value]
+        return default if self.choices and text not in self.choices else text
 
     def __set__(self, obj: Settings, value: T) -> None:
         if isinstance(self.default, bytes) and not isinstance(value, str | int):
-            value = bytes(value)  # type: ignore[assignment]  # Qt's QByteArray (saveGeometry)
+            value = bytes(value)  # Qt's QByteArray (saveGeometry)
         if not isinstance(value, type(self.default)):
             raise TypeError(f"setting {self.key!r} takes {type(self.default).__name__}")
         if self.choices and value not in self.choices:

@@ -10,6 +10,8 @@ def apply_theme(theme: str) -> None:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return
     try:
         import qdarkstyle
         from qdarkstyle.light.palette import LightPalette

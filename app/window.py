@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QLabel,
@@ -23,43 +23,57 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.actions import build_actions, build_engine_toolbar, build_status_bar
-from app.angle_strip import AngleStrip
-from app.batch import BatchController
+from app.actions import (
+    Actions,
+    action_table,
+    build_actions,
+    build_engine_toolbar,
+    build_status_bar,
+    make_status_parts,
+)
+from app.controllers.batch import BatchController, BatchView
+from app.controllers.intake import IntakeController
+from app.controllers.model_picker import MY_ENSEMBLE, ModelPicker
+from app.controllers.preview import PreviewController
+from app.controllers.removal import RemovalController
+from app.controllers.review import ReviewController
+from app.controllers.watch_folder import WatchFolderFeed
 from app.editor import MaskDocument, PreviewPane
 from app.editor.tools import Tool
-from app.empty_state import build_stage, show_stage
 from app.export_dialog import ExportDialog
-from app.model_picker import MY_ENSEMBLE, ModelPicker
-from app.preview_caption import PreviewCaption
-from app.queue_view import KEY_ROLE, QueueTree, make_thumbnail
-from app.removal import RemovalController
-from app.review import ReviewController
+from app.model import SessionModel
 from app.session import Session
 from app.settings import Settings
 from app.theme import apply_theme
-from app.worker import call_in_pool
+from app.widgets.angle_strip import AngleStrip
+from app.widgets.empty_state import EmptyState, build_stage, show_stage
+from app.widgets.preview_caption import PreviewCaption
+from app.widgets.queue_view import KEY_ROLE, QueueTree
+from app.worker import BatchWorker, call_in_pool
 from engine import __version__
+
+if TYPE_CHECKING:
+    from app.finetune import FineTuneWizard
 
 log = logging.getLogger(__name__)
 __all__ = ["MY_ENSEMBLE", "MainWindow"]
-SAVE_DELAY_MS = 800  # touch-ups are saved this long after the last stroke (and on any switch)
 
 
 class MainWindow(QMainWindow):
+    """Lays out the queue, the preview and the menus, and connects them to the `SessionModel`
+    and the controllers (app/controllers/: intake, preview, batch, review, removal, watch
+    folder, models). The controllers take the model and the parts they show things in, never
+    the window; what the window must do, they signal."""
+
     def __init__(self, session_dir: str | Path | None = None, settings: Settings | None = None):
         super().__init__()
         from engine.modelfiles.library import user_data_dir
 
         self.settings = settings or Settings()
-        self.session = Session.load(session_dir or user_data_dir() / "session")
-        self.session.forget_removed()  # what an earlier run removed is gone for good
-        self.batch = BatchController(self)
-        self.review = ReviewController(self)
-        self.removal = RemovalController(self)
-        self.current_key = ""
-        self.finetune_wizard = None
-        self._loading_key = ""
+        self.model = SessionModel(Session.load(session_dir or user_data_dir() / "session"), self)
+        self.model.forget_removed()  # what an earlier run removed is gone for good
+        self.finetune_wizard: FineTuneWizard | None = None
+        self.export_dialog: ExportDialog | None = None
         self.setWindowTitle(f"CarMask Studio {__version__}")
         self.setAcceptDrops(True)
         self.resize(1400, 860)
@@ -67,6 +81,33 @@ class MainWindow(QMainWindow):
         self.problems = QListWidget()
         self.problems.setToolTip("Files that could not be queued, with the reason")
         self.problems.setMaximumHeight(110)
+        self.document = MaskDocument()
+        self.pane = PreviewPane(self.document)
+        self.strip = AngleStrip()
+        self.caption = PreviewCaption()
+
+        bar = self.statusBar()
+        parts = make_status_parts(self.settings)
+        self.rate_label, self.progress = parts.rate_label, parts.progress
+        self.device_combo, self.device_label = parts.device_combo, parts.device_label
+        self.model_label = parts.model_label
+        view = BatchView(
+            self, bar, self.progress, self.rate_label, self.queue, self.model_paths,
+            self.device_combo.currentText,
+        )  # fmt: skip
+        model, queue = self.model, self.queue
+        self.intake = IntakeController(model, queue, bar, self)
+        self.preview = PreviewController(
+            model, self.document, queue, self.strip, self.caption, bar, self
+        )
+        self.batch = BatchController(model, self.settings, view, self)
+        self.review = ReviewController(model, queue, bar, self.preview.current, self)
+        self.removal = RemovalController(model, queue, bar, self.batch.holds, self)
+        build_status_bar(bar, parts, self.removal.undo_button)
+        self.watch_feed = WatchFolderFeed(
+            model, self.settings, self.batch, bar, self.intake.add_paths, self
+        )
+
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
@@ -74,80 +115,126 @@ class MainWindow(QMainWindow):
         self.problems_label = QLabel("Problems")
         lv.addWidget(self.problems_label)
         lv.addWidget(self.problems)
-
-        self.document = MaskDocument()
-        self.pane = PreviewPane(self.document)
-        self.strip = AngleStrip()
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
-        self.caption = PreviewCaption()
-        self.pane.zoom_changed.connect(self.caption.show_zoom)
         rv.addWidget(self.caption)
         rv.addWidget(self.pane, 1)
         rv.addWidget(self.review.make_line())
         rv.addWidget(self.strip)
         split = QSplitter()
         split.addWidget(left)
-        self.stage = build_stage(self, right)  # the empty state until photos are queued
+        empty = EmptyState()
+        self.stage = build_stage(empty, right)  # the empty state until photos are queued
         split.addWidget(self.stage)
         split.setStretchFactor(1, 1)
         split.setSizes([440, 960])
         self.setCentralWidget(split)
 
-        build_status_bar(self)
-        self._build_actions()
-        self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
-        self._save_timer.timeout.connect(self.save_touchup)
-        self.queue.photo_selected.connect(self.show_photo)
-        self.queue.itemSelectionChanged.connect(self._update_actions)
-        self.strip.currentItemChanged.connect(self._strip_changed)
-        self.document.changed.connect(self._mask_edited)
+        self.acts = self._build_actions()
+        for name, button in empty.buttons.items():
+            button.clicked.connect(getattr(self.acts, name).trigger)
+        self._connect()
 
         if geometry := self.settings.window_geometry:
             self.restoreGeometry(QByteArray(geometry))
         self.pane.set_brush_size(self.settings.brush_size)
-        self._apply_background(self.settings.preview_background)
+        self.apply_background(self.settings.preview_background)
         self.refresh_queue()
-        self._thumbnails_for(list(self.session.photos))
-        self.set_tool("pan")
+        self.intake.thumbnails_for(list(self.session.photos))
+        self.set_tool(Tool.PAN)
         self.pane.set_overlay(False)
         self._probe_engine()
+        self.watch_feed.resume()
         self.batch.after_restart()
 
     # -- building ----------------------------------------------------------------------------
-    def _build_actions(self) -> None:
-        build_actions(self)  # menus and the main toolbar: app/actions.py
-        self.removal.add_to(self.menus["&Edit"], self.brush_action)
-        self.pan_action.setChecked(True)
-        for a in (self.prev_action, self.next_action):  # arrows belong to the preview/strip
+    def _build_actions(self) -> Actions:
+        acts = build_actions(self, action_table(self, self))  # menus, main toolbar: app/actions.py
+        self.removal.add_to(acts.menus["&Edit"], acts.brush)
+        acts.pan.setChecked(True)
+        for a in (acts.prev_angle, acts.next_angle):  # arrows belong to the preview/strip
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.pane.addAction(a)
             self.removeAction(a)
-        build_engine_toolbar(self)
+        self.model_combo = build_engine_toolbar(self)
         self.models = ModelPicker(self.model_combo, self.settings, self.model_label)
         self.models.fill()
         self.model_combo.currentIndexChanged.connect(self.models.chosen)
+        return acts
+
+    def _connect(self) -> None:
+        """The views follow the model; the controllers' news reach the window's parts."""
+        self.model.queue_changed.connect(self.refresh_queue)
+        self.model.photo_changed.connect(self._photo_changed)
+        self.intake.thumbnails_made.connect(self.preview.fill_strip)
+        self.preview.shown.connect(self._photo_shown)
+        self.batch.busy_changed.connect(self._batch_busy)
+        self.batch.engine_ready.connect(self._engine_ready)
+        self.batch.mask_written.connect(self.preview.mask_written)
+        self.batch.finished.connect(self.review.batch_finished)
+        self.removal.leaving.connect(self.preview.leaving)
+        self.removal.back.connect(self.intake.thumbnails_for)
+        self.review.fine_tune_asked.connect(self.open_finetune)
+        self.pane.zoom_changed.connect(self.caption.show_zoom)
+        self.queue.itemSelectionChanged.connect(self._update_actions)
+        self.device_combo.currentTextChanged.connect(self._device_chosen)
         self._update_actions()
 
+    @property
+    def session(self) -> Session:
+        """The session, to read (the model writes it)."""
+        return self.model.session
+
+    def add_paths(self, paths: list[str]) -> None:
+        """Queue photos and folders (scanned on a worker: app/controllers/intake.py)."""
+        self.intake.add_paths(paths)
+
+    def _photo_changed(self, key: str) -> None:
+        photo = self.session.photos.get(key)
+        if photo is not None:
+            self.queue.show_status(photo, self.session)
+
+    def _photo_shown(self, key: str) -> None:
+        photo = self.session.photos[key]
+        editable = photo.has_mask
+        for a in (self.acts.brush, self.acts.eraser, self.acts.reset):
+            a.setEnabled(editable)
+        if not editable:
+            self.set_tool(Tool.PAN)
+        self.setWindowTitle(f"{photo.name} — CarMask Studio {__version__}")
+        self.review.show_line()
+
+    def _batch_busy(self, busy: bool) -> None:
+        if not busy:
+            self.acts.pause.setChecked(False)
+        self._update_actions()
+
+    def _engine_ready(self, device: str, model: str) -> None:
+        self._show_device(device)
+        self.model_label.setText(f"model: {model}")
+
     # -- engine info -------------------------------------------------------------------------
-    def open_finetune(self):
+    def open_finetune(self) -> FineTuneWizard:
         """The fine-tuning wizard (non-modal: the queue stays usable while a model trains)."""
         from app.finetune import FineTuneWizard
 
         if self.finetune_wizard is not None and self.finetune_wizard.isVisible():
             self.finetune_wizard.raise_()
             return self.finetune_wizard
-        self.save_touchup()  # the stroke just painted is a correction too
+        self.preview.save_touchup()  # the stroke just painted is a correction too
         current = self.model_paths()
         wizard = FineTuneWizard(
             self.session.corrections(), str(current[0]) if len(current) == 1 else "", self
         )
         wizard.installed.connect(self._model_installed)
-        wizard.finished.connect(lambda _r: setattr(self, "finetune_wizard", None))
+        wizard.finished.connect(self._finetune_closed)
         self.finetune_wizard = wizard
         wizard.show()
         return wizard
+
+    def _finetune_closed(self, _result: int) -> None:
+        self.finetune_wizard = None
 
     def _model_installed(self, path: str, use: str) -> None:
         self.models.installed(path, use)
@@ -186,37 +273,6 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.add_paths(paths)
 
-    def add_paths(self, paths: list[str]) -> None:
-        """Scan files/folders on a worker, then queue the good photos and list the problems."""
-        self.statusBar().showMessage("Scanning…")
-        call_in_pool(lambda: Session.scan(paths), self._scanned, self._scan_failed)
-
-    def _scanned(self, result) -> None:
-        report = self.session.add_checked(*result)
-        self.refresh_queue()
-        self._thumbnails_for([p.key for p in report.added])
-        self.statusBar().showMessage(report.summary(), 8000)
-        if not self.queue.current_key() and report.added:
-            self.queue.select(report.added[0].key)
-
-    def _scan_failed(self, message: str) -> None:
-        self.statusBar().showMessage(f"Could not add the photos: {message}", 8000)
-
-    def _thumbnails_for(self, keys: list[str]) -> None:
-        paths = [(k, self.session.photos[k].path) for k in keys if k in self.session.photos]
-        if not paths:
-            return
-
-        def make():
-            return [(k, make_thumbnail(p)) for k, p in paths]
-
-        call_in_pool(make, self._thumbnails_made)
-
-    def _thumbnails_made(self, pairs) -> None:
-        for key, image in pairs:
-            self.queue.set_thumbnail(key, image)
-        self._fill_strip()
-
     def refresh_queue(self) -> None:
         self.queue.rebuild(self.session)
         self.problems.clear()
@@ -224,103 +280,35 @@ class MainWindow(QMainWindow):
             self.problems.addItem(f"{path.name}: {reason}")
             self.problems.item(self.problems.count() - 1).setToolTip(f"{path}\n{reason}")
         self.problems_label.setText(f"Problems ({len(self.session.problems)})")
-        self._fill_strip()
+        self.preview.fill_strip()
         show_stage(self.stage, bool(self.session.photos))
         self._update_actions()
         self.batch.show_queued()
 
     def clear_problems(self) -> None:
-        self.session.clear_problems()
-        self.refresh_queue()
+        self.model.clear_problems()
 
-    # -- batch (app/batch.py) ---------------------------------------------------------------
+    # -- batch (app/controllers/batch.py) ---------------------------------------------------
     @property
     def busy(self) -> bool:
         return self.batch.busy
 
-    worker = property(lambda self: self.batch.worker)
+    @property
+    def worker(self) -> BatchWorker | None:
+        return self.batch.worker
 
-    thread = property(lambda self: self.batch.thread)
-
-    # -- preview and touch-up ----------------------------------------------------------------
-    @Slot(str)
-    def show_photo(self, key: str) -> None:
-        """Load the photo and its masks on a worker, then show them."""
-        if key != self.current_key:
-            self.save_touchup()
-        photo = self.session.photos.get(key)
-        if photo is None:
-            return
-        self._loading_key = key
-        session = self.session
-
-        def load():
-            from engine.io import read_rgb
-
-            rgb = read_rgb(photo.path)
-            return (key, rgb, *session.masks(photo))
-
-        call_in_pool(load, self._photo_loaded, self._photo_load_failed)
-        self._sync_strip(key)
-
-    def _photo_loaded(self, result) -> None:
-        key, rgb, model, mask = result
-        if key != self._loading_key:
-            return  # the operator moved on meanwhile
-        if model is None or model.shape != rgb.shape[:2]:
-            model = mask = np.zeros(rgb.shape[:2], bool)
-        elif mask is None or mask.shape != rgb.shape[:2]:
-            mask = model  # the document keeps its own copies
-        self.current_key = key
-        self.document.load(rgb, model, mask, key=key)
-        photo = self.session.photos[key]
-        editable = photo.has_mask
-        for a in (self.brush_action, self.eraser_action, self.reset_action):
-            a.setEnabled(editable)
-        if not editable:
-            self.set_tool("pan")
-        self.setWindowTitle(f"{photo.name} — CarMask Studio {__version__}")
-        keys = [p.key for p in self._car_photos(key)]
-        position = keys.index(key) + 1 if key in keys else 1
-        self.caption.show_photo(photo.name, photo.angle, position, max(1, len(keys)))
-        self.review.show_line()
-
-    def _photo_load_failed(self, message: str) -> None:
-        self.statusBar().showMessage(f"Cannot show the photo: {message}", 8000)
-
-    def _mask_edited(self, *_region) -> None:
-        if self.current_key:
-            self._save_timer.start()
-
-    @Slot()
-    def save_touchup(self) -> None:
-        """Keep the operator's mask for the current photo (on a timer, on switch and on close)."""
-        self._save_timer.stop()
-        photo = self.session.photos.get(self.current_key)
-        if photo is None or not photo.has_mask or self.document.mask is None:
-            return
-        stack = self.document.undo_stack
-        if stack.isClean():  # the mask is what was loaded or last saved
-            return
-        self.session.save_touchup(photo, self.document.mask.copy(), self.document.model_mask)
-        stack.setClean()
-        self.queue.show_status(photo, self.session)
-
-    def reset_mask(self) -> None:
-        if self.current_key:
-            self.document.reset_to_model()
-
+    # -- the preview's tools and looks -------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:
         self.pane.set_tool(tool)
-        actions = {Tool.BRUSH: self.brush_action, Tool.ERASER: self.eraser_action}
-        actions[Tool.PAN] = self.pan_action
+        actions = {Tool.BRUSH: self.acts.brush, Tool.ERASER: self.acts.eraser}
+        actions[Tool.PAN] = self.acts.pan
         actions[Tool(tool)].setChecked(True)
 
-    def _apply_background(self, key: str, save: bool = False) -> None:
+    def apply_background(self, key: str, save: bool = False) -> None:
         from PySide6.QtGui import QColor
 
-        key = key if key in self.background_actions else "checker"
-        self.background_actions[key].setChecked(True)
+        key = key if key in self.acts.backgrounds else "checker"
+        self.acts.backgrounds[key].setChecked(True)
         self.pane.set_background(QColor(self.settings.background) if key == "color" else key)
         if save:
             self.settings.preview_background = key
@@ -332,36 +320,9 @@ class MainWindow(QMainWindow):
         for photo in self.session.photos.values():
             self.queue.show_status(photo, self.session)
 
-    # -- angle strip -------------------------------------------------------------------------
-    def _car_photos(self, key: str):
-        photo = self.session.photos.get(key)
-        return self.session.cars().get(photo.car, []) if photo else []
-
-    def _fill_strip(self, key: str = "") -> None:
-        """The angles of `key`'s car (default: the photo shown or selected)."""
-        key = key or self.current_key or self.queue.current_key()
-        self.strip.fill(self._car_photos(key), self.queue.thumbnails)
-        self._sync_strip(key)
-
-    def _sync_strip(self, key: str) -> None:
-        if not self.strip.mark(key) and key in self.session.photos:  # another car
-            self.strip.fill(self._car_photos(key), self.queue.thumbnails)
-            self.strip.mark(key)
-
-    def _strip_changed(self, item, _previous) -> None:
-        if item is not None:
-            self.queue.select(item.data(KEY_ROLE))
-
-    def step_angle(self, delta: int) -> None:
-        photos = self._car_photos(self.current_key)
-        keys = [p.key for p in photos]
-        if self.current_key in keys:
-            i = (keys.index(self.current_key) + delta) % len(keys)
-            self.queue.select(keys[i])
-
     # -- export and closing ------------------------------------------------------------------
     def open_export(self) -> ExportDialog:
-        self.save_touchup()
+        self.preview.save_touchup()
         dialog = ExportDialog(self.session, self.settings, self, self._selected_photo)
         dialog.show()
         self.export_dialog = dialog
@@ -377,21 +338,22 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         busy = self.batch.busy
-        self.start_action.setEnabled(not busy and bool(self.session.photos))
-        self.pause_action.setEnabled(busy)
-        self.cancel_action.setEnabled(busy)
-        self.export_action.setEnabled(any(p.has_mask for p in self.session.photos.values()))
+        self.acts.start.setEnabled(not busy and bool(self.session.photos))
+        self.acts.pause.setEnabled(busy)
+        self.acts.cancel.setEnabled(busy)
+        self.acts.export.setEnabled(any(p.has_mask for p in self.session.photos.values()))
         chosen = bool(self.queue.selected_keys())  # what acts on the selection needs one
-        self.rerun_action.setEnabled(chosen)
-        self.remove_action.setEnabled(chosen)
+        self.acts.rerun.setEnabled(chosen)
+        self.acts.remove.setEnabled(chosen)
         self.model_combo.setEnabled(not busy)
         self.device_combo.setEnabled(not busy)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # ask every question first: a "No" to the second must not leave the first job stopped
         wizard = self.finetune_wizard
-        training = wizard is not None and wizard.training
-        if training and not wizard.ask_to_stop(self, "A model is training", "quit"):
+        if wizard is not None and not wizard.training:
+            wizard = None  # open, but nothing to stop
+        if wizard is not None and not wizard.ask_to_stop(self, "A model is training", "quit"):
             event.ignore()
             return
         if self.batch.busy:
@@ -404,11 +366,12 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-        if training:
+        if wizard is not None:
             wizard.stop_and_wait()
         self.settings.resume_batch = int(self.batch.busy)  # left mid-batch: it goes on next time
         self.batch.stop_and_wait()
-        self.save_touchup()
-        self.session.save()
-        self.settings.window_geometry = self.saveGeometry()
+        self.preview.save_touchup()
+        self.model.save()
+        self.settings.window_geometry = bytes(self.saveGeometry().data())
+        self.watch_feed.window_closed()
         event.accept()

@@ -80,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     window.add_paths([str(args.photos)])
     _wait(app, lambda: window.session.photos)
-    window.start_action.trigger()
+    window.acts.start.trigger()
     _wait(app, lambda: not window.busy)
     first = next(iter(window.session.photos))
     window.queue.select(first)
-    _wait(app, lambda: window.current_key == first)
+    _wait(app, lambda: window.preview.current_key == first)
     window.pane.zoom_fit()
     app.processEvents()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # touch-up: zoom in on the car's edge with the brush and the mask overlay on
     window.set_tool("brush")
-    window.overlay_action.setChecked(True)
+    window.acts.overlay.setChecked(True)
     window.pane.set_overlay(True)
     h, w = window.document.mask.shape
     window.pane.set_zoom(2.0 * window.pane.zoom, at=QPointF(w * 0.3, h * 0.6))

@@ -69,9 +69,12 @@ class MaskDocument(QObject):
         stack.deleteLater()
 
     @staticmethod
-    def _fingerprint(model_mask: np.ndarray, mask: np.ndarray) -> bytes:
+    def _fingerprint(model_mask: np.ndarray | None, mask: np.ndarray | None) -> bytes:
         h = hashlib.blake2b(digest_size=16)
         for m in (model_mask, mask):
+            if m is None:
+                h.update(b"none")
+                continue
             h.update(str(m.shape).encode())
             h.update(np.packbits(m).tobytes())
         return h.digest()
@@ -145,7 +148,9 @@ class MaskDocument(QObject):
     @property
     def touched(self) -> bool:
         """The mask differs from the model's."""
-        return self.mask is not None and not np.array_equal(self.mask, self.model_mask)
+        if self.mask is None:
+            return False
+        return self.model_mask is None or not np.array_equal(self.mask, self.model_mask)
 
     # ---- edits ---------------------------------------------------------------------------------
     def paint_stroke(self, points: list[tuple[float, float]], radius: float, add: bool) -> None:
@@ -158,11 +163,13 @@ class MaskDocument(QObject):
 
     def begin_stroke(self, radius: float, add: bool) -> None:
         """Start a live stroke (mouse press); `stroke_to` paints as the mouse moves."""
+        if self.mask is None:
+            return
         self._stroke = Stroke(max(float(radius), MIN_RADIUS), bool(add), self.mask.copy())
 
     def stroke_to(self, x: float, y: float) -> None:
         s = self._stroke
-        if s is None:
+        if s is None or self.mask is None:
             return
         box = s.to(self.mask, x, y)
         if box is not None:
@@ -172,7 +179,7 @@ class MaskDocument(QObject):
     def end_stroke(self) -> None:
         """Finish the stroke (mouse release): push it as one undo step if it changed anything."""
         s, self._stroke = self._stroke, None
-        if s is None or s.box is None:
+        if s is None or s.box is None or self.mask is None:
             return
         x0, y0, x1, y1 = s.box
         before, after = s.before[y0:y1, x0:x1], self.mask[y0:y1, x0:x1]
@@ -180,7 +187,7 @@ class MaskDocument(QObject):
 
     def reset_to_model(self) -> None:
         """Undoably go back to the model's mask."""
-        if self.mask is not None:
+        if self.mask is not None and self.model_mask is not None:
             self._push(0, 0, self.mask, self.model_mask, "Reset to model mask")
 
     def _push(self, x: int, y: int, before: np.ndarray, after: np.ndarray, text: str) -> None:
@@ -193,6 +200,8 @@ class MaskDocument(QObject):
         self.undo_stack.push(cmd)  # push runs redo(): writes `after`, already in place for strokes
 
     def _put(self, x: int, y: int, region: np.ndarray) -> None:
+        if self.mask is None:
+            return
         h, w = region.shape
         self.mask[y : y + h, x : x + w] = region
         if self._stroke is not None:  # undo/redo during a drag: the stroke starts from it

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPen, QPixmap, QTransform
+from PySide6.QtGui import QColor, QImage, QPen, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsPixmapItem,
@@ -42,7 +42,8 @@ class PreviewPane(QWidget):
     def __init__(self, document: MaskDocument | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.document: MaskDocument | None = None
+        self.document = document if document is not None else MaskDocument(self)
+        self._connected = False  # to the document's signals
         self._tool = Tool.BRUSH
         self._brush_size = 40
         self._zoom = 1.0
@@ -81,12 +82,12 @@ class PreviewPane(QWidget):
         self._stack.addWidget(self.placeholder)
         self._stack.addWidget(sides)
         self._update_cursor_shape()
-        self.set_document(document if document is not None else MaskDocument(self))
+        self.set_document(self.document)
 
     # ---- document ------------------------------------------------------------------------------
     def set_document(self, document: MaskDocument) -> None:
         """Show `document` (e.g. one per photo in the queue, each with its own undo history)."""
-        if self.document is not None:
+        if self._connected:
             self.document.end_stroke()
             self.document.changed.disconnect(self._refresh)
             self.document.loaded.disconnect(self._rebuild)
@@ -94,11 +95,12 @@ class PreviewPane(QWidget):
         self.document = document
         document.changed.connect(self._refresh)
         document.loaded.connect(self._rebuild)
+        self._connected = True
         self._rebuild()
 
     def _rebuild(self) -> None:
         doc = self.document
-        if doc.is_empty:
+        if doc.rgb is None or doc.mask is None:  # empty
             self._stack.setCurrentIndex(0)
             self._photo_item.setPixmap(QPixmap())
             for item in (self._overlay_item, self._cutout_item):
@@ -128,10 +130,13 @@ class PreviewPane(QWidget):
 
     def _refresh(self, x: int, y: int, w: int, h: int) -> None:
         """Recompute the cutout and overlay pixels of one box and repaint just that box."""
+        mask, rgb = self.document.mask, self.document.rgb
+        if mask is None or rgb is None:
+            return
         box = np.s_[y : y + h, x : x + w]
-        car = self.document.mask[box][..., None]
+        car = mask[box][..., None]
         cutout = self._cutout_item.buffer[box]
-        cutout[..., :3] = np.where(car, self.document.rgb[box][..., ::-1], 0)
+        cutout[..., :3] = np.where(car, rgb[box][..., ::-1], 0)
         cutout[..., 3] = car[..., 0] * np.uint8(255)
         self._overlay_item.buffer[box] = np.where(car, bgra(OVERLAY_RGBA), 0)
         rect = QRectF(x, y, w, h)
@@ -153,7 +158,7 @@ class PreviewPane(QWidget):
 
     @property
     def background(self) -> str | QColor:
-        return self.cutout_view.backdrop
+        return self.cutout_view.backdrop or "checker"  # the cutout side always has one
 
     def set_overlay(self, visible: bool) -> None:
         """Tint the car on the original side."""
@@ -201,7 +206,9 @@ class PreviewPane(QWidget):
         r = self._brush_size / 2
         for ring in self._cursors:
             ring.setRect(-r, -r, 2 * r, 2 * r)
-            ring.childItems()[0].setRect(-r, -r, 2 * r, 2 * r)
+            for inner in ring.childItems():
+                if isinstance(inner, QGraphicsEllipseItem):
+                    inner.setRect(-r, -r, 2 * r, 2 * r)
         panning = self._tool == Tool.PAN or self._space
         shape = Qt.CursorShape.OpenHandCursor if panning else Qt.CursorShape.CrossCursor
         for view in self.views:
@@ -232,7 +239,7 @@ class PreviewPane(QWidget):
 
     def zoom_fit(self) -> None:
         """Show the whole photo; it keeps fitting as the pane resizes until the next zoom."""
-        if self.document.is_empty:
+        if self.document.is_empty or self.document.mask is None:
             return
         h, w = self.document.mask.shape
         port = self.original_view.maximumViewportSize()
@@ -249,9 +256,9 @@ class PreviewPane(QWidget):
         for v in self.views:
             v.setTransform(QTransform.fromScale(zoom, zoom))
         drift = view.viewportTransform().map(fixed) - at
-        h, v = view.horizontalScrollBar(), view.verticalScrollBar()
-        h.setValue(h.value() + round(drift.x()))
-        v.setValue(v.value() + round(drift.y()))
+        x_bar, y_bar = view.horizontalScrollBar(), view.verticalScrollBar()
+        x_bar.setValue(x_bar.value() + round(drift.x()))
+        y_bar.setValue(y_bar.value() + round(drift.y()))
         self._sync_scroll(view)
         self._fit = False
         self._photo_item.setTransformationMode(
@@ -278,12 +285,12 @@ class PreviewPane(QWidget):
     # ---- input ---------------------------------------------------------------------------------
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         view = next((v for v in self.views if v.viewport() is obj), None)
-        if view is None or self.document is None or self.document.is_empty:
+        if view is None or self.document.is_empty:
             return False
         kind = event.type()
         if kind == QEvent.Type.Resize and self._fit:
             self.zoom_fit()
-        elif kind == QEvent.Type.Wheel:
+        elif kind == QEvent.Type.Wheel and isinstance(event, QWheelEvent):
             steps = event.angleDelta().y() / 120
             self.set_zoom(self._zoom * ZOOM_STEP**steps, view, event.position())
             return True

@@ -24,7 +24,8 @@ def _nice_step(raw: float) -> float:
 class LiveChart(QChartView):
     def __init__(self, title: str, x_label: str, y_label: str, color: str, markers=False):
         chart = QChart()
-        dark = QApplication.instance().property("carmask_theme") != "light"
+        app = QApplication.instance()
+        dark = app is None or app.property("carmask_theme") != "light"
         chart.setTheme(
             QChart.ChartTheme.ChartThemeDark if dark else QChart.ChartTheme.ChartThemeLight
         )

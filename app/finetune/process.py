@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import IO, cast
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
@@ -20,7 +21,7 @@ STDERR_LINES = 40
 
 
 class TrainProcess(QObject):
-    event = Signal(dict)  # one engine event (start, step, epoch, checkpoint, log, ...)
+    engine_event = Signal(dict)  # one engine event (start, step, epoch, checkpoint, log, ...)
     finished = Signal(int, str)  # exit code (-1: crashed or killed), the end of its stderr
 
     def __init__(self, parent: QObject | None = None):
@@ -79,24 +80,29 @@ class TrainProcess(QObject):
 
     def _force_stop(self) -> None:
         """Terminate a child that ignored Stop; kill it if it ignores that too (no blocking)."""
-        if self.running:
+        if self.proc is not None and self.running:
             log.warning("training child did not stop in time: terminating it")
             self.proc.terminate()
             self._hard_kill_timer.start()
 
     def _kill(self) -> None:
-        if self.running:
+        if self.proc is not None and self.running:
             log.warning("training child ignored the termination: killing it")
             self.proc.kill()
 
     def _read_stdout(self) -> None:
-        self._buffer += bytes(self.proc.readAllStandardOutput())
+        if self.proc is None:
+            return
+        self._buffer += bytes(self.proc.readAllStandardOutput().data())
         *lines, self._buffer = self._buffer.split(b"\n")
-        for event in read_events(raw.decode("utf-8", "replace") for raw in lines):
-            self.event.emit(event)
+        text = [raw.decode("utf-8", "replace") for raw in lines]
+        for event in read_events(cast(IO[str], text)):  # any iterable of lines will do
+            self.engine_event.emit(event)
 
     def _read_stderr(self) -> None:
-        text = bytes(self.proc.readAllStandardError()).decode("utf-8", "replace")
+        if self.proc is None:
+            return
+        text = bytes(self.proc.readAllStandardError().data()).decode("utf-8", "replace")
         for line in text.splitlines():
             log.info("training child: %s", line)
             self._stderr.append(line)
@@ -104,7 +110,8 @@ class TrainProcess(QObject):
 
     def _error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
-            self._stderr.append(f"the training process could not start ({self.proc.errorString()})")
+            why = self.proc.errorString() if self.proc is not None else "no process"
+            self._stderr.append(f"the training process could not start ({why})")
             self._finished(-1, QProcess.ExitStatus.CrashExit)
 
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:

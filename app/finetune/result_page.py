@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app.finetune.pages import of_wizard
 from app.worker import Progress, call_in_pool
 
 EXAMPLE_WIDTH = 360
@@ -84,7 +85,7 @@ class ResultPage(QWizardPage):
         return next(k for k, b in self.use_buttons.items() if b.isChecked())
 
     def initializePage(self) -> None:
-        wizard = self.wizard()
+        wizard = of_wizard(self)
         training = wizard.training_page
         base = wizard.setup_page.base.currentData()
         if not self.name.text():
@@ -172,11 +173,13 @@ class ResultPage(QWizardPage):
         self.installing = True
         self.completeChanged.emit()
         self.summary.setText(self.summary.text() + "<br>Saving into the model library…")
-        source, name = self.wizard().training_page.model_path, self.name.text().strip()
+        source, name = of_wizard(self).training_page.model_path, self.name.text().strip()
 
         def run():
             from engine.training.finetune import install_model
 
+            if source is None:
+                raise ValueError("no trained model to save")
             return install_model(source, name)
 
         call_in_pool(run, self._installed, self._install_failed)
@@ -185,8 +188,8 @@ class ResultPage(QWizardPage):
     def _installed(self, path: Path) -> None:
         self.installed_path = Path(path)
         self.installing = False
-        self.wizard().installed.emit(str(path), self.use)
-        self.wizard().accept()
+        of_wizard(self).installed.emit(str(path), self.use)
+        of_wizard(self).accept()
 
     def _install_failed(self, message: str) -> None:
         self.installing = False

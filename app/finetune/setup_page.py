@@ -23,10 +23,11 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app.finetune.pages import of_wizard
 from app.session import check_photo
 from app.worker import Progress, call_in_pool
 from engine.training.config import TrainConfig
-from engine.training.finetune import finetune_config
+from engine.training.finetune import Timing, finetune_config
 from engine.training.pairs import Pair, split_by_car
 
 SKIPPED = "Not estimated (skipped). Training shows its time left as it runs."
@@ -62,7 +63,7 @@ class SetupPage(QWizardPage):
         self.current_model = current_model
         self.pairs: list[Pair] = []
         self._models: list[tuple[Path, object]] = []
-        self._timings: dict[tuple, object] = {}  # timing key -> Timing or why it failed
+        self._timings: dict[tuple, Timing | str] = {}  # timing key -> Timing or why it failed
         self._measuring = False
         self._skip = threading.Event()  # set: the estimate was skipped (for this wizard)
         self.problem = ""  # why the last estimate could not run (no training with these)
@@ -81,7 +82,7 @@ class SetupPage(QWizardPage):
         row.addWidget(self.all_layers)
         row.addWidget(self.decoder_only)
         row.addStretch(1)
-        self.size = QComboBox()
+        self.size_combo = QComboBox()
         self.epochs = QSpinBox(minimum=1, maximum=500, value=10)
         self.batch = QSpinBox(minimum=1, maximum=64, value=8)
         self.device = QComboBox()
@@ -107,7 +108,7 @@ class SetupPage(QWizardPage):
         form = QFormLayout(self)
         form.addRow("Base model:", self.base)
         form.addRow("Train:", what)
-        form.addRow("Resolution:", self.size)
+        form.addRow("Resolution:", self.size_combo)
         form.addRow("Epochs:", self.epochs)
         form.addRow("Batch size:", self.batch)
         form.addRow("Device:", self.device)
@@ -120,7 +121,7 @@ class SetupPage(QWizardPage):
         self._timer.timeout.connect(self._estimate)
         for signal in (
             self.base.currentIndexChanged,
-            self.size.currentIndexChanged,
+            self.size_combo.currentIndexChanged,
             self.epochs.valueChanged,
             self.batch.valueChanged,
             self.device.currentIndexChanged,
@@ -132,7 +133,7 @@ class SetupPage(QWizardPage):
 
     # -- filling in --------------------------------------------------------------------------
     def initializePage(self) -> None:
-        self.pairs = self.wizard().data_page.pairs()
+        self.pairs = of_wizard(self).data_page.pairs()
         if not self._models:  # first visit: all layers, whatever the number of photos. On real
             # photos of a new setting (benchmarks/results/finetune-real-cpu.json: 51 web photos,
             # from the Carvana model) all layers for 8 epochs reach 0.869 (median 0.956) on 47
@@ -164,22 +165,22 @@ class SetupPage(QWizardPage):
 
     def _fill_sizes(self) -> None:
         header = self._header()
-        self.size.blockSignals(True)
-        self.size.clear()
+        self.size_combo.blockSignals(True)
+        self.size_combo.clear()
         if header is not None:
             h, w = header.input_size
-            self.size.addItem(f"{h}×{w} (the base model's)", None)
+            self.size_combo.addItem(f"{h}×{w} (the base model's)", None)
             for sh, sw in SIZES:
                 if (sh, sw) != (h, w):
-                    self.size.addItem(f"{sh}×{sw}", [sh, sw])
-        self.size.blockSignals(False)
+                    self.size_combo.addItem(f"{sh}×{sw}", [sh, sw])
+        self.size_combo.blockSignals(False)
 
     # -- the configuration -------------------------------------------------------------------
     def split(self) -> tuple[list[Pair], list[Pair]]:
         return split_by_car(self.pairs, self.val_share.value() / 100, seed=0)
 
     def config(self) -> TrainConfig:
-        size = self.size.currentData()
+        size = self.size_combo.currentData()
         header = self._header()
         return finetune_config(
             self.base.currentData() or "",
@@ -267,7 +268,7 @@ class SetupPage(QWizardPage):
         self.measure_bar.setVisible(shown)
         self.skip_button.setVisible(shown)
 
-    def _measured(self, key: tuple, timing) -> None:
+    def _measured(self, key: tuple, timing: Timing | str) -> None:
         """`timing`: a Timing, or why these settings cannot train."""
         self._measuring = False
         self._measuring_shown(False)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.finetune.charts import LiveChart
+from app.finetune.pages import of_wizard
 from app.finetune.process import TrainProcess
 from app.worker import call_in_pool, fmt_time
 from engine.modelfiles.library import user_data_dir
@@ -45,7 +46,7 @@ class TrainingPage(QWizardPage):
             "Stop keeps the best model so far."
         )
         self.process = TrainProcess(self)
-        self.process.event.connect(self.on_event)
+        self.process.engine_event.connect(self.on_event)
         self.process.finished.connect(self._finished)
         self.run_dir: Path | None = None
         self.model_path: Path | None = None
@@ -81,7 +82,7 @@ class TrainingPage(QWizardPage):
         return self.process.running
 
     def initializePage(self) -> None:
-        wizard = self.wizard()
+        wizard = of_wizard(self)
         if self.running or self.outcome:
             return  # already started (Back is not offered during or after training)
         cfg = wizard.setup_page.config()

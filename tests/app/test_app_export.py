@@ -109,7 +109,7 @@ def test_export_dialog_writes_listing_frames_for_the_car_and_previews_one(qtbot,
     dialog.show()
     box = dialog.listing
     box.enabled.setChecked(True)
-    box.size.setCurrentText("640x480")
+    box.size_combo.setCurrentText("640x480")
     box.colour_button.set_colour("#204080")
     assert not dialog.spin_button.isVisible()
     box.spin.setChecked(True)
@@ -149,7 +149,7 @@ def test_the_samples_cutouts_go_to_my_pictures_folder_not_the_install_folder(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))  # no user-dirs.dirs: ~/Pictures
     before = sorted(p.relative_to(install) for p in install.rglob("*"))
     window = open_window()
-    window.samples_action.trigger()
+    window.acts.samples.trigger()
     qtbot.waitUntil(lambda: len(window.session.photos) > 0, timeout=10000)
     photo = next(iter(window.session.photos.values()))
     truth = read_mask(CARVANA / "val_masks" / "1a17a1bd648b_03_mask.gif")
@@ -197,14 +197,14 @@ def test_the_listing_preview_shows_the_selected_car_and_the_report_counts_spin_p
 
     box = dialog.listing
     box.enabled.setChecked(True)
-    box.size.setCurrentText("640x480")
+    box.size_combo.setCurrentText("640x480")
     box.spin.setChecked(True)
     dialog.folder.setText(str(tmp_path / "out"))
     dialog.png.setChecked(False)
     dialog.start()
     qtbot.waitUntil(lambda: dialog.report is not None, timeout=120000)
     assert len(dialog.report.spins) == 2
-    first = dialog.result.toPlainText().splitlines()[0]
+    first = dialog.report_text.toPlainText().splitlines()[0]
     assert first.startswith("written: 7 file(s) and 2 360° spin page(s);"), first
 
 
@@ -219,7 +219,7 @@ def _one_car_dialog(qtbot, tmp_path):
     dialog = ExportDialog(session, settings)
     qtbot.addWidget(dialog)
     dialog.listing.enabled.setChecked(True)
-    dialog.listing.size.setCurrentText("640x480")
+    dialog.listing.size_combo.setCurrentText("640x480")
     dialog.png.setChecked(False)
     return dialog, settings
 
@@ -263,7 +263,7 @@ def test_listing_frames_take_the_studios_backdrop_image_and_name_a_bad_one(qtbot
     box.image.setText(str(broken))
     dialog.folder.setText(str(tmp_path / "never"))
     dialog.start()
-    assert "broken.jpg" in dialog.result.toPlainText() and dialog.report is None
+    assert "broken.jpg" in dialog.report_text.toPlainText() and dialog.report is None
     box.image.setText(str(showroom))
     frames = _export(qtbot, dialog, tmp_path / "out")
     assert np.abs(read_rgb(frames[0])[:10, :10].astype(int) - (150, 30, 40)).max() <= 6

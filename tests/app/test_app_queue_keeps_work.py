@@ -38,7 +38,7 @@ def _segmented(qtbot, window: MainWindow, shoot: Path) -> list[str]:
     """The shoot queued and segmented; its keys in queue order."""
     window.add_paths([str(shoot)])
     qtbot.waitUntil(lambda: len(window.session.photos) == 4, timeout=10000)
-    window.start_action.trigger()
+    window.acts.start.trigger()
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     assert window.session.count(DONE) == 4
     return list(window.session.photos)
@@ -48,8 +48,7 @@ def _touch_up(window: MainWindow, key: str) -> np.ndarray:
     photo = window.session.photos[key]
     edit = window.session.mask(photo).copy()
     edit[:40, :60] = ~edit[:40, :60]  # a painted corner
-    window.session.save_touchup(photo, edit)
-    window.queue.show_status(photo, window.session)
+    window.model.save_touchup(photo, edit)  # the queue follows the model
     assert photo.status == TOUCHED
     return edit
 
@@ -133,7 +132,7 @@ def test_removing_photos_with_cutouts_asks_first_and_undo_brings_them_back(
     assert window.removal.undo_button.isVisible() and window.removal.undo_action.isEnabled()
 
     # Edit → Undo remove: back in their places with their masks, touch-up and state
-    edit_menu = window.menus["&Edit"]
+    edit_menu = window.acts.menus["&Edit"]
     assert window.removal.undo_action in edit_menu.actions()
     window.removal.undo_action.trigger()
     assert list(session.photos) == keys and set(window.queue.items) == set(keys)
@@ -168,7 +167,7 @@ def test_removing_photos_not_yet_segmented_asks_nothing_and_can_be_undone(
 
     monkeypatch.setattr(QMessageBox, "exec", asked)
     _select(window, keys[1:3])
-    window.remove_action.trigger()
+    window.acts.remove.trigger()
     assert list(window.session.photos) == [keys[0], keys[3]]
     window.removal.undo_button.click()
     assert list(window.session.photos) == keys
@@ -190,10 +189,10 @@ def test_cancelling_run_again_keeps_the_cutouts_of_photos_not_yet_run(
     # run all four again, the touch-ups to be replaced by the new masks; Cancel during the first
     monkeypatch.setattr(QMessageBox, "question", lambda *_a: QMessageBox.StandardButton.Yes)
     _select(window, keys)
-    window.rerun_action.trigger()
+    window.acts.rerun.trigger()
     assert window.busy
     rerun: list[str] = []
-    window.worker.photo_started.connect(lambda _key: window.cancel_action.trigger())
+    window.worker.photo_started.connect(lambda _key: window.acts.cancel.trigger())
     window.worker.photo_done.connect(lambda key, *_: rerun.append(key))
     # a crash now loses no cutout either: session.json still has them done
     saved = Session.load(session.folder).photos

@@ -62,7 +62,7 @@ def _drop(window: MainWindow, paths: list[Path]) -> None:
 def _run_batch(qtbot, window: MainWindow, ui_ticks) -> list[float]:
     """Start the batch and return the gaps between ticks of a 20 ms UI timer while it ran."""
     ui_ticks.start()
-    window.start_action.trigger()
+    window.acts.start.trigger()
     assert window.busy
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     return ui_ticks.gaps()
@@ -107,7 +107,7 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     # touch up the first photo: a brush stroke in the sky (no car there), then undo / redo
     key = str((studio / "0ed6904e1004_01.jpg").resolve())
     window.queue.select(key)
-    qtbot.waitUntil(lambda: window.current_key == key, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == key, timeout=10000)
     window.pane.zoom_fit()
     model_mask = window.document.mask.copy()
     window.set_tool("brush")
@@ -117,12 +117,12 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     ys, xs = np.nonzero(changed)
     assert changed.any() and window.document.mask[changed].all()  # only added car
     assert ys.min() >= 20 - 12 and ys.max() <= 20 + 12 and xs.min() >= 60 - 12
-    window.undo_action.trigger()
+    window.acts.undo.trigger()
     assert np.array_equal(window.document.mask, model_mask)
-    window.redo_action.trigger()
+    window.acts.redo.trigger()
     touched = window.document.mask.copy()
     assert changed.sum() == (touched != model_mask).sum()
-    window.save_touchup()
+    window.preview.save_touchup()
     assert window.session.photos[key].status == TOUCHED
     assert window.queue.items[key].text(1) == "touched up"
 
@@ -130,14 +130,14 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     # undo; back on the first, it undoes the stroke made before the switch
     other = next(k for k, p in window.session.photos.items() if k != key and p.status == DONE)
     window.queue.select(other)
-    qtbot.waitUntil(lambda: window.current_key == other, timeout=10000)
-    assert not window.undo_action.isEnabled()
+    qtbot.waitUntil(lambda: window.preview.current_key == other, timeout=10000)
+    assert not window.acts.undo.isEnabled()
     window.queue.select(key)
-    qtbot.waitUntil(lambda: window.current_key == key, timeout=10000)
-    assert window.undo_action.isEnabled() and "Brush stroke" in window.undo_action.text()
-    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: window.preview.current_key == key, timeout=10000)
+    assert window.acts.undo.isEnabled() and "Brush stroke" in window.acts.undo.text()
+    window.acts.undo.trigger()
     assert np.array_equal(window.document.mask, model_mask)
-    window.redo_action.trigger()
+    window.acts.redo.trigger()
     assert np.array_equal(window.document.mask, touched)
     window.grab().save(str(tmp_path / "main-window.png"))
 
@@ -145,7 +145,7 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     dialog = window.open_export()
     out = tmp_path / "export"
     dialog.folder.setText(str(out))
-    dialog.mask.setChecked(True)
+    dialog.mask_box.setChecked(True)
     dialog.export_button.click()
     qtbot.waitUntil(lambda: dialog.report is not None, timeout=30000)
     report = dialog.report
@@ -173,9 +173,9 @@ def test_drop_run_touch_up_export_and_reopen(qtbot, open_window, tmp_path, studi
     assert len(again.queue.items) == 5
     assert again.problems.count() == 1
     again.queue.select(key)
-    qtbot.waitUntil(lambda: again.current_key == key, timeout=10000)
+    qtbot.waitUntil(lambda: again.preview.current_key == key, timeout=10000)
     assert np.array_equal(again.document.mask, touched)
-    again.reset_action.trigger()
+    again.acts.reset.trigger()
     assert np.array_equal(again.document.mask, model_mask)
 
 
@@ -209,7 +209,7 @@ def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(qtbot, open_wi
     window = open_window()
     window.add_paths([str(studio)])
     qtbot.waitUntil(lambda: len(window.session.photos) == 5, timeout=10000)
-    window.start_action.trigger()
+    window.acts.start.trigger()
     worker, started, late = window.worker, [], []
 
     def on_start(key: str) -> None:  # on the worker's thread, as the photo starts
@@ -218,7 +218,7 @@ def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(qtbot, open_wi
             late.append(key)
 
     worker.photo_started.connect(on_start, Qt.ConnectionType.DirectConnection)
-    worker.photo_done.connect(lambda *_: window.cancel_action.trigger())
+    worker.photo_done.connect(lambda *_: window.acts.cancel.trigger())
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     counts = [p.status for p in window.session.photos.values()]
     # no photo starts once Cancel is in; the ones in flight (segmented, or their mask being
@@ -235,19 +235,19 @@ def test_pause_waits_between_photos_and_resume_goes_on(qtbot, open_window, studi
     window.add_paths([str(studio)])
     qtbot.waitUntil(lambda: len(window.session.photos) == 5, timeout=10000)
     started: list[str] = []
-    window.start_action.trigger()
+    window.acts.start.trigger()
     window.worker.photo_started.connect(started.append)
     qtbot.waitUntil(lambda: len(started) == 1, timeout=120000)
-    window.pause_action.trigger()  # during the first photo: held once it is done
-    window.pause_action.trigger()  # and resumed before it is: the batch must not stay held
-    window.pause_action.trigger()  # paused again
+    window.acts.pause.trigger()  # during the first photo: held once it is done
+    window.acts.pause.trigger()  # and resumed before it is: the batch must not stay held
+    window.acts.pause.trigger()  # paused again
     qtbot.waitUntil(lambda: window.session.count(DONE) >= 1, timeout=120000)
     qtbot.wait(1500)
     held = len(started)
     assert held <= 2 and window.worker.paused and "paused" in window.rate_label.text()
     qtbot.wait(1500)
     assert len(started) == held  # nothing starts while paused
-    window.pause_action.trigger()
+    window.acts.pause.trigger()
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     assert len(started) == 5 and window.session.count(DONE) == 4  # and the truncated one failed
     assert "Finished: 4 segmented, 1 failed" in window.rate_label.text()
@@ -267,7 +267,7 @@ def test_rerun_keeps_a_touch_up_unless_the_operator_discards_it(
     window.session.save_touchup(photo, edit)
 
     window.queue.select(photo.key)
-    qtbot.waitUntil(lambda: window.current_key == photo.key, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == photo.key, timeout=10000)
     for answer, expected in (
         (QMessageBox.StandardButton.No, TOUCHED),
         (QMessageBox.StandardButton.Yes, DONE),
@@ -280,7 +280,7 @@ def test_rerun_keeps_a_touch_up_unless_the_operator_discards_it(
 
         monkeypatch.setattr(QMessageBox, "question", reply)
         window.queue.items[photo.key].setSelected(True)
-        window.rerun_action.trigger()
+        window.acts.rerun.trigger()
         qtbot.waitUntil(lambda: not window.busy, timeout=60000)
         assert asked and "touch-ups" in asked[0]
         assert photo.status == expected
@@ -290,7 +290,7 @@ def test_rerun_keeps_a_touch_up_unless_the_operator_discards_it(
 def test_an_empty_window_says_where_to_start_until_photos_are_queued(qtbot, open_window):
     """First start: a drop target with Add folder / Add photos / Open samples, not an empty
     preview; Open samples queues the shipped sample car and the preview takes its place."""
-    from app.empty_state import DROP_TEXT, EmptyState
+    from app.widgets.empty_state import DROP_TEXT, EmptyState
 
     window = open_window()
     window.show()
@@ -299,7 +299,7 @@ def test_an_empty_window_says_where_to_start_until_photos_are_queued(qtbot, open
     assert DROP_TEXT in [label.text() for label in empty.findChildren(QLabel)]
     if shots := os.environ.get("CARMASK_SCREENSHOTS"):  # to look at it
         window.grab().save(str(Path(shots) / "empty-window.png"))
-    empty.buttons["samples_action"].click()
+    empty.buttons["samples"].click()
     qtbot.waitUntil(lambda: len(window.session.photos) == 16, timeout=20000)
     assert window.stage.currentWidget() is not empty and window.pane.isVisible()
 
@@ -315,7 +315,7 @@ def test_a_window_closed_while_thumbnails_are_made_takes_no_harm(qtbot, tmp_path
     store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(session_dir=tmp_path / "session", settings=Settings(store))
     window.show()
-    window.samples_action.trigger()
+    window.acts.samples.trigger()
     qtbot.waitUntil(lambda: len(window.session.photos) == 16, timeout=20000)
     window.close()
     window.deleteLater()

@@ -125,7 +125,7 @@ def test_wizard_reports_bad_pairs_trains_and_installs(
     # the main window segments with it
     window.add_paths([str(CARVANA / "val" / "1a17a1bd648b_07.jpg")])
     qtbot.waitUntil(lambda: len(window.session.photos) == 1, timeout=10000)
-    window.start_action.trigger()
+    window.acts.start.trigger()
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     photo = next(iter(window.session.photos.values()))
     assert photo.status == DONE and "Studio test" in photo.model

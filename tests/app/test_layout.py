@@ -87,9 +87,9 @@ def test_the_preview_names_photo_angle_and_zoom_and_keeps_zoom_across_angles(
     angles = [carvana / "val" / f"1a17a1bd648b_{n}.jpg" for n in ("03", "07", "14")]
     window.add_paths([str(p) for p in angles])
     qtbot.waitUntil(lambda: len(window.session.photos) == 3, timeout=10000)
-    keys = [p.key for p in window._car_photos(next(iter(window.session.photos)))]
+    keys = [p.key for p in window.preview.car_photos(next(iter(window.session.photos)))]
     window.queue.select(keys[0])
-    qtbot.waitUntil(lambda: window.current_key == keys[0], timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == keys[0], timeout=10000)
     pane, caption = window.pane, window.caption
     name = window.session.photos[keys[0]].name
     assert name in caption.photo.text() and "angle 03 (1 of 3)" in caption.photo.text()
@@ -102,8 +102,8 @@ def test_the_preview_names_photo_angle_and_zoom_and_keeps_zoom_across_angles(
     qtbot.wait(100)  # the views settle
     position = (view.horizontalScrollBar().value(), view.verticalScrollBar().value())
     assert position != (0, 0) and caption.zoom.text() == "Zoom 200 %"
-    window.step_angle(1)
-    qtbot.waitUntil(lambda: window.current_key == keys[1], timeout=10000)
+    window.preview.step_angle(1)
+    qtbot.waitUntil(lambda: window.preview.current_key == keys[1], timeout=10000)
     qtbot.wait(50)
     assert pane.zoom == 2.0 and caption.zoom.text() == "Zoom 200 %"
     assert (view.horizontalScrollBar().value(), view.verticalScrollBar().value()) == position
@@ -133,8 +133,7 @@ def test_needs_review_stays_readable_in_the_light_theme(qtbot, open_window, carv
     window.add_paths([str(carvana / "val" / "1a17a1bd648b_07.jpg")])
     qtbot.waitUntil(lambda: len(window.session.photos) == 1, timeout=10000)
     photo = next(iter(window.session.photos.values()))
-    window.session.set_status(photo, DONE, confidence=0.2)  # a doubtful cutout
-    window.queue.show_status(photo, window.session)
+    window.model.set_status(photo, DONE, confidence=0.2)  # a doubtful cutout; the queue follows
     try:
         window.set_theme("light")
         item = window.queue.items[photo.key]

@@ -39,7 +39,7 @@ def test_photos_still_queued_after_a_restart_are_said_so(qtbot, open_window):
     tree.clearSelection()
     for angle in (1, 2, 3):
         tree.items[str((SAMPLES / f"1a17a1bd648b_0{angle}.jpg").resolve())].setSelected(True)
-    again.remove_action.trigger()  # nothing segmented: no question
+    again.acts.remove.trigger()  # nothing segmented: no question
     assert again.rate_label.text() == "13 photos still queued — Start (F5)"  # not a stale 16
 
 
@@ -48,7 +48,7 @@ def test_a_batch_left_running_on_purpose_goes_on_after_a_restart(
 ):
     window = open_window()
     _queue(qtbot, window, sorted(SAMPLES.glob("*.jpg"))[:4], 4)
-    window.start_action.trigger()
+    window.acts.start.trigger()
     qtbot.waitUntil(lambda: window.batch.segmented >= 1, timeout=120000)
     monkeypatch.setattr(QMessageBox, "question", lambda *_a: QMessageBox.StandardButton.Yes)
     window.close()  # "Stop the batch and quit?" Yes
@@ -101,7 +101,7 @@ def test_open_spin_opens_the_selected_cars_page_and_a_failure_says_why(
     window.queue.select(cars["1a17a1bd648b"][1].key)  # the car exported last
     dialog = window.open_export()
     dialog.listing.enabled.setChecked(True)
-    dialog.listing.size.setCurrentText("640x480")
+    dialog.listing.size_combo.setCurrentText("640x480")
     dialog.listing.spin.setChecked(True)
     out = tmp_path / "out"
     dialog.folder.setText(str(out))
@@ -119,11 +119,11 @@ def test_open_spin_opens_the_selected_cars_page_and_a_failure_says_why(
 
     # no desktop launcher (here: the offscreen platform opens nothing): the reason and the path
     dialog.open_button.click()
-    text = dialog.result.toPlainText()
+    text = dialog.report_text.toPlainText()
     assert "Cannot open the folder" in text and str(out) in text
     dialog.spin_button.click()
-    assert "Cannot open the spin page" in dialog.result.toPlainText()
-    assert str(out / "1a17a1bd648b_spin.html") in dialog.result.toPlainText()
+    assert "Cannot open the spin page" in dialog.report_text.toPlainText()
+    assert str(out / "1a17a1bd648b_spin.html") in dialog.report_text.toPlainText()
 
 
 def test_the_first_batch_says_it_prepares_the_model_for_this_pc(
@@ -137,7 +137,7 @@ def test_the_first_batch_says_it_prepares_the_model_for_this_pc(
     window.device_combo.setCurrentText("cpu")
     _queue(qtbot, window, sorted(SAMPLES.glob("*.jpg"))[:2], 2)
     seen: list[tuple[str, int]] = []
-    window.start_action.trigger()
+    window.acts.start.trigger()
     qtbot.waitUntil(
         lambda: (
             seen.append((window.rate_label.text(), window.progress.maximum())) or not window.busy

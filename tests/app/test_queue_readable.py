@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.queue_view import KEY_ROLE
 from app.session import FAILED
+from app.widgets.queue_view import KEY_ROLE
 
 ROOT = Path(__file__).parents[2]
 SAMPLES = ROOT / "resources" / "samples"
@@ -55,8 +55,7 @@ def test_the_queue_names_the_car_and_each_photo_by_its_angle(qtbot, open_window)
     row = car.child(8)
     photo = window.session.photos[row.data(0, KEY_ROLE)]
     reason = "unreadable photo: image file is truncated (45 bytes not processed) " * 2
-    window.session.set_status(photo, FAILED, reason)
-    tree.show_status(photo, window.session)
+    window.model.set_status(photo, FAILED, reason)  # the queue follows the model
     qtbot.wait(20)
     needed = tree.fontMetrics().horizontalAdvance(row.text(0)) + tree.iconSize().width()
     assert tree.visualRect(tree.indexFromItem(row, 0)).width() >= needed
@@ -81,7 +80,7 @@ def test_phone_photos_are_single_photos_without_an_angle_strip(qtbot, open_windo
     assert all(tree.topLevelItem(i).childCount() == 0 for i in range(4))
     key = str((phone_photos / "IMG_1235.jpg").resolve())
     tree.select(key)
-    qtbot.waitUntil(lambda: window.current_key == key, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == key, timeout=10000)
     assert not window.strip.isVisible()
     qtbot.waitUntil(lambda: len(tree.thumbnails) == 4, timeout=20000)
     _screenshot(window, "queue-phone.png")
@@ -98,19 +97,19 @@ def test_finished_counts_the_photos_of_this_batch_not_the_whole_queue(
 ):
     window = open_window()
     _queue(qtbot, window, sorted(SAMPLES.glob("*.jpg"))[:3], 3)
-    window.start_action.trigger()
+    window.acts.start.trigger()
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     assert window.rate_label.text() == "Finished: 3 segmented, 0 failed"
 
     _queue(qtbot, window, sorted(SAMPLES.glob("*.jpg"))[3:5], 5)
-    window.start_action.trigger()
+    window.acts.start.trigger()
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     assert window.rate_label.text() == "Finished: 2 segmented, 0 failed"
 
 
 def test_batch_actions_that_need_a_selection_are_disabled_without_one(qtbot, open_window):
     window = open_window()
-    needs_selection = (window.rerun_action, window.remove_action)
+    needs_selection = (window.acts.rerun, window.acts.remove)
     assert not any(a.isEnabled() for a in needs_selection)  # an empty queue
     _queue(qtbot, window, [SAMPLES], 16)
     window.queue.clearSelection()

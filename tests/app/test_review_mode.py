@@ -46,7 +46,7 @@ def test_review_mode_flags_walks_and_accepts_the_doubtful_cutouts(qtbot, open_wi
     window = open_window()
     window.add_paths([str(shoot)])
     qtbot.waitUntil(lambda: len(window.session.photos) == 5, timeout=10000)
-    window.start_action.trigger()
+    window.acts.start.trigger()
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     photos = {p.name: p for p in window.session.photos.values()}
     assert all(0 <= p.confidence <= 1 for p in photos.values())
@@ -64,19 +64,19 @@ def test_review_mode_flags_walks_and_accepts_the_doubtful_cutouts(qtbot, open_wi
     box.close()
     if shots := os.environ.get("CARMASK_SCREENSHOTS"):
         window.queue.select(flagged[0].key)
-        qtbot.waitUntil(lambda: window.current_key == flagged[0].key, timeout=10000)
+        qtbot.waitUntil(lambda: window.preview.current_key == flagged[0].key, timeout=10000)
         window.grab().save(str(Path(shots) / "review-mode.png"))
 
-    window.review_filter_action.trigger()  # only what needs a look
+    window.acts.review_filter.trigger()  # only what needs a look
     clean = window.queue.items[photos[f"{CAR}_01.jpg"].key]
     assert clean.isHidden() and not item.isHidden()
-    window.review_next_action.trigger()
-    qtbot.waitUntil(lambda: window.current_key == flagged[0].key, timeout=10000)
-    window.accept_action.trigger()
+    window.acts.review_next.trigger()
+    qtbot.waitUntil(lambda: window.preview.current_key == flagged[0].key, timeout=10000)
+    window.acts.accept.trigger()
     assert window.session.photos[flagged[0].key].reviewed
     assert item.text(1) == "reviewed" and item.isHidden()
-    window.review_next_action.trigger()
-    qtbot.waitUntil(lambda: window.current_key == flagged[1].key, timeout=10000)
+    window.acts.review_next.trigger()
+    qtbot.waitUntil(lambda: window.preview.current_key == flagged[1].key, timeout=10000)
 
     window.close()  # what was reviewed is kept with the session
     again = open_window()
@@ -95,7 +95,7 @@ def test_an_angle_swapped_for_another_cars_photo_needs_review(qtbot, open_window
     window = open_window()
     window.add_paths([str(folder)])
     qtbot.waitUntil(lambda: len(window.session.photos) == 16, timeout=10000)
-    window.start_action.trigger()
+    window.acts.start.trigger()
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     qtbot.waitUntil(lambda: window.review.angles_checked == 1, timeout=30000)
     swapped = window.session.photos[str(folder / f"{CAR}_05.jpg")]
@@ -110,7 +110,7 @@ def _segmented(qtbot, open_window, folder: Path, photos: int):
     window = open_window()
     window.add_paths([str(folder)])
     qtbot.waitUntil(lambda: len(window.session.photos) == photos, timeout=10000)
-    window.start_action.trigger()
+    window.acts.start.trigger()
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     qtbot.waitUntil(lambda: window.review.angles_checked == 1, timeout=30000)
     if window.review.message is not None:
@@ -130,7 +130,9 @@ def test_why_a_cutout_needs_review_shows_on_the_preview_the_status_and_the_car(
     photo = next(p for p in flagged if not p.set_reasons)
     window.queue.select(photo.key)
     line = window.review.line
-    qtbot.waitUntil(lambda: window.current_key == photo.key and line.isVisible(), timeout=10000)
+    qtbot.waitUntil(
+        lambda: window.preview.current_key == photo.key and line.isVisible(), timeout=10000
+    )
     assert photo.reasons[0] in line.text()  # under the cutout
     assert photo.reasons[0] in window.queue.items[photo.key].toolTip(1)  # the status cell's tip
     assert (
@@ -141,11 +143,11 @@ def test_why_a_cutout_needs_review_shows_on_the_preview_the_status_and_the_car(
         window.resize(1280, 720)
         qtbot.wait(300)
         window.grab().save(str(Path(shots) / "review-line.png"))
-    window.accept_action.trigger()
+    window.acts.accept.trigger()
     assert not line.isVisible() and "⚑ 3 need review" in car.text(1)
     clean = window.session.photos[str(shoot / f"{CAR}_01.jpg")]
     window.queue.select(clean.key)
-    qtbot.waitUntil(lambda: window.current_key == clean.key, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.current_key == clean.key, timeout=10000)
     assert not line.isVisible()
 
 
@@ -155,8 +157,8 @@ def test_export_says_how_many_need_review_and_can_leave_them_out(
     window = _segmented(qtbot, open_window, shoot, 5)
     accepted = window.review.flagged()[0]
     window.queue.select(accepted.key)
-    qtbot.waitUntil(lambda: window.current_key == accepted.key, timeout=10000)
-    window.accept_action.trigger()
+    qtbot.waitUntil(lambda: window.preview.current_key == accepted.key, timeout=10000)
+    window.acts.accept.trigger()
     dialog = window.open_export()
     assert "3 of them still need review" in dialog.summary.text()
     assert dialog.all_photos.isChecked()  # as before; the operator chooses to leave them out

@@ -39,11 +39,11 @@ def test_watched_photos_are_queued_when_complete_and_segmented(
     inbox.mkdir()
     window = open_window()
     feed = window.watch_feed
-    assert not window.stop_watching_action.isEnabled()
+    assert not window.acts.stop_watching.isEnabled()
     feed.settle_s = 0.5
     feed.start(inbox)
     qtbot.waitUntil(lambda: feed.watching, timeout=10000)  # started on a worker
-    assert window.stop_watching_action.isEnabled() and feed.label.isVisible()
+    assert window.acts.stop_watching.isEnabled() and feed.label.isVisible()
     assert window.settings.watch_folder == str(inbox)
 
     copier = _copy_slowly(photos[:2], inbox)
@@ -74,7 +74,7 @@ def test_watched_photos_are_queued_when_complete_and_segmented(
     assert again.watch_feed.folder == inbox
     qtbot.wait(int(again.watch_feed.settle_s * 1000) + 1500)  # the files there are seen again
     assert len(again.session.photos) == 3  # and not queued twice
-    again.stop_watching_action.trigger()
+    again.acts.stop_watching.trigger()
     assert not again.watch_feed.watching and again.settings.watch_folder == ""
 
 
@@ -83,4 +83,4 @@ def test_a_folder_that_cannot_be_watched_is_said(qtbot, open_window, tmp_path):
     window.watch_feed.start(tmp_path / "gone")
     qtbot.waitUntil(lambda: "Cannot watch" in window.statusBar().currentMessage(), timeout=10000)
     assert "not a folder" in window.statusBar().currentMessage()
-    assert not window.watch_feed.watching and not window.stop_watching_action.isEnabled()
+    assert not window.watch_feed.watching and not window.acts.stop_watching.isEnabled()

@@ -72,6 +72,10 @@ def make_thumbnail(path: Path) -> QImage | None:
     return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+def children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    return [c for i in range(item.childCount()) if (c := item.child(i)) is not None]
+
+
 def reasons_text(photo) -> str:
     """The photo's confidence and the reasons to look at it, a line each (for tooltips)."""
     text = f"confidence {photo.confidence:.2f}" if photo.confidence >= 0 else ""
@@ -190,7 +194,7 @@ class QueueTree(QTreeWidget):
         if top is None:
             return
         # the car's rows are its photos: no regrouping of the whole queue per status change
-        photos = [session.photos[top.child(i).data(0, KEY_ROLE)] for i in range(top.childCount())]
+        photos = [session.photos[child.data(0, KEY_ROLE)] for child in children(top)]
         ready = sum(p.has_mask for p in photos)
         failed = sum(p.status == FAILED for p in photos)
         text = f"{ready}/{len(photos)} done" + (f", {failed} failed" if failed else "")
@@ -212,7 +216,7 @@ class QueueTree(QTreeWidget):
             if key:
                 keys.append(key)
             else:  # a car: all its photos
-                keys += [item.child(i).data(0, KEY_ROLE) for i in range(item.childCount())]
+                keys += [child.data(0, KEY_ROLE) for child in children(item)]
         return list(dict.fromkeys(keys))
 
     def filter(self, keep, session: Session) -> None:
@@ -226,7 +230,7 @@ class QueueTree(QTreeWidget):
             photo = session.photos.get(key)
             item.setHidden(keep is not None and photo is not None and not keep(photo))
         for top in self.cars.values():
-            top.setHidden(all(top.child(i).isHidden() for i in range(top.childCount())))
+            top.setHidden(all(child.isHidden() for child in children(top)))
 
     def select(self, key: str) -> None:
         if key in self.items:

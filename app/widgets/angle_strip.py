@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
-from app.queue_view import KEY_ROLE, THUMB
+from app.widgets.queue_view import KEY_ROLE, THUMB
 
 
 class AngleStrip(QListWidget):

@@ -14,7 +14,10 @@ HINT_TEXT = (
 
 
 class EmptyState(QWidget):
-    def __init__(self, window):
+    """`buttons` ("add_folder", "add_files", "samples"): the window connects them to its
+    actions."""
+
+    def __init__(self) -> None:
         super().__init__()
         self.setObjectName("emptyState")
         title = QLabel(DROP_TEXT)
@@ -31,13 +34,11 @@ class EmptyState(QWidget):
         buttons.addStretch(1)
         self.buttons: dict[str, QPushButton] = {}
         for name, text in (
-            ("add_folder_action", "Add folder…"),
-            ("add_files_action", "Add photos…"),
-            ("samples_action", "Open samples"),
+            ("add_folder", "Add folder…"),
+            ("add_files", "Add photos…"),
+            ("samples", "Open samples"),
         ):
             button = QPushButton(text)
-            # looked up on click: the window builds its actions after its layout
-            button.clicked.connect(lambda _=False, n=name: getattr(window, n).trigger())
             buttons.addWidget(button)
             self.buttons[name] = button
         buttons.addStretch(1)
@@ -51,10 +52,10 @@ class EmptyState(QWidget):
         layout.addStretch(3)
 
 
-def build_stage(window, work: QWidget) -> QStackedWidget:
+def build_stage(empty: EmptyState, work: QWidget) -> QStackedWidget:
     """The right-hand side: the empty state until the queue has photos, then `work`."""
     stage = QStackedWidget()
-    stage.addWidget(EmptyState(window))
+    stage.addWidget(empty)
     stage.addWidget(work)
     return stage
 

@@ -1,10 +1,10 @@
-"""The window's Watch folder: photos that land in a folder (a tethered camera, a card reader) are
+"""Watch folder: photos that land in a folder (a tethered camera, a card reader) are
 queued as dropped photos are, once each file is complete, and segmented.
 
 The watching is the engine's (`engine.batch.watch.FolderWatcher`, started on a worker as it lists
 the
 folder, then on its own threads); each complete
-file comes back here through a Qt signal (queued onto the UI thread), is added with the window's
+file comes back here through a Qt signal (queued onto the UI thread), is added with the intake's
 `add_paths` (the drag-and-drop path: scanned on a worker, queued once), and, when no batch runs,
 the batch starts for the photos that arrived. The folder is remembered and watched again at the
 next start; closing the window stops the watching.
@@ -13,11 +13,15 @@ next start; closing the window stops the watching.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal, Slot
-from PySide6.QtWidgets import QLabel
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtWidgets import QLabel, QStatusBar
 
+from app.controllers.batch import BatchController
+from app.model import SessionModel
+from app.settings import Settings
 from app.worker import call_in_pool
 
 log = logging.getLogger(__name__)
@@ -27,13 +31,25 @@ START_CHECK_MS = 1000  # how often a waiting arrival is looked at while a batch 
 
 
 class WatchFolderFeed(QObject):
-    """Feeds a window's queue from a watched folder (`start`, `stop`)."""
+    """Feeds the queue from a watched folder (`start`, `stop`): arrivals are added with
+    `add_paths` (as a drop is), and the batch starts for them."""
 
     arrived = Signal(str)  # emitted on the watcher's thread; received on the UI thread
+    watching_changed = Signal(bool)
 
-    def __init__(self, window, settle_s: float = 2.0) -> None:
-        super().__init__(window)
-        self.w = window
+    def __init__(
+        self,
+        model: SessionModel,
+        settings: Settings,
+        batch: BatchController,
+        status: QStatusBar,
+        add_paths: Callable[[list[str]], None],
+        parent: QObject,
+        settle_s: float = 2.0,
+    ) -> None:
+        super().__init__(parent)
+        self.model, self.settings, self.batch, self.status = model, settings, batch, status
+        self.add_paths = add_paths
         self.settle_s = settle_s
         self.watcher = None
         self.folder: Path | None = None
@@ -42,13 +58,12 @@ class WatchFolderFeed(QObject):
         self._arrivals: set[Path] = set()  # queued from the folder, batch not yet started
         self.label = QLabel("")
         self.label.setVisible(False)
-        window.statusBar().addPermanentWidget(self.label)
+        status.addPermanentWidget(self.label)
         self.arrived.connect(self._arrived)
         self._flush_timer = QTimer(self, singleShot=True, interval=FLUSH_MS)
         self._flush_timer.timeout.connect(self._flush)
         self._start_timer = QTimer(self, interval=START_CHECK_MS)
         self._start_timer.timeout.connect(self._start_batch)
-        window.installEventFilter(self)
 
     @property
     def watching(self) -> bool:
@@ -77,19 +92,19 @@ class WatchFolderFeed(QObject):
             return
         self._starting = None
         self.watcher, self.folder = watcher, folder
-        self.w.settings.watch_folder = str(folder)
+        self.settings.watch_folder = str(folder)
         self.label.setText(f"watching: {folder.name}")
         self.label.setToolTip(f"New photos in {folder} are queued and segmented")
         self.label.setVisible(True)
         self._start_timer.start()
         self._update_actions()
-        self.w.statusBar().showMessage(f"Watching {folder} for new photos", 8000)
+        self.status.showMessage(f"Watching {folder} for new photos", 8000)
 
     def _not_started(self, folder: Path, message: str) -> None:
         if self._starting == folder:
             self._starting = None
         hint = " (pip install watchdog)" if "watchdog" in message else ""
-        self.w.statusBar().showMessage(f"Cannot watch {folder}: {message}{hint}", 10000)
+        self.status.showMessage(f"Cannot watch {folder}: {message}{hint}", 10000)
 
     def stop(self, forget: bool = True) -> None:
         self._starting = None
@@ -99,20 +114,18 @@ class WatchFolderFeed(QObject):
         self._start_timer.stop()
         self.folder = None
         if forget:
-            self.w.settings.watch_folder = ""
+            self.settings.watch_folder = ""
         self.label.setVisible(False)
         self._update_actions()
 
     def resume(self) -> None:
         """Watch the folder watched when the app was last closed, if it is still there."""
-        folder = self.w.settings.watch_folder
+        folder = self.settings.watch_folder
         if folder and Path(folder).is_dir():
             self.start(folder)
 
     def _update_actions(self) -> None:
-        action = getattr(self.w, "stop_watching_action", None)
-        if action is not None:
-            action.setEnabled(self.watching)
+        self.watching_changed.emit(self.watching)
 
     # -- arrivals ---------------------------------------------------------------------------
     def _found(self, path: Path) -> None:  # the watcher's thread
@@ -129,31 +142,28 @@ class WatchFolderFeed(QObject):
     def _flush(self) -> None:
         paths, self._waiting = self._waiting, []
         if paths:
-            self.w.add_paths(paths)  # as a drop: scanned on a worker, each file queued once
+            self.add_paths(paths)  # as a drop: scanned on a worker, each file queued once
 
     def _start_batch(self) -> None:
         """Start the batch once the arrivals are queued and no batch runs."""
-        if not self._arrivals or self.w.batch.busy or self._waiting:
+        if not self._arrivals or self.batch.busy or self._waiting:
             return
         from app.session import QUEUED
 
-        queued = {Path(p.path).absolute() for p in self.w.session.photos.values()}
+        queued = {Path(p.path).absolute() for p in self.model.photos.values()}
         waiting = {
-            Path(p.path).absolute() for p in self.w.session.photos.values() if p.status == QUEUED
+            Path(p.path).absolute() for p in self.model.photos.values() if p.status == QUEUED
         }
         if not self._arrivals & queued:
             return  # still being scanned
         self._arrivals -= queued  # the batch takes these (or they are already done)
-        if waiting and self.w.model_paths():
-            self.w.batch.start()
+        if waiting and self.batch.has_model():
+            self.batch.start()
 
     # -- closing ----------------------------------------------------------------------------
-    def eventFilter(self, obj, event) -> bool:
-        if obj is self.w and event.type() == QEvent.Type.Close:
-            QTimer.singleShot(0, self._closed)  # after the window decided whether it closes
-        return False
-
-    def _closed(self) -> None:
-        if not self.w.isVisible() and self.watcher is not None:
-            self.watcher.stop()  # the folder stays remembered for the next start
+    def window_closed(self) -> None:
+        """The window closes: the watching stops (the folder stays remembered for the next
+        start)."""
+        if self.watcher is not None:
+            self.watcher.stop()
             self.watcher = None

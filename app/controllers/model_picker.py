@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from app.model_combo import SHORT
+from app.widgets.model_combo import SHORT
 
 log = logging.getLogger(__name__)
 MY_ENSEMBLE = "my-ensemble"  # the "model" setting for the ensemble the operator built
@@ -109,7 +109,7 @@ class ModelPicker:
             self.settings.model = path
         elif use == "ensemble":
             members = self.user_ensemble() or self.paths()
-            members = [str(p) for p in members if str(p) != path] + [path]
-            self.settings.ensemble = json.dumps(members)
+            names = [str(p) for p in members if str(p) != path] + [path]
+            self.settings.ensemble = json.dumps(names)
             self.settings.model = MY_ENSEMBLE
         self.fill()

@@ -4,11 +4,17 @@ thread, and turns the worker's signals into queue statuses (only here, on the UI
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Slot
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QStatusBar, QWidget
 
+from app.model import SessionModel
 from app.session import DONE, FAILED, PROCESSING, QUEUED, TOUCHED
+from app.settings import Settings
+from app.widgets.queue_view import QueueTree
 from app.worker import BatchJob, BatchWorker, fmt_time, start_batch
 
 STATUS_SAVE_MS = 1000  # a running batch saves the queue at most this often
@@ -18,19 +24,37 @@ def _photos(n: int) -> str:
     return f"{n} photo{'s' if n != 1 else ''}"
 
 
-class BatchController(QObject):
-    """One batch at a time for a `MainWindow` (its session, queue, status bar and actions)."""
+@dataclass(frozen=True)
+class BatchView:
+    """What the batch shows its progress in and asks of the window (public parts only)."""
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.w = window
+    parent: QWidget  # of its message boxes
+    status: QStatusBar
+    progress: QProgressBar
+    rate_label: QLabel
+    queue: QueueTree  # its selection (Run selected again)
+    model_paths: Callable[[], list[Path]]
+    device: Callable[[], str]
+
+
+class BatchController(QObject):
+    """One batch at a time: statuses go through the `SessionModel`, progress to `BatchView`."""
+
+    busy_changed = Signal(bool)
+    engine_ready = Signal(str, str)  # device label, model label
+    mask_written = Signal(str)  # a photo's new model mask is on disk (key)
+    finished = Signal()
+
+    def __init__(self, model: SessionModel, settings: Settings, view: BatchView, parent: QObject):
+        super().__init__(parent)
+        self.model, self.settings, self.v = model, settings, view
         self.worker: BatchWorker | None = None
-        self.thread = None
+        self.worker_thread: QThread | None = None
         self.segmented = self.failed = 0  # this batch's photos, as they come
         self._queued_note = False  # the status bar says how many photos a restart found queued
         # session.json holds the whole queue: a batch saves it once a second, not once per photo
         self._status_save_timer = QTimer(self, singleShot=True, interval=STATUS_SAVE_MS)
-        self._status_save_timer.timeout.connect(window.session.save)
+        self._status_save_timer.timeout.connect(model.save)
         self._preparing_timer = QTimer(self, interval=1000)  # the seconds the conversion takes
         self._preparing_timer.timeout.connect(self._show_preparing)
         self._preparing_text, self._preparing_since = "", 0.0
@@ -39,27 +63,33 @@ class BatchController(QObject):
     def busy(self) -> bool:
         return self.worker is not None
 
+    def has_model(self) -> bool:
+        """A model is chosen and installed (a batch could start)."""
+        return bool(self.v.model_paths())
+
+    def holds(self, key: str) -> bool:
+        """The running batch has the photo (it cannot leave the queue meanwhile)."""
+        return self.worker is not None and key in self.worker.keys
+
     def start(self) -> None:
-        w = self.w
+        v, session = self.v, self.model.session
         if self.worker is not None:
             return
-        pending = w.session.pending()
+        pending = session.pending()
         if not pending:
-            w.statusBar().showMessage("Nothing to do: every photo is segmented.", 5000)
+            v.status.showMessage("Nothing to do: every photo is segmented.", 5000)
             return
-        models = w.model_paths()
+        models = v.model_paths()
         if not models:
             QMessageBox.warning(
-                w, "No model", "No model is installed. Add a model file to the library."
+                v.parent, "No model", "No model is installed. Add a model file to the library."
             )
             return
-        w.session.requeue(pending)
-        for photo in pending:
-            w.queue.show_status(photo, w.session)
-        jobs = [BatchJob(p.key, p.path, w.session.mask_file(p, "model")) for p in pending]
+        self.model.requeue(pending)
+        jobs = [BatchJob(p.key, p.path, session.mask_file(p, "model")) for p in pending]
         self.segmented = self.failed = 0
         self._queued_note = False
-        self.worker = BatchWorker(jobs, models, w.device_combo.currentText())
+        self.worker = BatchWorker(jobs, models, v.device())
         self.worker.engine_ready.connect(self._engine_ready)
         self.worker.engine_failed.connect(self._engine_failed)
         self.worker.preparing.connect(self._preparing)
@@ -68,23 +98,22 @@ class BatchController(QObject):
         self.worker.photo_failed.connect(self._photo_failed)
         self.worker.progress.connect(self._progress)
         self.worker.finished.connect(self._finished)
-        w.progress.setRange(0, len(jobs))
-        w.progress.setValue(0)
-        w.progress.setVisible(True)
-        w.rate_label.setText("loading the model…")
-        self.thread = start_batch(self.worker)
-        w._update_actions()
+        v.progress.setRange(0, len(jobs))
+        v.progress.setValue(0)
+        v.progress.setVisible(True)
+        v.rate_label.setText("loading the model…")
+        self.worker_thread = start_batch(self.worker)
+        self.busy_changed.emit(True)
 
     def after_restart(self) -> None:
         """Photos still queued from an earlier run are said so; their batch goes on by itself
         when the app was closed while it ran (the operator was told it would)."""
-        w = self.w
-        resume, w.settings.resume_batch = w.settings.resume_batch, 0
-        queued = w.session.count(QUEUED)
+        resume, self.settings.resume_batch = self.settings.resume_batch, 0
+        queued = self.model.session.count(QUEUED)
         if not queued:
             return
         if resume:
-            w.statusBar().showMessage(f"Resuming the batch: {_photos(queued)} still queued", 10000)
+            self.v.status.showMessage(f"Resuming the batch: {_photos(queued)} still queued", 10000)
             QTimer.singleShot(0, self.start)
         else:
             self._queued_note = True
@@ -94,47 +123,47 @@ class BatchController(QObject):
         """The "still queued" note of a restart follows the queue (photos removed or added)
         until a batch starts."""
         if self._queued_note and not self.busy:
-            queued = self.w.session.count(QUEUED)
-            self.w.rate_label.setText(
+            queued = self.model.session.count(QUEUED)
+            self.v.rate_label.setText(
                 f"{_photos(queued)} still queued — Start (F5)" if queued else ""
             )
 
     def toggle_pause(self, checked: bool) -> None:
         if self.worker is None:
-            self.w.pause_action.setChecked(False)
+            self.busy_changed.emit(False)  # Pause is not checked without a batch
             return
         if checked:
             self.worker.pause()
-            self.w.rate_label.setText("paused (after the current photo)")
+            self.v.rate_label.setText("paused (after the current photo)")
         else:
             self.worker.resume()
 
     def cancel(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
-            self.w.rate_label.setText("cancelling after the current photo…")
+            self.v.rate_label.setText("cancelling after the current photo…")
 
     def stop_and_wait(self, ms: int = 60000) -> None:
         """Cancel the batch and wait for the photo in progress (closing the window)."""
         if self.worker is not None:
             self.worker.cancel()
-            if self.thread is not None:
-                self.thread.wait(ms)
+            if self.worker_thread is not None:
+                self.worker_thread.wait(ms)
 
     def rerun_selected(self) -> None:
-        w = self.w
-        photos = [w.session.photos[k] for k in w.queue.selected_keys()]
+        session = self.model.session
+        photos = [session.photos[k] for k in self.v.queue.selected_keys()]
         photos = [p for p in photos if p.status != PROCESSING]
         if not photos:
             return
         if self.busy:
-            w.statusBar().showMessage("A batch is running: run them again once it ends.", 8000)
+            self.v.status.showMessage("A batch is running: run them again once it ends.", 8000)
             return
         touched = [p for p in photos if p.status == TOUCHED]
         discard: list[str] = []
         if touched:
             answer = QMessageBox.question(
-                w,
+                self.v.parent,
                 "Touched-up photos",
                 f"{len(touched)} of the selected photos have touch-ups. Discard them and use the "
                 "new model masks?\n\nYes: discard the touch-ups. No: run the model but keep the "
@@ -150,16 +179,11 @@ class BatchController(QObject):
                 discard = [p.key for p in touched]  # once their new masks are in
         # each photo keeps its cutout (and touch-up) until its new mask comes: a cancel leaves
         # the photos not run yet as they were
-        w.session.requeue(photos, discard_touchups=discard)
+        self.model.requeue(photos, discard_touchups=discard)
         self.start()
         if self.worker is None:  # it did not start (no model): nothing was run again
-            self._settle_reruns()
-            w.session.save()
-
-    def _settle_reruns(self) -> None:
-        """Photos run again that got no new mask (a cancel) are done again, as they were."""
-        for photo in self.w.session.settle_reruns():
-            self.w.queue.show_status(photo, self.w.session)
+            self.model.settle_reruns()
+            self.model.save()
 
     # -- the worker's signals (UI thread) ---------------------------------------------------
     @Slot(str, int, int)
@@ -169,46 +193,43 @@ class BatchController(QObject):
         which = f" ({n} of {count})" if count > 1 else ""
         self._preparing_text = f"Preparing the model for this PC (once){which}…"
         self._preparing_since = time.monotonic()
-        self.w.progress.setRange(0, 0)  # busy: the converter reports no steps
+        self.v.progress.setRange(0, 0)  # busy: the converter reports no steps
         self._preparing_timer.start()
         self._show_preparing()
 
     def _show_preparing(self) -> None:
         seconds = time.monotonic() - self._preparing_since
-        self.w.rate_label.setText(f"{self._preparing_text} {seconds:.0f} s")
+        self.v.rate_label.setText(f"{self._preparing_text} {seconds:.0f} s")
 
     def _prepared(self) -> None:
         if self._preparing_timer.isActive():
             self._preparing_timer.stop()
-            self.w.progress.setRange(0, len(self.worker.jobs) if self.worker else 0)
-            self.w.rate_label.setText("segmenting…")
+            self.v.progress.setRange(0, len(self.worker.jobs) if self.worker else 0)
+            self.v.rate_label.setText("segmenting…")
 
     @Slot(str, str)
     def _engine_ready(self, device: str, model: str) -> None:
         self._prepared()
-        self.w._show_device(device)
-        self.w.model_label.setText(f"model: {model}")
+        self.engine_ready.emit(device, model)
 
     @Slot(str)
     def _engine_failed(self, message: str) -> None:
-        QMessageBox.critical(self.w, "Cannot start the batch", message)
+        QMessageBox.critical(self.v.parent, "Cannot start the batch", message)
 
     @Slot(str)
     def _photo_started(self, key: str) -> None:
-        photo = self.w.session.photos.get(key)
+        photo = self.model.photos.get(key)
         if photo:
-            photo.status = PROCESSING  # shown only; saved as queued if the app stops now
-            self.w.queue.show_status(photo, self.w.session)
+            self.model.show_processing(photo)  # saved as queued if the app stops now
 
     @Slot(str, float, str, float, list)
     def _photo_done(
         self, key: str, seconds: float, model: str, confidence: float, reasons: list
     ) -> None:
-        w = self.w
-        photo = w.session.photos.get(key)
+        photo = self.model.photos.get(key)
         if photo:
             self.segmented += 1
-            w.session.set_status(
+            self.model.set_status(
                 photo,
                 DONE,
                 save=False,
@@ -220,19 +241,15 @@ class BatchController(QObject):
                 reviewed=False,
             )
             self._save_statuses_soon()
-            w.queue.show_status(photo, w.session)
-            if key == w.current_key:
-                w.show_photo(key)
+            self.mask_written.emit(key)
 
     @Slot(str, str)
     def _photo_failed(self, key: str, reason: str) -> None:
-        w = self.w
-        photo = w.session.photos.get(key)
+        photo = self.model.photos.get(key)
         if photo:
             self.failed += 1
-            w.session.set_status(photo, FAILED, reason, save=False)
+            self.model.set_status(photo, FAILED, reason, save=False)
             self._save_statuses_soon()
-            w.queue.show_status(photo, w.session)
 
     def _save_statuses_soon(self) -> None:
         """Within a second (not restarted by the next photo: a long batch still saves)."""
@@ -241,29 +258,24 @@ class BatchController(QObject):
 
     @Slot(int, int, float, float)
     def _progress(self, done: int, total: int, rate: float, left: float) -> None:
-        self.w.progress.setRange(0, total)
-        self.w.progress.setValue(done)
+        self.v.progress.setRange(0, total)
+        self.v.progress.setValue(done)
         if not (self.worker and self.worker.paused):
             text = f"{done}/{total} · {rate:.2f} photos/s · {fmt_time(left)} left"
-            self.w.rate_label.setText(text)
+            self.v.rate_label.setText(text)
 
     @Slot(bool)
     def _finished(self, cancelled: bool) -> None:
         self._prepared()
-        w, session = self.w, self.w.session
-        for photo in session.photos.values():
-            if photo.status == PROCESSING:
-                session.set_status(photo, QUEUED, save=False)
-                w.queue.show_status(photo, session)
-        self._settle_reruns()
+        self.model.unfinished_to_queued()
+        self.model.settle_reruns()  # run again, no new mask (a cancel): done again, as they were
         self._status_save_timer.stop()
-        session.save()
+        self.model.save()
         verb = "Cancelled" if cancelled else "Finished"  # this batch's photos, not the queue's
-        w.rate_label.setText(f"{verb}: {self.segmented} segmented, {self.failed} failed")
-        w.review.batch_finished()
-        w.progress.setVisible(False)
-        w.pause_action.setChecked(False)
-        if self.thread is not None:
-            self.thread.wait()
-        self.worker, self.thread = None, None
-        w._update_actions()
+        self.v.rate_label.setText(f"{verb}: {self.segmented} segmented, {self.failed} failed")
+        self.finished.emit()
+        self.v.progress.setVisible(False)
+        if self.worker_thread is not None:
+            self.worker_thread.wait()
+        self.worker, self.worker_thread = None, None
+        self.busy_changed.emit(False)

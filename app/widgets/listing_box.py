@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
-from app.colour_button import ColourButton
 from app.settings import Settings
+from app.widgets.colour_button import ColourButton
 from app.worker import call_in_pool
 from engine.listing.choices import SHADOWS, SIZE_PRESETS, parse_size
 
@@ -37,9 +37,9 @@ class ListingBox(QGroupBox):
         super().__init__("Listing frames", parent)
         self.settings, self.sample = settings, sample
         self.enabled = QCheckBox("Frame every angle of a car alike, on a backdrop (JPEG)")
-        self.size = QComboBox(editable=True)
-        self.size.addItems(list(SIZE_PRESETS))
-        self.size.setCurrentText(settings.listing_size)
+        self.size_combo = QComboBox(editable=True)
+        self.size_combo.addItems(list(SIZE_PRESETS))
+        self.size_combo.setCurrentText(settings.listing_size)
         self.colour_button = ColourButton(settings.listing_backdrop, "Listing backdrop")
         self.colour_button.changed.connect(self._changed)
         # the CLI's --backdrop-bottom (a gradient) and --backdrop-image
@@ -72,7 +72,7 @@ class ListingBox(QGroupBox):
         self.preview.setMinimumSize(PREVIEW_WIDTH, PREVIEW_WIDTH * 3 // 4)
         form = QFormLayout(self)
         form.addRow(self.enabled)
-        form.addRow("Size", self.size)
+        form.addRow("Size", self.size_combo)
         colours = QHBoxLayout()
         for widget in (self.colour_button, self.gradient, self.bottom_button):
             colours.addWidget(widget)
@@ -94,7 +94,7 @@ class ListingBox(QGroupBox):
         form.addRow(self.preview)
         self._timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self._timer.timeout.connect(self.refresh_preview)
-        self.size.currentTextChanged.connect(self._changed)
+        self.size_combo.currentTextChanged.connect(self._changed)
         self.shadow.currentTextChanged.connect(self._changed)
         self.strength.valueChanged.connect(self._changed)
         self.gradient.toggled.connect(self._changed)
@@ -104,7 +104,7 @@ class ListingBox(QGroupBox):
         self.rendered = 0  # previews drawn (the tests wait for them)
 
     def _changed(self, *_args) -> None:
-        widgets = (self.size, self.colour_button, self.gradient, self.image, self.shadow)
+        widgets = (self.size_combo, self.colour_button, self.gradient, self.image, self.shadow)
         on = self.enabled.isChecked()
         for widget in (*widgets, self.strength, self.margin, self.spin, self.preview):
             widget.setEnabled(on)
@@ -140,7 +140,7 @@ class ListingBox(QGroupBox):
 
     def frame_size(self) -> tuple[int, int] | None:
         try:
-            size = parse_size(self.size.currentText())
+            size = parse_size(self.size_combo.currentText())
         except ValueError as exc:
             self.problem.setText(str(exc))
             return None
@@ -167,7 +167,7 @@ class ListingBox(QGroupBox):
         )
 
     def remember(self) -> None:
-        self.settings.listing_size = self.size.currentText().strip()
+        self.settings.listing_size = self.size_combo.currentText().strip()
         self.settings.listing_backdrop = self.colour_button.colour().name()
         self.settings.listing_shadow = self.shadow.currentText()
         self.settings.listing_shadow_strength = self.strength.value()

@@ -7,22 +7,40 @@ up. "Next to review" (N) goes to the least confident of them; "Accept" (A) marks
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QMessageBox
+from collections.abc import Callable
 
-from app.queue_view import review_colour
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QLabel, QMessageBox, QStatusBar, QWidget
+
+from app.model import SessionModel
 from app.session import DONE, Photo, needs_review
+from app.widgets.queue_view import QueueTree, review_colour
 from app.worker import call_in_pool
 
 OUT_OF_DEPTH = 0.5  # a finished batch with more than this share needing review: say so
 
 
-class ReviewController:
-    def __init__(self, window):
-        self.w = window
+class ReviewController(QObject):
+    """The review line, Next to review, Accept, the filter and the out-of-depth message."""
+
+    fine_tune_asked = Signal()
+
+    def __init__(
+        self,
+        model: SessionModel,
+        queue: QueueTree,
+        status: QStatusBar,
+        current_key: Callable[[], str],
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self.model, self.queue, self.status, self.current_key = model, queue, status, current_key
+        self.parent_widget = parent
         self.only_flagged = False
         self.warned = False  # the out-of-depth message is said once per session
         self.message: QMessageBox | None = None
         self.angles_checked = 0  # runs of the checks across angles (the tests wait for them)
+        self.line = QLabel()
 
     def recolour(self) -> None:
         """The line in the theme's "needs review" colour (after a change of theme too)."""
@@ -30,15 +48,14 @@ class ReviewController:
 
     def make_line(self) -> QLabel:
         """The line under the preview that says why the photo on show needs a look."""
-        self.line = QLabel()
         self.line.setWordWrap(True)
         self.recolour()
         self.line.setVisible(False)
-        self.w.queue.status_shown.connect(self._status_shown)
+        self.queue.status_shown.connect(self._status_shown)
         return self.line
 
     def show_line(self) -> None:
-        photo = self.w.session.photos.get(self.w.current_key)
+        photo = self.model.photos.get(self.current_key())
         if photo is None or not needs_review(photo):
             self.line.setVisible(False)
             return
@@ -48,38 +65,37 @@ class ReviewController:
         self.line.setVisible(True)
 
     def _status_shown(self, key: str) -> None:
-        if key == self.w.current_key:
+        if key == self.current_key():
             self.show_line()
 
     def flagged(self) -> list[Photo]:
         """The photos that need review, least confident first (a photo flagged against its
         car's other angles counts as 0.5 at most)."""
-        photos = [p for p in self.w.session.photos.values() if needs_review(p)]
+        photos = [p for p in self.model.photos.values() if needs_review(p)]
         return sorted(photos, key=lambda p: (_rank(p), p.key))
 
     def next_flagged(self) -> None:
         flagged = self.flagged()
         if not flagged:
-            self.w.statusBar().showMessage("Nothing needs review", 4000)
+            self.status.showMessage("Nothing needs review", 4000)
             return
         keys = [p.key for p in flagged]
-        current = self.w.current_key
+        current = self.current_key()
         after = keys.index(current) + 1 if current in keys else 0
-        self.w.queue.select(keys[after % len(keys)])
+        self.queue.select(keys[after % len(keys)])
 
     def accept(self) -> None:
-        photo = self.w.session.photos.get(self.w.current_key)
+        photo = self.model.photos.get(self.current_key())
         if photo is None or not photo.has_mask:
             return
-        self.w.session.set_status(photo, photo.status, reviewed=True)
-        self.w.queue.show_status(photo, self.w.session)
+        self.model.accept(photo)
         self.show_only_flagged(self.only_flagged)
         left = len(self.flagged())
-        self.w.statusBar().showMessage(f"Accepted {photo.name}; {left} left to review", 4000)
+        self.status.showMessage(f"Accepted {photo.name}; {left} left to review", 4000)
 
     def show_only_flagged(self, checked: bool) -> None:
         self.only_flagged = checked
-        self.w.queue.filter(needs_review if checked else None, self.w.session)
+        self.queue.filter(needs_review if checked else None, self.model.session)
 
     def batch_finished(self) -> None:
         self.check_angles()
@@ -88,7 +104,7 @@ class ReviewController:
     def check_angles(self) -> None:
         """Each car's segmented angles against each other (`engine.review.angles`), on a
         worker: the masks are read from the session's files."""
-        session = self.w.session
+        session = self.model.session
         photos = [p for p in session.photos.values() if p.has_mask]
 
         def check() -> dict[str, list[str]]:
@@ -104,23 +120,21 @@ class ReviewController:
         call_in_pool(check, self._angles_checked)
 
     def _angles_checked(self, flagged: dict[str, list[str]]) -> None:
-        session = self.w.session
-        for photo in session.photos.values():
+        for photo in self.model.photos.values():
             reasons = flagged.get(photo.key, []) if photo.has_mask else []
             if reasons != photo.set_reasons:
-                photo.set_reasons = reasons
-                self.w.queue.show_status(photo, session)
-        session.save()
+                self.model.set_reasons(photo, reasons)
+        self.model.save()
         self.show_only_flagged(self.only_flagged)
         self.angles_checked += 1
 
     def _say_if_out_of_depth(self) -> None:
-        done = [p for p in self.w.session.photos.values() if p.status == DONE and p.confidence >= 0]
+        done = [p for p in self.model.photos.values() if p.status == DONE and p.confidence >= 0]
         flagged = [p for p in done if needs_review(p)]
         if self.warned or len(done) < 4 or len(flagged) <= OUT_OF_DEPTH * len(done):
             return
         self.warned = True
-        box = QMessageBox(self.w)
+        box = QMessageBox(self.parent_widget)
         box.setIcon(QMessageBox.Icon.Information)
         box.setWindowTitle("These photos look new to the model")
         box.setText(
@@ -130,7 +144,7 @@ class ReviewController:
         )
         fine_tune = box.addButton("Fine-tune…", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
-        fine_tune.clicked.connect(self.w.open_finetune)
+        fine_tune.clicked.connect(self.fine_tune_asked)
         box.setModal(False)
         self.message = box
         box.show()

@@ -1,0 +1,1 @@
+"""Controllers: each drives one part of the work through the `SessionModel` (never the window)."""
