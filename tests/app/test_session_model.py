@@ -30,7 +30,7 @@ def queued(qtbot, open_window, tmp_path) -> MainWindow:
         shutil.copy(f, folder / f.name)
     window = open_window()
     window.add_paths([str(folder)])
-    qtbot.waitUntil(lambda: len(window.queue.items) == 3, timeout=10000)
+    qtbot.waitUntil(lambda: len(window.queue.items) == 3, timeout=30000)
     return window
 
 
