@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from engine.inference.backends import BACKEND_CHOICES
+from engine.inference.backends import backend_names
 from engine.inference.devices import DEVICE_CHOICES, PRECISION_CHOICES
 from engine.inference.ensemble import VOTE_METHODS
 from engine.modelfiles.header import ModelFileError
@@ -25,7 +25,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     p.add_argument(
         "--backend",
-        choices=BACKEND_CHOICES,
+        choices=("auto", *backend_names()),
         default="auto",
         help="what runs the networks: auto (default): OpenVINO on the CPU (3x PyTorch's speed "
         "in float32), PyTorch on CUDA or where OpenVINO fails to load (the reason is shown)",

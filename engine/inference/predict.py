@@ -17,37 +17,26 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.inference.backends import BACKEND_NAMES
+from engine.inference.backends import backend_spec
 from engine.inference.backends.select import attach_backend
 from engine.inference.devices import describe_device, inference_dtype, resolve_device
 from engine.inference.ensemble import combine
+from engine.inference.loaded import LoadedModel
 from engine.matte import Matte
 from engine.matte.alpha import edge_alpha
 from engine.matte.select import Selection, select_main_car
-from engine.modelfiles.checkpoint import ModelHeader, load_model
-from engine.models.unet import UNet
+from engine.modelfiles.checkpoint import load_model
 from engine.review.confidence import Confidence, confidence
 
+__all__ = ["LoadedModel", "Predictor", "compute_label", "input_geometry", "to_input_tensor"]
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class LoadedModel:
-    model: UNet
-    header: ModelHeader
-    path: Path | None = None
-    runner: Any = (
-        None  # another backend's copy of the networks (`engine.inference.backends`), or None
-    )
 
 
 ASPECT_TOLERANCE = 0.01  # photos this close to the model's aspect get exactly its input size
@@ -102,7 +91,7 @@ def compute_label(device: torch.device, dtype: torch.dtype, backend: str, note: 
     """What runs the models, for logs, the CLI and the status bar: 'CPU (2 threads), OpenVINO,
     float32', or with a fallback 'CPU (2 threads), PyTorch, float32 (OpenVINO failed: …)'."""
     precision = str(dtype).removeprefix("torch.")
-    label = f"{describe_device(device)}, {BACKEND_NAMES[backend]}, {precision}"
+    label = f"{describe_device(device)}, {backend_spec(backend).label}, {precision}"
     return f"{label} ({note})" if note else label
 
 
@@ -136,8 +125,9 @@ class Predictor:
                 model, header = load_model(m, self.device)
                 self.models.append(LoadedModel(model, header, Path(m)))
         self.backend, note = attach_backend(self.models, self.device, self.dtype, backend)
-        if self.backend != "torch":
-            self.dtype = self.models[0].runner.dtype  # what the backend really computes in
+        runner = self.models[0].runner
+        if self.backend != "torch" and runner is not None:
+            self.dtype = runner.dtype  # what the backend really computes in
         self.device_label = compute_label(self.device, self.dtype, self.backend, note)
         names = ", ".join(m.header.name for m in self.models)
         log.info("predicting on %s with %s", self.device_label, names)
