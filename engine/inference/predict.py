@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from engine.inference.backends import backend_spec
 from engine.inference.backends.select import attach_backend
+from engine.inference.config import PredictConfig
 from engine.inference.devices import describe_device, inference_dtype, resolve_device
 from engine.inference.ensemble import combine
 from engine.inference.loaded import LoadedModel
@@ -96,7 +97,10 @@ def compute_label(device: torch.device, dtype: torch.dtype, backend: str, note: 
 
 
 class Predictor:
-    """One model or an ensemble of models, each at its own resolution, on one device."""
+    """One model or an ensemble of models, each at its own resolution, on one device.
+
+    Built from a `PredictConfig` (`from_config`: what the CLI, the batch's lanes, the hot folder
+    and the cluster do), or with these keywords and models already in memory (training)."""
 
     def __init__(
         self,
@@ -131,6 +135,19 @@ class Predictor:
         self.device_label = compute_label(self.device, self.dtype, self.backend, note)
         names = ", ".join(m.header.name for m in self.models)
         log.info("predicting on %s with %s", self.device_label, names)
+
+    @classmethod
+    def from_config(cls, config: PredictConfig) -> Predictor:
+        return cls(
+            config.models,
+            device=config.device,
+            tta=config.tta,
+            vote=config.vote,
+            refine=config.refine,
+            precision=config.precision,
+            backend=config.backend,
+            keep_all_objects=config.keep_all_objects,
+        )
 
     @property
     def label(self) -> str:
