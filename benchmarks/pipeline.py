@@ -36,9 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.batch.export import ExportOptions, export_photo
 from engine.batch.outputs import OutputPlan
-from engine.cli.common import _lanes
+from engine.cli.common import predict_config
 from engine.cli.parser import build_parser
 from engine.cli.predict import cmd_predict
+from engine.inference.lanes import make_lanes
 from engine.inference.predict import Predictor
 from engine.io import atomic_write_json, read_mask, read_photo
 from engine.modelfiles.library import chosen_model_paths
@@ -98,7 +99,8 @@ def main(argv=None) -> int:
     model = chosen_model_paths([], args.ensemble)
     torch_p = Predictor(model, device="cpu", precision=args.precision, backend="torch")
     ov_p = Predictor(model, device="cpu", precision=args.precision, backend="openvino")
-    lanes, restore = _lanes(predict_args(photos, Path("."), formats, args.precision, model))
+    config = predict_config(predict_args(photos, Path("."), formats, args.precision, model))
+    lanes, restore = make_lanes(config)
     restore()
     lane_threads = lanes[0].models[0].runner.threads
     runs = {  # name: (loop, predictor(s), torch threads)

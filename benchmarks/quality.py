@@ -38,7 +38,7 @@ if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
 from engine import __version__  # noqa: E402
-from engine.inference.backends import BACKEND_CHOICES  # noqa: E402
+from engine.inference.config import Backend  # noqa: E402
 from engine.inference.devices import DEVICE_CHOICES, PRECISION_CHOICES, DeviceError  # noqa: E402
 from engine.inference.ensemble import VOTE_METHODS, combine  # noqa: E402
 from engine.inference.predict import Predictor  # noqa: E402
@@ -268,7 +268,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="--data is web-cars/: score its fixed validation split "
         "(engine.training.scenes.sources)",
     )
-    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="as for predict")
+    p.add_argument("--backend", default="auto", choices=Backend.values(), help="as for predict")
     p.add_argument("--threads", type=_positive, help="torch CPU threads")
     p.add_argument("--out", help="JSON path (default benchmarks/results/quality-<device>.json)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")

@@ -23,14 +23,13 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.batch.export import cutout_rgba
 from engine.inference.devices import cpu_has_fast_bf16
-from engine.inference.predict import Predictor, input_geometry, to_input_tensor
+from engine.inference.predict import Predictor
 from engine.io import atomic_write_bytes, atomic_write_json, read_photo
 from engine.modelfiles.library import default_model_paths
 
@@ -40,7 +39,8 @@ CONFIGS = (("torch", "fp32"), ("torch", "bf16"), ("openvino", "fp32"), ("openvin
 
 
 def stage_times(predictor: Predictor, path: Path, out: Path) -> dict[str, float]:
-    """One photo through the stages `Predictor.full_size_logits` and `export_photo` run."""
+    """One photo through the predictor's public steps (`Predictor.full_size_logits`'s, then its
+    threshold) and `export_photo`'s stages."""
     lm, t = predictor.models[0], {}
     clock = time.perf_counter()
 
@@ -52,21 +52,15 @@ def stage_times(predictor: Predictor, path: Path, out: Path) -> dict[str, float]
     with torch.inference_mode():
         rgb = read_photo(path).rgb
         lap("read")
-        (h, w), padded = input_geometry(rgb.shape[:2], lm.header.input_size, lm.model.stride)
-        x = lm.model.normalize(to_input_tensor(rgb, (h, w), predictor.device, padded))
+        x, content = predictor.prepare(lm, rgb)
         lap("resize")
-        net = lm.runner.unet if lm.runner is not None else lm.model
-        with predictor._autocast():
-            logits = net(x)[..., :h, :w].float()
+        logits = predictor.forward(lm, x, content)
         lap("unet")
-        logits = F.interpolate(logits, size=rgb.shape[:2], mode="bilinear", align_corners=False)
+        logits = predictor.upsample(logits, rgb.shape[:2])
         lap("upsample")
-        photo = torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
-        interior = lm.runner.refiner_interior if lm.runner is not None else None
-        with predictor._autocast():
-            logits = lm.model.refiner.refine(photo, logits[0, 0], interior=interior).float()
+        logits = predictor.refine_edges(lm, rgb, logits)
         lap("refiner")
-        mask = predictor._one_model_mask(logits)
+        mask = predictor.threshold(logits)
         lap("threshold")
         buffer = io.BytesIO()
         Image.fromarray(cutout_rgba(rgb, mask)).save(buffer, format="PNG", compress_level=1)

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from engine.inference.config import PredictConfig
 from engine.io import OutputWriteError, os_error_reason
 from engine.io.digest import bytes_digest, file_digest
 
@@ -50,13 +51,16 @@ def model_digest(models: Iterable[str | os.PathLike[str]], **settings: object) -
     return "sha256:" + h.hexdigest()
 
 
-def mask_settings(args) -> dict:
-    """The command-line options that change the masks (for `model_digest`), `--backend` where
-    this carmask has that option."""
-    settings = {"tta": args.tta, "vote": args.vote, "precision": args.precision}
-    if getattr(args, "backend", None) is not None:
-        settings["backend"] = args.backend
-    if getattr(args, "keep_all_objects", False):  # the main-object step off (engine.matte)
+def mask_settings(config: PredictConfig) -> dict:
+    """The prediction settings that change the masks (for `model_digest`), as the strings of
+    their command-line options."""
+    settings: dict[str, object] = {
+        "tta": config.tta,
+        "vote": config.vote.value,
+        "precision": config.precision.value,
+        "backend": config.backend.value,
+    }
+    if config.keep_all_objects:  # the main-object step off (engine.matte)
         settings["main_object"] = "off"
     return settings
 

@@ -6,9 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from engine.inference.backends import BACKEND_CHOICES
-from engine.inference.devices import DEVICE_CHOICES, PRECISION_CHOICES
-from engine.inference.ensemble import VOTE_METHODS
+from engine.inference.config import Backend, Device, Precision, PredictConfig, Vote
 from engine.modelfiles.header import ModelFileError
 from engine.modelfiles.library import chosen_model_paths
 
@@ -22,10 +20,10 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         help="model file (repeat for an ensemble); default: the shipped default model",
     )
     p.add_argument("--ensemble", action="store_true", help="use the shipped ensemble")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument("--device", choices=Device.values(), default="auto")
     p.add_argument(
         "--backend",
-        choices=BACKEND_CHOICES,
+        choices=Backend.values(),
         default="auto",
         help="what runs the networks: auto (default): OpenVINO on the CPU (3x PyTorch's speed "
         "in float32), PyTorch on CUDA or where OpenVINO fails to load (the reason is shown)",
@@ -33,53 +31,31 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tta", action="store_true", help="also predict the mirrored photo")
     p.add_argument(
         "--precision",
-        choices=PRECISION_CHOICES,
+        choices=Precision.values(),
         default="auto",
         help="auto (default): fp16 on CUDA, bf16 on a CPU that has it natively, else fp32",
     )
     p.add_argument(
         "--vote",
-        choices=VOTE_METHODS,
+        choices=Vote.values(),
         default="majority",
         help="how an ensemble combines its models (default: majority)",
     )
 
 
-def _predictor(args):
-    from engine.inference.predict import Predictor
-
-    return Predictor(
-        chosen_model_paths(args.model, args.ensemble),
+def predict_config(args: argparse.Namespace) -> PredictConfig:
+    """The one place a command's options become what prediction runs with (`_model_args`, and
+    predict's --keep-all-objects and --lanes where the command has them)."""
+    return PredictConfig(
+        models=tuple(chosen_model_paths(args.model, args.ensemble)),
         device=args.device,
+        backend=args.backend,
+        precision=args.precision,
         tta=args.tta,
         vote=args.vote,
-        precision=args.precision,
-        backend=args.backend,
         keep_all_objects=getattr(args, "keep_all_objects", False),
+        lanes=getattr(args, "lanes", 0) or 0,
     )
-
-
-def _lanes(args, photos: int = 2):
-    """The batch's predictors, one per lane (photos segmented at once), and a function that
-    gives torch its threads back. On a CPU with 2 threads or more: two lanes, each on half the
-    threads (1.4x the photos per second of one photo at a time: benchmarks/pipeline.py);
-    `--lanes N` sets the number; on CUDA one; never more lanes than `photos`."""
-    import torch
-
-    from engine.inference.devices import resolve_device
-
-    threads = torch.get_num_threads()
-    lanes = getattr(args, "lanes", 0) or 0
-    if not lanes:
-        lanes = 2 if resolve_device(args.device).type == "cpu" and threads >= 2 else 1
-    lanes = max(1, min(lanes, photos))  # a lane per photo at most
-    if lanes > 1:
-        torch.set_num_threads(max(1, threads // lanes))
-    try:
-        return [_predictor(args) for _ in range(lanes)], lambda: torch.set_num_threads(threads)
-    except BaseException:
-        torch.set_num_threads(threads)
-        raise
 
 
 def _parse_colour(text: str) -> tuple[int, int, int]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from engine.batch.intake import find_photos
+from engine.cli.common import predict_config
 from engine.inference.ensemble import combine
 from engine.io import (
     ImageReadError,
@@ -16,7 +18,6 @@ from engine.io import (
     read_rgb,
 )
 from engine.io.console import say
-from engine.modelfiles.library import chosen_model_paths
 from engine.training.metrics import dice
 
 
@@ -39,13 +40,9 @@ def cmd_evaluate(args) -> int:
     masks_dir = Path(args.masks)
     from engine.inference.predict import Predictor
 
-    paths = chosen_model_paths(args.model, args.ensemble)
-    members = [
-        Predictor(
-            [p], device=args.device, tta=args.tta, precision=args.precision, backend=args.backend
-        )
-        for p in paths
-    ]
+    config = predict_config(args)
+    paths = config.models
+    members = [Predictor.from_config(replace(config, models=(p,))) for p in paths]
     say(f"device: {members[0].device_label}")
     scores: dict[str, list[float]] = {str(p): [] for p in paths}
     ens: list[float] = []
@@ -73,7 +70,7 @@ def cmd_evaluate(args) -> int:
             scores[str(p)].append(dice(main, truth))
         if len(paths) > 1:
             thresholds = [m.models[0].header.threshold for m in members]
-            vote = members[0].main_object(combine(probs, thresholds, args.vote))[0]
+            vote = members[0].main_object(combine(probs, thresholds, config.vote))[0]
             ens.append(dice(vote, truth))
     if not any(scores.values()):
         print("no photo could be evaluated")
@@ -83,7 +80,7 @@ def cmd_evaluate(args) -> int:
     for name, s in scores.items():
         print(f"{Path(name).name}: mean Dice {np.mean(s):.5f} over {len(s)} photos")
     if ens:
-        print(f"ensemble ({args.vote} vote): mean Dice {np.mean(ens):.5f} over {len(ens)} photos")
+        print(f"ensemble ({config.vote} vote): mean Dice {np.mean(ens):.5f} over {len(ens)} photos")
     for path, reason in problems:
         print(f"  skipped: {path}: {reason}")
     return 0

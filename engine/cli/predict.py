@@ -18,7 +18,7 @@ from tqdm import tqdm
 from engine.batch.export import ExportOptions, export_photo
 from engine.batch.intake import find_photos
 from engine.batch.outputs import NAME_PATTERNS, OutputPlan
-from engine.cli.common import _lanes
+from engine.cli.common import predict_config
 from engine.inference.memory import HeapKeeper
 from engine.inference.pipeline import Lanes, WriteBehind
 from engine.io import (
@@ -38,7 +38,7 @@ def cmd_predict(args, predictors=None) -> int:
     if getattr(args, "ray", None) is not None:  # the batch on a Ray cluster: engine.cluster
         from engine.cluster import cmd_predict_ray
 
-        return cmd_predict_ray(args)
+        return cmd_predict_ray(args, lambda: predict_config(args))
     from engine.review.confidence import empty_cutout_note  # cv2: not at the CLI's start
 
     intake = find_photos(args.inputs)
@@ -51,7 +51,9 @@ def cmd_predict(args, predictors=None) -> int:
     if predictors:
         restore_threads = lambda: None  # noqa: E731
     else:
-        predictors, restore_threads = _lanes(args, len(intake.photos))
+        from engine.inference.lanes import make_lanes  # torch: not at the CLI's start
+
+        predictors, restore_threads = make_lanes(predict_config(args), len(intake.photos))
     try:  # every name chosen and claimed before anything is written; once the model loaded,
         # so that a model that does not load leaves no output folder behind
         _claim_outputs(args, plan, intake.photos, report)

@@ -24,10 +24,10 @@ from engine.batch.manifest import (
     options_key,
 )
 from engine.batch.outputs import OutputPlan
-from engine.cli.common import _megapixels, _model_args, _parse_colour, _predictor
+from engine.cli.common import _megapixels, _model_args, _parse_colour, predict_config
+from engine.inference.config import PredictConfig
 from engine.io import DEFAULT_MAX_MEGAPIXELS, ImageReadError, OutputWriteError, read_photo
 from engine.io.console import say
-from engine.modelfiles.library import chosen_model_paths
 
 __all__ = ["HotFolder", "add_watch_parser", "cmd_watch"]
 
@@ -35,13 +35,13 @@ __all__ = ["HotFolder", "add_watch_parser", "cmd_watch"]
 class HotFolder:
     """Cuts out one photo at a time into `out`, recording each in the folder's manifest."""
 
-    def __init__(self, out, predictor, models, args) -> None:
+    def __init__(self, out, predictor, config: PredictConfig, args) -> None:
         self.out = Path(out)
         self.predictor = predictor
         formats = tuple(args.format or ["png"])
         self.options = ExportOptions(formats=formats, background=args.background)
         self.max_megapixels = args.max_megapixels
-        self.model = model_digest(models, **mask_settings(args))
+        self.model = model_digest(config.models, **mask_settings(config))
         self.opts = options_key(formats, args.background)
         self.manifest = Manifest(out)
         self.plan = OutputPlan(formats)
@@ -113,9 +113,11 @@ def cmd_watch(args) -> int:
             f"carmask: error: --out {args.out} is the watched folder: the cutouts would be "
             "taken for new photos; write them to another folder (one inside it is fine)"
         )
-    models = [str(m) for m in chosen_model_paths(args.model, args.ensemble)]
-    predictor = _predictor(args)
-    hot = HotFolder(args.out, predictor, models, args)
+    from engine.inference.predict import Predictor  # torch: not at the CLI's start
+
+    config = predict_config(args)
+    predictor = Predictor.from_config(config)
+    hot = HotFolder(args.out, predictor, config, args)
     arrived: queue.Queue[Path] = queue.Queue()
     watcher = FolderWatcher(
         folder, arrived.put, settle_s=args.settle, ignore=[args.out], on_status=say

@@ -10,11 +10,20 @@ without it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-def cmd_predict_ray(args) -> int:
+if TYPE_CHECKING:
+    from engine.inference.config import PredictConfig
+
+
+def cmd_predict_ray(args, config: Callable[[], PredictConfig]) -> int:
+    """`args`: the batch's other options (inputs, outputs, the cluster's); `config()`: what the
+    predictors run with (`engine.cli.common.predict_config`), asked for once the job's own
+    checks have passed (a missing model is said after a missing Ray, as it always was)."""
     from engine.cluster.run import cmd_predict_ray as run
 
-    return run(args)
+    return run(args, config)
 
 
 __all__ = ["cmd_predict_ray"]

@@ -16,6 +16,7 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.batch.export import ExportOptions
@@ -24,9 +25,9 @@ from engine.batch.outputs import OutputPlan
 from engine.cluster import stages
 from engine.cluster.sources import find_sources, is_uri
 from engine.cluster.stages import FAILED, OK, UNCHANGED, JobSpec
+from engine.inference.config import PredictConfig
 from engine.io import OutputWriteError
 from engine.io.console import say
-from engine.modelfiles.library import chosen_model_paths
 
 __all__ = ["cmd_predict_ray", "plan_resources"]
 
@@ -48,7 +49,7 @@ def _check_args(args) -> None:
             "carmask: error: --format listing is not available with --ray yet (a car's frames "
             "need all its angles on one machine); run the listing without --ray"
         )
-    if getattr(args, "report", None):
+    if args.report:
         raise SystemExit("carmask: error: --report is not available with --ray yet")
     if is_uri(args.out):
         raise SystemExit(
@@ -106,7 +107,7 @@ def _init(ray, address: str, quiet: bool) -> bool:
     return True
 
 
-def cmd_predict_ray(args) -> int:
+def cmd_predict_ray(args, settings: Callable[[], PredictConfig]) -> int:
     _check_args(args)
     ray = _ray()
     intake, sources = find_sources(args.inputs)
@@ -114,12 +115,12 @@ def cmd_predict_ray(args) -> int:
     options = ExportOptions(formats=formats, background=args.background)
     plan = OutputPlan(options.formats, intake.photos)
     out = Path(args.out).absolute()  # the same on every node (workers have other cwds)
-    models = [str(m) for m in chosen_model_paths(args.model, args.ensemble)]
-    model = model_digest(models, **mask_settings(args))
+    config = settings()  # the models: chosen here, after the checks above, as before
+    model = model_digest(config.models, **mask_settings(config))
     opts = options_key(formats, args.background)
     started = _init(ray, args.ray, args.quiet)
     try:
-        if args.device == "cuda" and not ray.cluster_resources().get("GPU"):
+        if config.device == "cuda" and not ray.cluster_resources().get("GPU"):
             raise SystemExit("carmask: error: --device cuda, but the Ray cluster has no GPU")
         # all chosen and claimed before any write, once the cluster can run the batch
         names = plan.assign_all(intake.photos, out)
@@ -132,13 +133,13 @@ def cmd_predict_ray(args) -> int:
             }
             for p in intake.photos
         ]
-        return _run(ray, args, intake, rows, models, model, opts, manifest)
+        return _run(ray, args, config, intake, rows, model, opts, manifest)
     finally:
         if started:
             ray.shutdown()
 
 
-def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
+def _run(ray, args, config: PredictConfig, intake, rows, model, opts, manifest) -> int:
     from ray.data import ActorPoolStrategy, DataContext
 
     if args.quiet:
@@ -153,7 +154,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
     ]
     resources = ray.cluster_resources()
     n, cpus, gpus = plan_resources(
-        resources, node_cpus, args.workers, args.cpus_per_worker, args.device
+        resources, node_cpus, args.workers, args.cpus_per_worker, config.device
     )
     task = task_cpus(node_cpus)
     spec = JobSpec(
@@ -161,13 +162,8 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
         formats=tuple(args.format or ["png"]),
         background=tuple(args.background),
         max_megapixels=args.max_megapixels,
-        models=tuple(models),
-        device=args.device,
-        tta=args.tta,
-        vote=args.vote,
-        precision=args.precision,
-        keep_all_objects=getattr(args, "keep_all_objects", False),
-        backend=getattr(args, "backend", None),
+        models=tuple(str(m) for m in config.models),
+        predict=config,
         threads=max(1, math.floor(cpus)),
     )
     where = f"{n} worker{'s' if n > 1 else ''}" + (f", {gpus:g} GPU each" if gpus else "")
@@ -177,13 +173,13 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
     done, unchanged, times = 0, 0, []
     t0 = time.perf_counter()
     if rows:
-        parts = blocks(len(rows), n, getattr(args, "photos_per_task", 4))
+        parts = blocks(len(rows), n, args.photos_per_task)
         ds = (
             ray.data.from_items(rows, override_num_blocks=parts)
             .map(stages.read_stage, fn_kwargs={"spec": spec}, num_cpus=task)
             .map(
                 stages.Segment,
-                fn_constructor_kwargs={"spec": spec, "model_files": _model_files(ray, models)},
+                fn_constructor_kwargs={"spec": spec, "model_files": _model_files(ray, spec.models)},
                 compute=ActorPoolStrategy(size=n),
                 num_cpus=cpus,
                 num_gpus=gpus,
@@ -234,7 +230,7 @@ def _run(ray, args, intake, rows, models, model, opts, manifest) -> int:
     return 1 if failed or not intake.photos else 0
 
 
-def _model_files(ray, models: list[str]) -> list[tuple[str, object]]:
+def _model_files(ray, models: tuple[str, ...]) -> list[tuple[str, object]]:
     """The model files' bytes in Ray's object store (put once, owned by this driver, so an actor
     restarted on another node still finds them), for each actor to load: every node uses
     exactly the driver's models, wherever (and whether) carmask keeps shipped models there."""

@@ -17,7 +17,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 from engine.batch.export import ExportOptions, export_photo
 from engine.batch.manifest import bytes_digest
 from engine.batch.outputs import OutputPlan, source_id
+from engine.inference.config import PredictConfig
 from engine.io import ImageReadError, OutputWriteError, read_photo
 
 OK, UNCHANGED, FAILED = "ok", "unchanged", "failed"
@@ -41,12 +42,8 @@ class JobSpec:
     background: tuple[int, int, int]
     max_megapixels: float
     models: tuple[str, ...]
-    device: str = "auto"
-    tta: bool = False
-    vote: str = "majority"
-    precision: str = "auto"
-    keep_all_objects: bool = False  # --keep-all-objects: no main-object step (engine.matte)
-    backend: str | None = None  # the local CLI's --backend, where this carmask has one
+    # what the actors' predictors run with (its models: the driver's, shipped as `models`)
+    predict: PredictConfig = field(default_factory=PredictConfig)
     threads: int = 0  # torch threads per actor (0: as many as the actor's CPUs)
 
 
@@ -146,16 +143,7 @@ class Segment:
         threads = spec.threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
         if threads > 0:
             torch.set_num_threads(threads)
-        backend: dict[str, Any] = {} if spec.backend is None else {"backend": spec.backend}
-        self.predictor = Predictor(
-            paths,
-            device=spec.device,
-            tta=spec.tta,
-            vote=spec.vote,
-            precision=spec.precision,
-            keep_all_objects=spec.keep_all_objects,
-            **backend,
-        )
+        self.predictor = Predictor.from_config(replace(spec.predict, models=tuple(paths)))
 
     def __call__(self, row: Row) -> Row:
         if row["status"] != OK:

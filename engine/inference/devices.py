@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from engine.inference.config import Device, Precision
+
 if TYPE_CHECKING:
     import torch
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
-PRECISION_CHOICES = ("auto", "fp32", "bf16")
+DEVICE_CHOICES = Device.values()
+PRECISION_CHOICES = Precision.values()
 
 
 class DeviceError(RuntimeError):

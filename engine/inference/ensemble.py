@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-VOTE_METHODS = ("majority", "mean")
+from engine.inference.config import Vote
+
+VOTE_METHODS = Vote.values()
 
 
 def combine(

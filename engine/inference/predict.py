@@ -17,37 +17,27 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.inference.backends import BACKEND_NAMES
+from engine.inference.backends import backend_spec
 from engine.inference.backends.select import attach_backend
+from engine.inference.config import PredictConfig
 from engine.inference.devices import describe_device, inference_dtype, resolve_device
 from engine.inference.ensemble import combine
+from engine.inference.loaded import LoadedModel
 from engine.matte import Matte
 from engine.matte.alpha import edge_alpha
 from engine.matte.select import Selection, select_main_car
-from engine.modelfiles.checkpoint import ModelHeader, load_model
-from engine.models.unet import UNet
+from engine.modelfiles.checkpoint import load_model
 from engine.review.confidence import Confidence, confidence
 
+__all__ = ["LoadedModel", "Predictor", "compute_label", "input_geometry", "to_input_tensor"]
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class LoadedModel:
-    model: UNet
-    header: ModelHeader
-    path: Path | None = None
-    runner: Any = (
-        None  # another backend's copy of the networks (`engine.inference.backends`), or None
-    )
 
 
 ASPECT_TOLERANCE = 0.01  # photos this close to the model's aspect get exactly its input size
@@ -102,12 +92,18 @@ def compute_label(device: torch.device, dtype: torch.dtype, backend: str, note: 
     """What runs the models, for logs, the CLI and the status bar: 'CPU (2 threads), OpenVINO,
     float32', or with a fallback 'CPU (2 threads), PyTorch, float32 (OpenVINO failed: …)'."""
     precision = str(dtype).removeprefix("torch.")
-    label = f"{describe_device(device)}, {BACKEND_NAMES[backend]}, {precision}"
+    label = f"{describe_device(device)}, {backend_spec(backend).label}, {precision}"
     return f"{label} ({note})" if note else label
 
 
 class Predictor:
-    """One model or an ensemble of models, each at its own resolution, on one device."""
+    """One model or an ensemble of models, each at its own resolution, on one device.
+
+    Built from a `PredictConfig` (`from_config`: what the CLI, the batch's lanes, the hot folder
+    and the cluster do), or with these keywords and models already in memory (training). A
+    photo's way through one model is public, step by step, for the benchmarks that time them:
+    `prepare` → `forward` → `upsample` → `refine_edges` → `threshold` (`full_size_logits` runs
+    the first four)."""
 
     def __init__(
         self,
@@ -136,11 +132,25 @@ class Predictor:
                 model, header = load_model(m, self.device)
                 self.models.append(LoadedModel(model, header, Path(m)))
         self.backend, note = attach_backend(self.models, self.device, self.dtype, backend)
-        if self.backend != "torch":
-            self.dtype = self.models[0].runner.dtype  # what the backend really computes in
+        runner = self.models[0].runner
+        if self.backend != "torch" and runner is not None:
+            self.dtype = runner.dtype  # what the backend really computes in
         self.device_label = compute_label(self.device, self.dtype, self.backend, note)
         names = ", ".join(m.header.name for m in self.models)
         log.info("predicting on %s with %s", self.device_label, names)
+
+    @classmethod
+    def from_config(cls, config: PredictConfig) -> Predictor:
+        return cls(
+            config.models,
+            device=config.device,
+            tta=config.tta,
+            vote=config.vote,
+            refine=config.refine,
+            precision=config.precision,
+            backend=config.backend,
+            keep_all_objects=config.keep_all_objects,
+        )
 
     @property
     def label(self) -> str:
@@ -154,26 +164,50 @@ class Predictor:
 
         The model sees the photo at `input_geometry`'s content size (aspect kept), padded to its
         stride; the logits are cropped back to the content and upsampled to the full size."""
+        x, content = self.prepare(lm, rgb)
+        logits = self.upsample(self.forward(lm, x, content), rgb.shape[:2])
+        return self.refine_edges(lm, rgb, logits)
+
+    def prepare(self, lm: LoadedModel, rgb: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
+        """The model's normalised input for the photo (`input_geometry`: aspect kept, padded to
+        the stride) on the device, and the content's (h, w) within it."""
         (h, w), padded = input_geometry(rgb.shape[:2], lm.header.input_size, lm.model.stride)
-        x = lm.model.normalize(to_input_tensor(rgb, (h, w), self.device, padded))
+        return lm.model.normalize(to_input_tensor(rgb, (h, w), self.device, padded)), (h, w)
+
+    @torch.inference_mode()
+    def forward(self, lm: LoadedModel, x: torch.Tensor, content: tuple[int, int]) -> torch.Tensor:
+        """The network's float 1×1×h×w logits for `prepare`'s input, cropped to the content (with
+        `tta`, averaged with the mirrored photo's), on the model's backend."""
         net = lm.runner.unet if lm.runner is not None else lm.model
-        with self._autocast():
+        with self.autocast():
             logits = net(x)
             if self.tta:
                 logits = 0.5 * (logits + net(x.flip(-1)).flip(-1))
-        logits = logits[..., :h, :w].float()
-        full = rgb.shape[:2]
-        if logits.shape[-2:] != full:
-            logits = F.interpolate(logits, size=full, mode="bilinear", align_corners=False)
-        if self.refine and lm.model.refiner is not None:
-            photo = torch.from_numpy(rgb).to(self.device).permute(2, 0, 1).float().div_(255.0)
-            runner = lm.runner if lm.runner is not None and lm.runner.has_refiner else None
-            with self._autocast():
-                interior = runner.refiner_interior if runner is not None else None
-                return lm.model.refiner.refine(photo, logits[0, 0], interior=interior).float()
-        return logits[0, 0]
+        h, w = content
+        return logits[..., :h, :w].float()
 
-    def _autocast(self):
+    @staticmethod
+    def upsample(logits: torch.Tensor, full: tuple[int, int]) -> torch.Tensor:
+        """1×1×h×w logits brought to the photo's full (H, W), bilinear."""
+        if logits.shape[-2:] != tuple(full):
+            logits = F.interpolate(logits, size=full, mode="bilinear", align_corners=False)
+        return logits
+
+    @torch.inference_mode()
+    def refine_edges(self, lm: LoadedModel, rgb: np.ndarray, logits: torch.Tensor) -> torch.Tensor:
+        """The full-size 1×1×H×W logits as the H×W logits predict uses: refined along the edge
+        on the full-size photo when the model file has an edge refiner (and `refine` is on)."""
+        if not (self.refine and lm.model.refiner is not None):
+            return logits[0, 0]
+        photo = torch.from_numpy(rgb).to(self.device).permute(2, 0, 1).float().div_(255.0)
+        runner = lm.runner if lm.runner is not None and lm.runner.has_refiner else None
+        with self.autocast():
+            interior = runner.refiner_interior if runner is not None else None
+            return lm.model.refiner.refine(photo, logits[0, 0], interior=interior).float()
+
+    def autocast(self):
+        """The autocast the networks run under: the predictor's precision, on PyTorch only
+        (another backend computes in its own precision)."""
         enabled = self.dtype != torch.float32 and self.backend == "torch"
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
 
@@ -181,7 +215,7 @@ class Predictor:
         """One full-size float32 probability map per model."""
         return [torch.sigmoid(self.full_size_logits(lm, rgb)).cpu().numpy() for lm in self.models]
 
-    def _one_model_mask(self, logits: torch.Tensor) -> np.ndarray:
+    def threshold(self, logits: torch.Tensor) -> np.ndarray:
         """A single model's boolean mask from its logits (its threshold, in logit space)."""
         t = self.models[0].header.threshold
         return (logits > float(np.log(t / (1 - t)))).cpu().numpy()
@@ -204,7 +238,7 @@ class Predictor:
         (`engine.matte.alpha`) and, if `checked`, the confidence (`predict_checked`)."""
         if len(self.models) == 1:
             logits = self.full_size_logits(self.models[0], rgb)
-            raw = self._one_model_mask(logits)
+            raw = self.threshold(logits)
             mask, selection = self.main_object(raw)
             if checked:  # the network's own mask, at its threshold: what it was unsure of
                 prob = torch.sigmoid(logits).cpu().numpy()
@@ -232,7 +266,7 @@ class Predictor:
         """H×W×3 uint8 photo → H×W boolean mask (True = car): the main car alone unless every
         object is kept."""
         if len(self.models) == 1:
-            mask = self._one_model_mask(self.full_size_logits(self.models[0], rgb))
+            mask = self.threshold(self.full_size_logits(self.models[0], rgb))
         else:
             mask = combine(self.probabilities(rgb), self._thresholds, self.vote)
         return self.main_object(mask)[0]

@@ -194,16 +194,19 @@ def test_the_thresholded_alpha_is_the_mask_so_dice_does_not_change():
     assert soft.sum() > 2000
 
 
-def test_keeping_every_object_is_a_setting_that_changes_the_rerun_key():
+def test_keeping_every_object_is_a_setting_that_changes_the_rerun_key(trained_model):
     """A hot folder or a cluster run redone with --keep-all-objects does its photos again."""
     from engine.batch.manifest import mask_settings
+    from engine.cli.common import predict_config
     from engine.cli.parser import build_parser
 
     parse = build_parser().parse_args
-    plain = parse(["predict", "a.jpg", "--out", "o"])
-    every = parse(["predict", "a.jpg", "--out", "o", "--keep-all-objects"])
+    plain = parse(["predict", "a.jpg", "--out", "o", "--model", str(trained_model)])
+    every = parse(
+        ["predict", "a.jpg", "--out", "o", "--model", str(trained_model), "--keep-all-objects"]
+    )
     assert not plain.keep_all_objects and every.keep_all_objects
-    assert mask_settings(plain) != mask_settings(every)
+    assert mask_settings(predict_config(plain)) != mask_settings(predict_config(every))
 
 
 def test_a_jpeg_on_a_colour_has_the_soft_clean_edge_too(tmp_path):

@@ -1,37 +1,30 @@
-"""Choosing and loading the backend for a Predictor's models (`engine.inference.backends`)."""
+"""Choosing and loading the backend for a Predictor's models (`engine.inference.backends`).
+
+Every backend comes from the registry (`engine.inference.backends.registry`): `auto` tries the
+ones registered for it on the device, in order, and falls back to PyTorch with the reason."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import torch
-
-from engine.inference.backends import BACKEND_CHOICES, BACKEND_NAMES, BackendError
-
-if TYPE_CHECKING:
-    from engine.inference.predict import LoadedModel
-
-log = logging.getLogger(__name__)
-# told (model name, its place, how many models) before a model is converted (seconds, once per
-# model file): the app says so rather than sitting at "0 %" (`preparing`)
-_on_convert: ContextVar[Callable[[str, int, int], None] | None] = ContextVar(
-    "on_convert", default=None
+from engine.inference.backends.registry import (
+    BackendError,
+    BackendSpec,
+    auto_backends,
+    backend_spec,
+    preparing,
 )
 
+if TYPE_CHECKING:
+    import torch
 
-@contextmanager
-def preparing(callback: Callable[[str, int, int], None]) -> Iterator[None]:
-    """Within this block (on this thread), `callback(name, n, count)` is called before the n-th
-    of `count` models is converted for its backend (not when its converted copy is cached)."""
-    token = _on_convert.set(callback)
-    try:
-        yield
-    finally:
-        _on_convert.reset(token)
+    from engine.inference.loaded import LoadedModel
+
+__all__ = ["attach_backend", "preparing"]
+log = logging.getLogger(__name__)
+FALLBACK = "torch"
 
 
 def attach_backend(
@@ -41,65 +34,48 @@ def attach_backend(
 
     The note is empty unless `auto` had to fall back to PyTorch: then it says why. A backend
     asked for by name that cannot run raises `BackendError` instead."""
-    if backend not in BACKEND_CHOICES:
-        raise BackendError(f"unknown backend '{backend}'; use one of {', '.join(BACKEND_CHOICES)}")
-    if backend == "torch" or (backend == "auto" and device.type != "cpu"):
-        return "torch", ""
-    if device.type != "cpu":
-        raise BackendError(
-            f"the {BACKEND_NAMES[backend]} backend runs on the CPU; on {device.type.upper()} "
-            "use --backend auto or torch"
-        )
-    if backend == "auto" and any(lm.path is None for lm in models):
-        return "torch", ""  # a model in memory only (being trained): nothing to convert
-    try:
-        runners = [_openvino_runner(lm, dtype, (n, len(models))) for n, lm in enumerate(models, 1)]
-    except Exception as exc:  # not installed, a converter or CPU plugin error, a full disk...
-        reason = _short(exc)
-        if backend == "openvino":
-            raise BackendError(f"OpenVINO cannot run the model: {reason}") from exc
-        log.warning("OpenVINO could not load the model (%s); running on PyTorch", reason)
-        return "torch", f"OpenVINO failed: {reason}"
+    name = str(backend)
+    if name != "auto":
+        spec = backend_spec(name)
+        if device.type not in spec.devices:
+            raise BackendError(
+                f"the {spec.label} backend runs on {spec.where()}; on {device.type.upper()} "
+                f"use --backend auto or {FALLBACK}"
+            )
+        try:
+            _attach(spec, models, dtype)
+        except Exception as exc:  # not installed, a converter or plugin error, a full disk...
+            if spec.name == FALLBACK:
+                raise
+            reason = _short(spec, exc)
+            raise BackendError(f"{spec.label} cannot run the model: {reason}") from exc
+        return spec.name, ""
+    note = ""
+    for spec in auto_backends(device.type):
+        if spec.needs_file and any(lm.path is None for lm in models):
+            continue  # a model in memory only (being trained): nothing to convert
+        try:
+            _attach(spec, models, dtype)
+            return spec.name, ""
+        except Exception as exc:
+            reason = _short(spec, exc)
+            log.warning("%s could not load the model (%s); running on PyTorch", spec.label, reason)
+            note = f"{spec.label} failed: {reason}"
+            break
+    _attach(backend_spec(FALLBACK), models, dtype)
+    return FALLBACK, note
+
+
+def _attach(spec: BackendSpec, models: Sequence[LoadedModel], dtype: torch.dtype) -> None:
+    """Every model's runner, or none of them changed (an error on the second model)."""
+    runners = [spec.load(lm, dtype, (n, len(models))) for n, lm in enumerate(models, 1)]
     for lm, runner in zip(models, runners, strict=True):
         lm.runner = runner
-    return "openvino", ""
 
 
-def _openvino_runner(lm: LoadedModel, dtype: torch.dtype, place: tuple[int, int] = (1, 1)):
-    from engine.inference.backends.cache import cached_entry, discard
-    from engine.inference.backends.openvino_model import (
-        OpenVinoModel,
-        cache_key,
-        convert,
-        streams_that_fit,
-    )
-
-    if lm.path is None:
-        raise BackendError("the model has no file to convert")
-    if not lm.header.digest:
-        raise BackendError(f"{lm.path.name} has no digest to key its converted copy by")
-
-    def build(folder):
-        log.info("converting %s for OpenVINO (once per model file)", lm.path)
-        if (told := _on_convert.get()) is not None:
-            told(lm.header.name, *place)
-        convert(lm.model, lm.header.input_size, folder)
-
-    entry = cached_entry(lm.path, lm.header.name, lm.header.digest, cache_key(), build)
-    threads = torch.get_num_threads()
-    streams = streams_that_fit(threads)  # the lanes' inferences run at once, a stream each
-    refiner = lm.model.refiner
-    warm_up = (2 * lm.model.stride, refiner.tile + 2 * refiner.margin if refiner else 0)
-    try:
-        return OpenVinoModel(entry, dtype, threads, streams, warm_up)
-    except Exception:  # a cache entry OpenVINO cannot read or run: build it again, once
-        discard(entry)
-        entry = cached_entry(lm.path, lm.header.name, lm.header.digest, cache_key(), build)
-        return OpenVinoModel(entry, dtype, threads, streams, warm_up)
-
-
-def _short(exc: BaseException) -> str:
+def _short(spec: BackendSpec, exc: BaseException) -> str:
     if isinstance(exc, ImportError):
-        return f"cannot import it ({exc}); pip install openvino"
+        install = f"; pip install {spec.package}" if spec.package else ""
+        return f"cannot import it ({exc}){install}"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
