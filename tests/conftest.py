@@ -20,7 +20,8 @@ os.environ.setdefault("CARMASK_OFFLINE", "1")  # tests never download weights
 # never into the user's own data folder
 os.environ.setdefault("CARMASK_CONVERTED", tempfile.mkdtemp(prefix="carmask-converted-"))
 
-from factories import CARVANA, train_config  # tests/factories.py: the tiny run's base config
+from factories import CARVANA, train_config, train_settings  # the tiny run's base config
+from model_cache import SOURCES, cache_key, cached_model  # the tiny model kept between runs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,17 +48,26 @@ def carvana() -> Path:
     return CARVANA
 
 
-@pytest.fixture(scope="session")
-def trained_model(tmp_path_factory) -> Path:
-    """A small U-Net trained for 32 steps on the real train photos (CPU, about 20 s).
+TINY_RUN = dict(name="tiny", epochs=16, schedule="cosine", resume=False)
 
-    It reaches a validation Dice of about 0.86 on the val photos: enough to test that the
-    pipeline finds cars, far from a shipped model."""
+
+def train_tiny(out: Path) -> None:
     from engine.training.trainer import Trainer
 
+    Trainer(train_config(out, **TINY_RUN)).run()
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory) -> Path:
+    """A small U-Net trained for 32 steps on the real train photos (CPU, about 20 s), kept in
+    the test cache (`model_cache`) between runs: retrained only when its settings, the fixture
+    photos, the training code or the libraries change, or when the cached file is damaged.
+
+    It reaches a validation Dice of about 0.86 on the val photos: enough to test that the
+    pipeline finds cars, far from a shipped model. Each run gets its own copy."""
+    key = cache_key(train_settings("", **TINY_RUN), [CARVANA, *SOURCES])
     out = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    cfg = train_config(out, name="tiny", epochs=16, schedule="cosine", resume=False)
-    Trainer(cfg).run()
+    shutil.copy(cached_model(key, train_tiny), out)
     return out
 
 
