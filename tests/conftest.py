@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -24,6 +25,27 @@ from factories import CARVANA, train_config, train_settings  # the tiny run's ba
 from model_cache import SOURCES, cache_key, cached_model  # the tiny model kept between runs
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# run only when `-m` names them (`pytest -m heavy`, `-m "gpu and not heavy"`), so that another
+# expression (`pytest -m "not slow"`, the fast tests) never brings them in
+OPT_IN = ("heavy", "gpu", "bundle")
+# tests taking more than about 3 s on 2 shared cores (`pytest --durations=0`), marked `slow`
+# here, in one place: a file, or a file's test (all its parameters); `tests/test_markers.py`
+# checks that each still names a test
+SLOW = ()
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path, _, name = item.nodeid.partition("::")
+        if path in SLOW or f"{path}::{name.partition('[')[0]}" in SLOW:
+            item.add_marker(pytest.mark.slow)
+    expression = config.getoption("markexpr") or ""
+    named = {m for m in OPT_IN if re.search(rf"\b{m}\b", expression)}
+    held = [i for i in items if any(i.get_closest_marker(m) for m in OPT_IN if m not in named)]
+    if held:
+        config.hook.pytest_deselected(items=held)
+        items[:] = [i for i in items if i not in held]
 
 
 @pytest.fixture(scope="session")
