@@ -23,16 +23,13 @@ os.environ.setdefault("CARMASK_CONVERTED", tempfile.mkdtemp(prefix="carmask-conv
 
 from factories import CARVANA, train_config, train_settings  # the tiny run's base config
 from model_cache import SOURCES, cache_key, cached_model  # the tiny model kept between runs
+from slow_tests import SLOW  # marked `slow` here: `pytest -m "not slow"` skips them
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # run only when `-m` names them (`pytest -m heavy`, `-m "gpu and not heavy"`), so that another
 # expression (`pytest -m "not slow"`, the fast tests) never brings them in
 OPT_IN = ("heavy", "gpu", "bundle")
-# tests taking more than about 3 s on 2 shared cores (`pytest --durations=0`), marked `slow`
-# here, in one place: a file, or a file's test (all its parameters); `tests/test_markers.py`
-# checks that each still names a test
-SLOW = ()
 
 
 def pytest_collection_modifyitems(config, items):

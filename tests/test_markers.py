@@ -1,5 +1,5 @@
 """`pytest -m "not slow"` runs the fast tests alone, and never brings in the opt-in ones (heavy,
-gpu, bundle); the slow list in conftest.py names tests that exist."""
+gpu, bundle); the slow list (tests/slow_tests.py) names tests that exist."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SLOW
+from slow_tests import SLOW
 
 ROOT = Path(__file__).resolve().parent.parent
 
