@@ -24,8 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.report_files import dump_path, write_report
 from engine.inference.predict import Predictor
-from engine.io import atomic_write_json, read_mask, read_rgb
+from engine.io import read_mask, read_rgb
 from engine.modelfiles.library import default_model_paths
 from engine.review.confidence import confidence
 from engine.review.verdict import needs_review
@@ -191,8 +192,8 @@ def main(argv=None) -> int:
             f" predict (median), {s['cost_ratio']:.1%}"
         )
         _print_review(s["review"])
-    atomic_write_json(args.out, report)
-    print(f"→ {args.out}")
+    write_report(args.out, report, [("sets", name, "rows") for name in report["sets"]])
+    print(f"→ {args.out} (per photo: {dump_path(args.out)})")
     return 0
 
 

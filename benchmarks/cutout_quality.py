@@ -39,9 +39,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
+from benchmarks.report_files import dump_path, write_report  # noqa: E402
 from engine.batch.export import ExportOptions, cutout_rgba  # noqa: E402
 from engine.inference.predict import Predictor  # noqa: E402
-from engine.io import atomic_write_json, image_writer, read_mask, read_rgb  # noqa: E402
+from engine.io import image_writer, read_mask, read_rgb  # noqa: E402
 from engine.matte.alpha import clean_cutout, edge_alpha  # noqa: E402
 from engine.matte.select import select_main_car  # noqa: E402
 from engine.modelfiles.library import default_model_paths  # noqa: E402
@@ -205,8 +206,8 @@ def main(argv=None) -> int:
         report["sets"][name] = {"summary": summarise(rows), "rows": rows}
         _print(name, report["sets"][name]["summary"])
     report["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    atomic_write_json(args.out, report)
-    print(f"→ {args.out}")
+    write_report(args.out, report, [("sets", name, "rows") for name in report["sets"]])
+    print(f"→ {args.out} (per photo: {dump_path(args.out)})")
     return 0
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import statistics
@@ -37,12 +36,13 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
+from benchmarks.report_files import dump_path, write_report  # noqa: E402
 from engine import __version__  # noqa: E402
 from engine.inference.config import Backend  # noqa: E402
 from engine.inference.devices import DEVICE_CHOICES, PRECISION_CHOICES, DeviceError  # noqa: E402
 from engine.inference.ensemble import VOTE_METHODS, combine  # noqa: E402
 from engine.inference.predict import Predictor  # noqa: E402
-from engine.io import ImageReadError, atomic_write_bytes, read_mask, read_rgb  # noqa: E402
+from engine.io import ImageReadError, read_mask, read_rgb  # noqa: E402
 from engine.modelfiles.checkpoint import ModelFileError  # noqa: E402
 from engine.modelfiles.library import NoModelError, chosen_model_paths  # noqa: E402
 from engine.training.metrics import dice  # noqa: E402
@@ -324,9 +324,8 @@ def main(argv=None) -> int:
 
     default = REPO / "benchmarks" / "results" / f"quality-{predictor.device.type}.json"
     out = Path(args.out or default)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, (json.dumps(result, indent=2) + "\n").encode())
-    print(f"wrote {out}")
+    write_report(out, result, per_photo=[("per_photo",)])  # per_photo: an ignored dump
+    print(f"wrote {out} (per photo: {dump_path(out)})")
     return 0
 
 

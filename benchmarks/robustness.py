@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import re
 import sys
 import time
@@ -50,11 +49,11 @@ for _path in (REPO, HERE):  # run from a checkout without `pip install -e .`; qu
 
 import quality  # noqa: E402  (benchmarks/quality.py: model keys, summaries, environment)
 
+from benchmarks.report_files import dump_path, write_report  # noqa: E402
 from engine.inference.devices import DEVICE_CHOICES, PRECISION_CHOICES, DeviceError  # noqa: E402
 from engine.inference.predict import Predictor  # noqa: E402
 from engine.io import (  # noqa: E402
     ImageReadError,
-    atomic_write_bytes,
     read_mask,
     read_rgb,
     save_image_atomic,
@@ -79,6 +78,8 @@ SETS = ("carvana", "web", "studios")
 LOOKS = ("white", "black", "coloured", "glossy", "showroom", "street", "lot")
 FIRST_LOOKS = 6  # the car picks' spread over the looks, as it was before "lot" came
 SEED = 20261201
+# a set's lists with one entry per photo: written to the ignored per-photo dump, not the summary
+PER_PHOTO = ("photos", "dice", "seconds", "scored_sha1")
 BUDGET = (800, 1200)  # pixel budget of a generated photo (about 1 Mpx, any aspect ratio)
 CUTOUT_SCALE = 0.75
 GLOSSY = 0.35
@@ -502,9 +503,9 @@ def main(argv=None) -> int:
     print(f"\n{len(labels)} models in {seconds:.1f} s; device {device_label}")
 
     out = Path(args.json) if args.json else default_out(labels)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, (json.dumps(report, indent=2) + "\n").encode())
-    print(f"wrote {out}")
+    per_photo = [("sets", name, key) for name in sets for key in PER_PHOTO if key in sets[name]]
+    write_report(out, report, per_photo)  # the per-photo lists: an ignored dump beside it
+    print(f"wrote {out} (per photo: {dump_path(out)})")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -20,9 +21,28 @@ os.environ.setdefault("CARMASK_OFFLINE", "1")  # tests never download weights
 # never into the user's own data folder
 os.environ.setdefault("CARMASK_CONVERTED", tempfile.mkdtemp(prefix="carmask-converted-"))
 
-from factories import CARVANA, train_config  # tests/factories.py: the tiny run's base config
+from factories import CARVANA, train_config, train_settings  # the tiny run's base config
+from model_cache import SOURCES, cache_key, cached_model  # the tiny model kept between runs
+from slow_tests import SLOW  # marked `slow` here: `pytest -m "not slow"` skips them
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# run only when `-m` names them (`pytest -m heavy`, `-m "gpu and not heavy"`), so that another
+# expression (`pytest -m "not slow"`, the fast tests) never brings them in
+OPT_IN = ("heavy", "gpu", "bundle")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path, _, name = item.nodeid.partition("::")
+        if path in SLOW or f"{path}::{name.partition('[')[0]}" in SLOW:
+            item.add_marker(pytest.mark.slow)
+    expression = config.getoption("markexpr") or ""
+    named = {m for m in OPT_IN if re.search(rf"\b{m}\b", expression)}
+    held = [i for i in items if any(i.get_closest_marker(m) for m in OPT_IN if m not in named)]
+    if held:
+        config.hook.pytest_deselected(items=held)
+        items[:] = [i for i in items if i not in held]
 
 
 @pytest.fixture(scope="session")
@@ -47,17 +67,26 @@ def carvana() -> Path:
     return CARVANA
 
 
-@pytest.fixture(scope="session")
-def trained_model(tmp_path_factory) -> Path:
-    """A small U-Net trained for 32 steps on the real train photos (CPU, about 20 s).
+TINY_RUN = dict(name="tiny", epochs=16, schedule="cosine", resume=False)
 
-    It reaches a validation Dice of about 0.86 on the val photos: enough to test that the
-    pipeline finds cars, far from a shipped model."""
+
+def train_tiny(out: Path) -> None:
     from engine.training.trainer import Trainer
 
+    Trainer(train_config(out, **TINY_RUN)).run()
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory) -> Path:
+    """A small U-Net trained for 32 steps on the real train photos (CPU, about 20 s), kept in
+    the test cache (`model_cache`) between runs: retrained only when its settings, the fixture
+    photos, the training code or the libraries change, or when the cached file is damaged.
+
+    It reaches a validation Dice of about 0.86 on the val photos: enough to test that the
+    pipeline finds cars, far from a shipped model. Each run gets its own copy."""
+    key = cache_key(train_settings("", **TINY_RUN), [CARVANA, *SOURCES])
     out = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    cfg = train_config(out, name="tiny", epochs=16, schedule="cosine", resume=False)
-    Trainer(cfg).run()
+    shutil.copy(cached_model(key, train_tiny), out)
     return out
 
 
