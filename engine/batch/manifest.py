@@ -95,7 +95,8 @@ class Manifest:
         self._lock = threading.Lock()
         self.entries: dict[str, Entry] = {}
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            # only "\n" ends a line: a name may hold U+2028 or U+0085 (str.splitlines splits there)
+            lines = self.path.read_text(encoding="utf-8").split("\n")
         except (OSError, UnicodeDecodeError):
             lines = []
         for line in lines:

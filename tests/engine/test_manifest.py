@@ -75,3 +75,13 @@ def test_blocks_share_the_cost_per_task_but_feed_every_worker():
     assert blocks(3, 4, 4) == 3  # never an empty block
     assert blocks(10000, 8, 4) == 2500
     assert blocks(5, 1, 1) == 5
+
+
+@pytest.mark.parametrize("odd", ["\u2028", "\u2029", "\x85"])
+def test_a_photo_whose_name_holds_a_unicode_line_break_still_counts_as_done(tmp_path, odd):
+    """Names are written as UTF-8 as they are: only "\\n" ends a line of the ledger."""
+    photo = tmp_path / f"car{odd}1.jpg"
+    m = Manifest(tmp_path)
+    m.record(_entry(photo, outputs={"png": "car.png"}))
+    (tmp_path / "car.png").write_bytes(b"png")
+    assert Manifest(tmp_path).is_done(photo, "sha256:a", "sha256:m", "png;bg=ffffff")
