@@ -239,3 +239,13 @@ def test_a_folder_that_is_not_a_built_bundle_is_refused_by_name(deb, tmp_path):
     with pytest.raises(SystemExit, match="not-a-bundle lacks the executable 'carmask'"):
         deb.build_deb(empty, "full", tmp_path / "out", version="0.1.0")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_each_edition_builds_into_its_own_folder_and_package(load_script):
+    build = load_script("packaging/build.py")
+    full, cpu = build.default_dist(False, "full"), build.default_dist(False, "cpu")
+    assert full == ROOT / "dist" and cpu == ROOT / "dist" / "cpu"
+    assert build.default_dist(True, "cpu") == ROOT / "build" / "baseline-dist" / "cpu"
+    assert build.version() == build.deb.engine_version()
+    with pytest.raises(SystemExit):
+        build.main(["--edition", "gpu"])  # argparse refuses it before anything is built
