@@ -17,6 +17,7 @@ changes nothing.
 from __future__ import annotations
 
 import configparser
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -249,3 +250,19 @@ def test_each_edition_builds_into_its_own_folder_and_package(load_script):
     assert build.version() == build.deb.engine_version()
     with pytest.raises(SystemExit):
         build.main(["--edition", "gpu"])  # argparse refuses it before anything is built
+
+
+@pytest.mark.bundle
+def test_the_real_package_installs_and_runs_in_a_clean_debian_root():
+    """packaging/clean_root_test.sh on the real .deb (CARMASK_DEB; CARMASK_PREVIOUS_DEB for the
+    upgrade): debootstrap, install, offline --version, predict and --self-test, purge. Needs
+    root, debootstrap and Debian's mirror; minutes. Opt-in: pytest -m bundle."""
+    package = os.environ.get("CARMASK_DEB")
+    if not package or shutil.which("debootstrap") is None or os.geteuid() != 0:
+        pytest.skip("set CARMASK_DEB to a built .deb; needs root and debootstrap")
+    cmd = ["sh", str(ROOT / "packaging" / "clean_root_test.sh"), package]
+    if os.environ.get("CARMASK_PREVIOUS_DEB"):
+        cmd.append(os.environ["CARMASK_PREVIOUS_DEB"])
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "== all passed" in done.stdout
