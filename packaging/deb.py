@@ -66,7 +66,10 @@ exit 0
 def engine_version() -> str:
     """engine.__version__, read from the file (importing engine would load far more)."""
     text = (ROOT / "engine" / "__init__.py").read_text(encoding="utf-8")
-    return re.search(r'^__version__ = "([^"]+)"', text, re.M).group(1)
+    found = re.search(r'^__version__ = "([^"]+)"', text, re.M)
+    if found is None:
+        raise RuntimeError('engine/__init__.py no longer sets __version__ = "..."')
+    return found.group(1)
 
 
 def xcb_packages() -> list[str]:
