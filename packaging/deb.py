@@ -5,10 +5,11 @@
 
 What the package installs:
     /opt/carmask-studio/                     the bundle (both executables and _internal/)
-    /usr/bin/carmask, /usr/bin/carmask-studio   relative symlinks into /opt/carmask-studio
+    /usr/bin/carmask, /usr/bin/carmask-studio   symlinks to /opt/carmask-studio/...
     /usr/share/applications/carmask-studio.desktop   menu entry; opens photos and folders
     /usr/share/icons/hicolor/<s>x<s>/apps/carmask-studio.png   the icon, 16-512 px
     /usr/share/metainfo/com.carmask.studio.metainfo.xml   AppStream (software centres)
+    /usr/share/doc/<package>/{copyright,changelog.gz}
 
 The two editions install to the same place, so each Conflicts with, Replaces and Provides the
 other. The only maintainer script is postrm: on remove and purge it deletes what is left of
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import gzip
 import os
 import re
 import shutil
@@ -140,11 +142,12 @@ def stage(bundle: Path, tree: Path, edition: str, version: str, arch: str) -> No
     shutil.copytree(bundle, tree / PREFIX, symlinks=True, copy_function=_link_or_copy)
     (tree / "usr" / "bin").mkdir(parents=True)
     for name in EXECUTABLES:
-        # relative, so the link also works inside a chroot or an unpacked root
-        (tree / "usr" / "bin" / name).symlink_to(f"../../{PREFIX}/{name}")
+        # absolute: it crosses top-level folders (Debian policy 10.5)
+        (tree / "usr" / "bin" / name).symlink_to(f"/{PREFIX}/{name}")
     share = tree / "usr" / "share"
     _install(DESKTOP, share / "applications" / "carmask-studio.desktop")
     _install(METAINFO, share / "metainfo" / METAINFO.name)
+    write_docs(share / "doc" / EDITIONS[edition], EDITIONS[edition], version)
     for size in ICON_SIZES:
         icon = ROOT / "resources" / "icons" / f"carmask-studio-{size}.png"
         apps = share / "icons" / "hicolor" / f"{size}x{size}" / "apps"
@@ -165,6 +168,34 @@ def _link_or_copy(source: str, target: str) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+
+
+def write_docs(folder: Path, package: str, version: str) -> None:
+    """The copyright file and changelog every Debian package carries (gzip without a time
+    stamp: the same version gives the same bytes)."""
+    folder.mkdir(parents=True)
+    (folder / "copyright").write_text(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+        f"Upstream-Name: {APP_NAME}\n\n"
+        "Files: *\n"
+        "Copyright: 2026 CarMask\n"
+        "License: proprietary\n"
+        " All rights reserved. The bundled third-party libraries (Python, Qt, PyTorch,\n"
+        " OpenCV, OpenVINO, ...) keep their own licences, shipped beside them in\n"
+        " /opt/carmask-studio/_internal.\n"
+    )
+    entry = (
+        f"{package} ({version}) stable; urgency=medium\n\n"
+        f"  * CarMask Studio {version}.\n\n"
+        f" -- {MAINTAINER}  Thu, 01 Jan 1970 00:00:00 +0000\n"
+    )
+    with (
+        open(folder / "changelog.gz", "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0, filename="") as gz,
+    ):
+        gz.write(entry.encode())
+    for path in folder.iterdir():
+        path.chmod(0o644)
 
 
 def _install(source: Path, target: Path) -> None:
