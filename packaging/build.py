@@ -3,11 +3,17 @@
     python packaging/build.py            # icons if stale, version resource, PyInstaller, size
     python packaging/build.py --check    # ... then the smoke check on the new bundle
     python packaging/build.py --check --json benchmarks/results/bundle-linux.json
+    python packaging/build.py --edition cpu --deb   # dist/cpu/CarMask Studio + its .deb (Linux)
 
 Runs on Linux, Windows and macOS with the environment's own torch build (see README.md here:
 the CUDA build on Linux/Windows, the default wheel on macOS, or the CPU-only wheels).
 `--baseline` builds with the hooks' defaults and no exclusions into build/baseline-dist/ (to
 measure what the exclusions save).
+
+`--edition full` (the default) builds into dist/, `--edition cpu` into dist/cpu/; the spec reads
+the edition from CARMASK_EDITION. The CPU edition's size cut (no CUDA, no torch) is not done
+yet: today both editions bundle what the environment's torch brings (see README.md here).
+`--deb` then packages the bundle as `carmask-studio[-cpu]_<version>_<arch>.deb` (packaging/deb.py).
 """
 
 from __future__ import annotations
@@ -27,13 +33,11 @@ SPEC = HERE / "carmask-studio.spec"
 APP_NAME = "CarMask Studio"
 sys.path.insert(0, str(HERE))
 
+import deb  # noqa: E402
 import make_icons  # noqa: E402
 import smoke_check  # noqa: E402
 
-
-def version() -> str:
-    text = (ROOT / "engine" / "__init__.py").read_text()
-    return re.search(r'^__version__ = "([^"]+)"', text, re.M).group(1)
+version = deb.engine_version  # engine.__version__, read from the file
 
 
 def windows_version_file(path: Path, ver: str) -> Path:
@@ -83,6 +87,11 @@ VSVersionInfo(
     return path
 
 
+def default_dist(baseline: bool, edition: str) -> Path:
+    dist = ROOT / ("build/baseline-dist" if baseline else "dist")
+    return dist if edition == "full" else dist / edition
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="run the smoke check afterwards")
@@ -94,15 +103,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-clean", action="store_true", help="reuse PyInstaller's cache")
     parser.add_argument(
-        "--dist", type=Path, help="output folder (default: dist, or build/baseline-dist)"
+        "--edition",
+        choices=sorted(deb.EDITIONS),
+        default="full",
+        help="full (CUDA, training) or cpu; the cpu edition builds into <dist>/cpu",
+    )
+    parser.add_argument(
+        "--deb", action="store_true", help="then write the Debian package next to the bundle"
+    )
+    parser.add_argument(
+        "--dist",
+        type=Path,
+        help="output folder (default: dist or build/baseline-dist, + /cpu for --edition cpu)",
     )
     args = parser.parse_args(argv)
+    if args.deb and shutil.which("dpkg-deb") is None:
+        parser.error("--deb needs dpkg-deb (Debian/Ubuntu); see README.md here for Windows/macOS")
 
     if make_icons.main(["--check"]) != 0:
         make_icons.main([])
     ver = version()
     version_file = windows_version_file(ROOT / "build" / "carmask-version-info.txt", ver)
-    dist = (args.dist or ROOT / ("build/baseline-dist" if args.baseline else "dist")).resolve()
+    dist = (args.dist or default_dist(args.baseline, args.edition)).resolve()
     work = (
         ROOT
         / "build"
@@ -112,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             else f"pyinstaller-{dist.parent.name}-{dist.name}"
         )
     )
-    env = dict(os.environ, CARMASK_VERSION_FILE=str(version_file))
+    env = dict(os.environ, CARMASK_VERSION_FILE=str(version_file), CARMASK_EDITION=args.edition)
     if args.baseline:
         env["CARMASK_BUNDLE_BASELINE"] = "1"
     cmd = [
@@ -131,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     bundle = dist / APP_NAME
     if bundle.exists():
         shutil.rmtree(bundle)
-    print(f"building CarMask Studio {ver}: {' '.join(cmd)}", flush=True)
+    print(f"building CarMask Studio {ver} ({args.edition} edition): {' '.join(cmd)}", flush=True)
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, env=env, check=True)
     print(f"built {bundle} in {time.perf_counter() - t0:.0f} s")
@@ -140,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     print(smoke_check.format_sizes(sizes))
     if args.check:
         extra = ["--json", str(args.json)] if args.json else []
-        return smoke_check.main(["--bundle", str(bundle), *extra])
+        if smoke_check.main(["--bundle", str(bundle), *extra]) != 0:
+            return 1
+    if args.deb:
+        package = deb.build_deb(bundle, args.edition, dist, version=ver)
+        print(f"wrote {package} ({package.stat().st_size / 2**20:.0f} MiB)")
     return 0
 
 
