@@ -19,22 +19,18 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.inference.arrays import fit_to_input, logit_threshold
 from engine.inference.backends import backend_spec
 from engine.inference.backends.select import attach_backend
 from engine.inference.config import PredictConfig
 from engine.inference.devices import describe_device, inference_dtype, resolve_device
-from engine.inference.ensemble import combine
 from engine.inference.loaded import LoadedModel
-from engine.matte import Matte
-from engine.matte.alpha import edge_alpha
-from engine.matte.select import Selection, select_main_car
+from engine.inference.matting import MattePredictor
 from engine.modelfiles.checkpoint import load_model
-from engine.review.confidence import Confidence, confidence
 
 __all__ = ["LoadedModel", "Predictor", "compute_label", "input_geometry", "to_input_tensor"]
 log = logging.getLogger(__name__)
@@ -72,18 +68,7 @@ def to_input_tensor(
 ) -> torch.Tensor:
     """H×W×3 uint8 → 1×3×h×w float in [0, 1] at (h, w) = `size`; with `padded`, extended at the
     bottom and right to that size by repeating the edge pixels (the content stays at [:h, :w])."""
-    h, w = size
-    if rgb.shape[:2] != (h, w):
-        shrink = h < rgb.shape[0] and w < rgb.shape[1]
-        rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    if padded is not None and tuple(padded) != (h, w):
-        ph, pw = padded[0] - h, padded[1] - w
-        if ph < 0 or pw < 0:
-            raise ValueError(f"padded size {padded} is smaller than the content {size}")
-        # replicate, not reflect: the same padding UNet.forward (and the edge refiner) applies,
-        # so these inputs match what the model does with an off-stride size itself, and a
-        # reflection would mirror a car cut by the photo's edge into a ghost car in the padding
-        rgb = cv2.copyMakeBorder(rgb, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+    rgb = fit_to_input(rgb, size, padded)
     t = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None]
     return t.float().div_(255.0)
 
@@ -96,7 +81,7 @@ def compute_label(device: torch.device, dtype: torch.dtype, backend: str, note: 
     return f"{label} ({note})" if note else label
 
 
-class Predictor:
+class Predictor(MattePredictor):
     """One model or an ensemble of models, each at its own resolution, on one device.
 
     Built from a `PredictConfig` (`from_config`: what the CLI, the batch's lanes, the hot folder
@@ -152,12 +137,6 @@ class Predictor:
             keep_all_objects=config.keep_all_objects,
         )
 
-    @property
-    def label(self) -> str:
-        if len(self.models) == 1:
-            return self.models[0].header.label
-        return f"ensemble of {len(self.models)} ({self.vote} vote)"
-
     @torch.inference_mode()
     def full_size_logits(self, lm: LoadedModel, rgb: np.ndarray) -> torch.Tensor:
         """One model's H×W logits for the photo at its full size (refined if it has a refiner).
@@ -211,72 +190,14 @@ class Predictor:
         enabled = self.dtype != torch.float32 and self.backend == "torch"
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
 
+    def logits(self, rgb: np.ndarray) -> np.ndarray:
+        """The single model's float32 H×W logits for the photo at its full size."""
+        return self.full_size_logits(self.models[0], rgb).cpu().numpy()
+
     def probabilities(self, rgb: np.ndarray) -> list[np.ndarray]:
         """One full-size float32 probability map per model."""
         return [torch.sigmoid(self.full_size_logits(lm, rgb)).cpu().numpy() for lm in self.models]
 
     def threshold(self, logits: torch.Tensor) -> np.ndarray:
         """A single model's boolean mask from its logits (its threshold, in logit space)."""
-        t = self.models[0].header.threshold
-        return (logits > float(np.log(t / (1 - t)))).cpu().numpy()
-
-    @property
-    def _thresholds(self) -> list[float]:
-        return [m.header.threshold for m in self.models]
-
-    def main_object(self, mask: np.ndarray) -> tuple[np.ndarray, Selection | None]:
-        """The main car of a mask (`engine.matte.select`) and what the step did; the mask as it
-        is (and None) when every object is kept. Public: benchmarks score what predict writes."""
-        if self.keep_all_objects:
-            return mask, None
-        selection = select_main_car(mask)
-        return selection.mask, selection
-
-    def predict_matte(self, rgb: np.ndarray, checked: bool = False) -> Matte:
-        """The photo's `Matte`: the main car's mask (`engine.matte.select`, unless every
-        object is kept), its soft-edged alpha from the probability along the outline
-        (`engine.matte.alpha`) and, if `checked`, the confidence (`predict_checked`)."""
-        if len(self.models) == 1:
-            logits = self.full_size_logits(self.models[0], rgb)
-            raw = self.threshold(logits)
-            mask, selection = self.main_object(raw)
-            if checked:  # the network's own mask, at its threshold: what it was unsure of
-                prob = torch.sigmoid(logits).cpu().numpy()
-                conf = confidence(prob, mask=raw)
-            else:  # the probability is read along the outline only
-                prob, conf = _SigmoidAt(logits.cpu().numpy()), None
-            return Matte(mask, edge_alpha(mask, prob, self._thresholds[0]), conf, selection)
-        probs, thresholds = self.probabilities(rgb), self._thresholds
-        raw = combine(probs, thresholds, self.vote)
-        mean = np.mean(probs, axis=0)
-        conf = None
-        if checked:
-            members = [p > t for p, t in zip(probs, thresholds, strict=True)]
-            conf = confidence(mean, members, raw)
-        mask, selection = self.main_object(raw)
-        return Matte(mask, edge_alpha(mask, mean, float(np.mean(thresholds))), conf, selection)
-
-    def predict_checked(self, rgb: np.ndarray) -> tuple[np.ndarray, Confidence]:
-        """`predict`'s mask and how far to trust it (`engine.review.confidence`), from the same
-        forward pass: the probability map, and for an ensemble its members' disagreement."""
-        matte = self.predict_matte(rgb, checked=True)
-        return matte.mask, matte.confidence
-
-    def predict(self, rgb: np.ndarray) -> np.ndarray:
-        """H×W×3 uint8 photo → H×W boolean mask (True = car): the main car alone unless every
-        object is kept."""
-        if len(self.models) == 1:
-            mask = self.threshold(self.full_size_logits(self.models[0], rgb))
-        else:
-            mask = combine(self.probabilities(rgb), self._thresholds, self.vote)
-        return self.main_object(mask)[0]
-
-
-class _SigmoidAt:
-    """A probability map read at a few pixels: the sigmoid of logits where indexed."""
-
-    def __init__(self, logits: np.ndarray):
-        self.logits = logits
-
-    def __getitem__(self, index) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits[index].astype(np.float32)))
+        return (logits > logit_threshold(self.models[0].header.threshold)).cpu().numpy()
