@@ -2,19 +2,44 @@
 
 The PyTorch predictor (`engine.inference.predict`) and the torch-free one
 (`engine.inference.lite`) share these steps, so both feed a network the very same input and read
-its logits the same way: `fit_to_input` (the photo resized to `input_geometry`'s content size and
-padded to the stride by repeating its edge), `normalise`, `upsample` (bilinear, half-pixel
-centres: `torch.nn.functional.interpolate(..., align_corners=False)`'s formula), `refine_tiles`
-(the edge refiner's tiling, `engine.models.refiner.EdgeRefiner.refine`, around any copy of its
+its logits the same way: `input_geometry` (the size a photo is fed at: its own aspect ratio,
+padded to the stride), `fit_to_input` (the photo resized to that size and padded by repeating
+its edge), `normalise`, `upsample` (bilinear, half-pixel centres: the formula of
+`torch.nn.functional.interpolate(..., align_corners=False)`), `refine_tiles` (the edge
+refiner's tiling, `engine.models.refiner.EdgeRefiner.refine`, around any copy of its
 `forward_interior`) and `logit_threshold`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
+
+ASPECT_TOLERANCE = 0.01  # photos this close to the model's aspect get exactly its input size
+
+
+def input_geometry(
+    photo_hw: tuple[int, int], model_hw: tuple[int, int], stride: int
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(content_hw, padded_hw) for a photo of (H, W) and a model trained at (mh, mw).
+
+    content: the photo scaled by s = sqrt(mh·mw / (H·W)), so the model sees as many pixels as
+    its input size holds, with the photo's own aspect ratio; padded: content rounded up to a
+    multiple of `stride`. A photo whose aspect ratio is within 1 % of the model's (Carvana's
+    1918×1280 for a 448×672 model) gets exactly the model's input size for both, as before this
+    function existed. No side is ever below one stride."""
+    big_h, big_w = int(photo_hw[0]), int(photo_hw[1])
+    mh, mw = int(model_hw[0]), int(model_hw[1])
+    if big_h <= 0 or big_w <= 0:
+        raise ValueError(f"empty photo: {big_h}x{big_w}")
+    if abs((big_w / big_h) / (mw / mh) - 1.0) <= ASPECT_TOLERANCE:
+        return (mh, mw), (mh, mw)
+    s = math.sqrt(mh * mw / (big_h * big_w))
+    ch, cw = (max(stride, math.floor(v * s + 0.5)) for v in (big_h, big_w))
+    return (ch, cw), (-(-ch // stride) * stride, -(-cw // stride) * stride)
 
 
 def fit_to_input(

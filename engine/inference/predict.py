@@ -14,7 +14,6 @@ label says which, and in what precision.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.inference.arrays import fit_to_input, logit_threshold
+from engine.inference.arrays import fit_to_input, input_geometry, logit_threshold
 from engine.inference.backends import backend_spec
 from engine.inference.backends.select import attach_backend
 from engine.inference.config import PredictConfig
@@ -34,30 +33,6 @@ from engine.modelfiles.checkpoint import load_model
 
 __all__ = ["LoadedModel", "Predictor", "compute_label", "input_geometry", "to_input_tensor"]
 log = logging.getLogger(__name__)
-
-
-ASPECT_TOLERANCE = 0.01  # photos this close to the model's aspect get exactly its input size
-
-
-def input_geometry(
-    photo_hw: tuple[int, int], model_hw: tuple[int, int], stride: int
-) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(content_hw, padded_hw) for a photo of (H, W) and a model trained at (mh, mw).
-
-    content: the photo scaled by s = sqrt(mh·mw / (H·W)), so the model sees as many pixels as
-    its input size holds, with the photo's own aspect ratio; padded: content rounded up to a
-    multiple of `stride`. A photo whose aspect ratio is within 1 % of the model's (Carvana's
-    1918×1280 for a 448×672 model) gets exactly the model's input size for both, as before this
-    function existed. No side is ever below one stride."""
-    big_h, big_w = int(photo_hw[0]), int(photo_hw[1])
-    mh, mw = int(model_hw[0]), int(model_hw[1])
-    if big_h <= 0 or big_w <= 0:
-        raise ValueError(f"empty photo: {big_h}x{big_w}")
-    if abs((big_w / big_h) / (mw / mh) - 1.0) <= ASPECT_TOLERANCE:
-        return (mh, mw), (mh, mw)
-    s = math.sqrt(mh * mw / (big_h * big_w))
-    ch, cw = (max(stride, math.floor(v * s + 0.5)) for v in (big_h, big_w))
-    return (ch, cw), (-(-ch // stride) * stride, -(-cw // stride) * stride)
 
 
 def to_input_tensor(
