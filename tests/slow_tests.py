@@ -38,6 +38,7 @@ SLOW = (
     "tests/e2e/test_spin_page.py::test_the_spin_page_lists_every_angle_in_order_and_needs_no_network",
     "tests/e2e/test_spin_page.py::test_the_spin_turns_with_keys_drag_buttons_and_autoplay",
     "tests/engine/test_backends.py::test_openvino_gives_pytorchs_masks",
+    "tests/engine/test_lite_predict.py::test_the_lite_predictor_cuts_out_the_same_cars_as_the_torch_predictor",
     "tests/engine/test_backends.py::test_openvino_ensemble_and_checked_prediction",
     "tests/engine/test_backends.py::test_auto_is_openvino_on_the_cpu_and_bf16_stays_close",
     "tests/engine/test_backends.py::test_converted_once_then_reused_and_rebuilt_when_the_model_changes",

@@ -119,6 +119,6 @@ def read_ir(folder) -> IRModel:
             raise ValueError("mean and std need three values")
         return IRModel(
             folder, header, str(body["source_sha256"]), int(body["stride"]), mean, std, refiner
-        )  # type: ignore[arg-type]
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise IRFileError(folder / SOURCE, f"damaged: {exc}; {REEXPORT}") from None
