@@ -17,6 +17,7 @@ SLOW = (
     "tests/app/test_review_mode.py::test_the_report_and_the_queue_flag_the_same_photos",
     "tests/app/test_watch_folder.py::test_watched_photos_are_queued_when_complete_and_segmented",
     "tests/benchmarks/test_benchmarks.py::test_quality_scores_models_and_ensemble",
+    "tests/benchmarks/test_lite_vs_torch.py::test_lite_vs_torch_reports_the_dice_between_both_editions_masks",
     "tests/benchmarks/test_benchmarks.py::test_speed_compares_engine_with_baseline",
     "tests/benchmarks/test_benchmarks.py::test_speed_times_an_ensemble_as_one_majority_vote",
     "tests/benchmarks/test_benchmarks.py::test_speed_without_model_flags_times_the_shipped_default_or_ensemble",

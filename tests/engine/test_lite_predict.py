@@ -8,12 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pytest
-from model_cache import cache_folder, cache_key
+from model_cache import cached_ir
 
 from engine.inference.backends.export_ir import export_ir
 from engine.inference.backends.ir_files import IRFileError, read_ir
@@ -24,8 +23,6 @@ from engine.training.metrics import dice
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "resources" / "models" / "cpu-lite0-448x672-any-studio.safetensors"
 DATA = ROOT / "tests" / "data"
-SETTINGS = {"ir": 1, "openvino": version("openvino")}
-EXPORT_SOURCES = ("export_ir.py", "ir_files.py", "openvino_model.py", "openvino_core.py")
 PHOTOS = [
     DATA / "fullsize" / "0ed6904e1004_05.jpg",  # 1918×1280: the model's own aspect
     DATA / "web-cars" / "images" / "rf_valid_Carro_23.jpg",  # 480×360: 4:3, padded to stride
@@ -34,17 +31,8 @@ PHOTOS = [
 
 @pytest.fixture(scope="module")
 def exported() -> Path:
-    """The shipped default (with its edge refiner) exported once and kept in the test cache
-    (`model_cache`), keyed by the model file, the exporting code and the library versions; used
-    only when `read_ir` finds every checksum right, else exported again (about 10 s)."""
-    sources = [ROOT / "engine" / "inference" / "backends" / n for n in EXPORT_SOURCES]
-    entry = cache_folder() / f"ir-default-{cache_key(SETTINGS, [DEFAULT, *sources])[:32]}"
-    try:
-        read_ir(entry)
-    except IRFileError:
-        shutil.rmtree(entry, ignore_errors=True)
-        export_ir(DEFAULT, entry)
-    return entry
+    """The shipped default (with its edge refiner) exported once, kept in the test cache."""
+    return cached_ir(DEFAULT)
 
 
 def test_the_lite_predictor_cuts_out_the_same_cars_as_the_torch_predictor(exported):
