@@ -33,7 +33,6 @@ from engine.inference.matting import MattePredictor
 
 __all__ = ["LiteModel", "LitePredictor"]
 log = logging.getLogger(__name__)
-NEEDS_TORCH = "needs the full edition of CarMask Studio (PyTorch): {what}"
 
 
 class LiteModel:

@@ -83,6 +83,12 @@ def test_a_folder_without_its_sidecar_or_a_file_is_refused(exported, tmp_path):
         read_ir(folder)
 
 
+def test_a_model_file_given_to_the_lite_predictor_says_it_needs_the_full_edition():
+    with pytest.raises(IRFileError, match="needs the full edition") as caught:
+        LitePredictor([DEFAULT], threads=1)
+    assert caught.value.path == DEFAULT and "export_ir" in str(caught.value)
+
+
 def test_export_never_writes_into_a_folder_that_holds_files(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()

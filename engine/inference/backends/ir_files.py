@@ -19,11 +19,16 @@ from pathlib import Path
 
 from engine.inference.backends.cache import SOURCE, entry_problem
 from engine.io.digest import file_digest
-from engine.modelfiles.header import ModelHeader
+from engine.modelfiles.header import MODEL_SUFFIX, ModelHeader
 
 FORMAT = "carmask-openvino-ir"
 FORMAT_VERSION = 1
 UNET, REFINER = "unet.xml", "refiner.xml"
+NEEDS_FULL_EDITION = (
+    "a model file, not a pre-converted model: converting it for the CPU edition needs the full "
+    "edition of CarMask Studio (PyTorch); there, `python -m engine.inference.backends.export_ir "
+    "MODEL FOLDER` writes the folder to use"
+)
 REEXPORT = "export it again with `python -m engine.inference.backends.export_ir MODEL FOLDER`"
 
 
@@ -88,6 +93,8 @@ def write_sidecar(folder: Path, model_file: Path, header: ModelHeader, feed: dic
 def read_ir(folder) -> IRModel:
     """The pre-converted model in `folder`, every checksum verified first (`IRFileError`)."""
     folder = Path(folder)
+    if folder.is_file() and folder.suffix == MODEL_SUFFIX:
+        raise IRFileError(folder, NEEDS_FULL_EDITION)
     if not folder.is_dir():
         raise IRFileError(folder, "no such folder of a pre-converted model")
     try:
