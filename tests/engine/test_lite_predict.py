@@ -120,3 +120,44 @@ def test_predicting_with_the_lite_predictor_never_loads_torch(exported):
     )
     assert done.returncode == 0, done.stderr
     assert "torch loaded: False False" in done.stdout
+
+
+def test_the_numpy_steps_feed_and_refine_exactly_as_the_torch_steps():
+    """The input (resize, stride padding, normalisation), the upsampling and the edge refiner's
+    tiling, each written once in numpy for the CPU edition, against the torch model's own."""
+    import torch
+    import torch.nn.functional as F
+
+    from engine.inference.arrays import (
+        fit_to_input,
+        input_geometry,
+        normalise,
+        refine_tiles,
+        upsample,
+    )
+    from engine.inference.predict import to_input_tensor
+    from engine.modelfiles.checkpoint import load_model
+
+    model, header = load_model(DEFAULT, torch.device("cpu"))
+    rgb = read_rgb(PHOTOS[1])  # 4:3: resized and padded to the stride
+    content, padded = input_geometry(rgb.shape[:2], header.input_size, model.stride)
+    assert content != padded
+    x = model.normalize(to_input_tensor(rgb, content, torch.device("cpu"), padded))
+    ours = normalise(fit_to_input(rgb, content, padded), model.mean.flatten(), model.std.flatten())
+    np.testing.assert_array_equal(ours, x.numpy())
+    with torch.inference_mode():
+        small = model(x)[..., : content[0], : content[1]]
+        logits = F.interpolate(small, size=rgb.shape[:2], mode="bilinear", align_corners=False)
+        photo = torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
+        expected = model.refiner.refine(photo, logits[0, 0]).numpy()
+        refiner = model.refiner
+
+        def interior(p: np.ndarray, lg: np.ndarray) -> np.ndarray:
+            return refiner.forward_interior(torch.from_numpy(p), torch.from_numpy(lg)).numpy()
+
+        flat = logits[0, 0].numpy()
+        # OpenCV's bilinear weights are rounded a little differently from torch's
+        np.testing.assert_allclose(upsample(small[0, 0].numpy(), rgb.shape[:2]), flat, atol=2e-4)
+        got = refine_tiles(rgb, flat, interior, refiner.tile, refiner.margin, refiner.band)
+    assert (np.abs(flat) < refiner.band).any() and not np.array_equal(expected, flat)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
