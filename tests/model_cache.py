@@ -96,3 +96,27 @@ def cached_model(key: str, build: Callable[[Path], object], cache: Path | None =
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return entry
+
+
+IR_SOURCES = [
+    ROOT / "engine" / "inference" / "backends" / name
+    for name in ("export_ir.py", "ir_files.py", "openvino_model.py", "openvino_core.py")
+]
+
+
+def cached_ir(model_file: Path, cache: Path | None = None) -> Path:
+    """`model_file` exported as OpenVINO IR (`engine.inference.backends.export_ir`), kept here
+    keyed by the model file, the exporting code and the library versions; used only when
+    `read_ir` finds every checksum right, else exported again (about 10 s)."""
+    from engine.inference.backends.export_ir import export_ir
+    from engine.inference.backends.ir_files import IRFileError, read_ir
+
+    settings = {"ir": 1, "openvino": version("openvino")}
+    key = cache_key(settings, [Path(model_file), *IR_SOURCES])
+    entry = (cache or cache_folder()) / f"ir-{Path(model_file).stem[:40]}-{key[:32]}"
+    try:
+        read_ir(entry)
+    except IRFileError:
+        shutil.rmtree(entry, ignore_errors=True)
+        export_ir(model_file, entry)
+    return entry

@@ -14,54 +14,25 @@ label says which, and in what precision.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.inference.arrays import fit_to_input, input_geometry, logit_threshold
 from engine.inference.backends import backend_spec
 from engine.inference.backends.select import attach_backend
 from engine.inference.config import PredictConfig
 from engine.inference.devices import describe_device, inference_dtype, resolve_device
-from engine.inference.ensemble import combine
 from engine.inference.loaded import LoadedModel
-from engine.matte import Matte
-from engine.matte.alpha import edge_alpha
-from engine.matte.select import Selection, select_main_car
+from engine.inference.matting import MattePredictor
 from engine.modelfiles.checkpoint import load_model
-from engine.review.confidence import Confidence, confidence
 
 __all__ = ["LoadedModel", "Predictor", "compute_label", "input_geometry", "to_input_tensor"]
 log = logging.getLogger(__name__)
-
-
-ASPECT_TOLERANCE = 0.01  # photos this close to the model's aspect get exactly its input size
-
-
-def input_geometry(
-    photo_hw: tuple[int, int], model_hw: tuple[int, int], stride: int
-) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(content_hw, padded_hw) for a photo of (H, W) and a model trained at (mh, mw).
-
-    content: the photo scaled by s = sqrt(mh·mw / (H·W)), so the model sees as many pixels as
-    its input size holds, with the photo's own aspect ratio; padded: content rounded up to a
-    multiple of `stride`. A photo whose aspect ratio is within 1 % of the model's (Carvana's
-    1918×1280 for a 448×672 model) gets exactly the model's input size for both, as before this
-    function existed. No side is ever below one stride."""
-    big_h, big_w = int(photo_hw[0]), int(photo_hw[1])
-    mh, mw = int(model_hw[0]), int(model_hw[1])
-    if big_h <= 0 or big_w <= 0:
-        raise ValueError(f"empty photo: {big_h}x{big_w}")
-    if abs((big_w / big_h) / (mw / mh) - 1.0) <= ASPECT_TOLERANCE:
-        return (mh, mw), (mh, mw)
-    s = math.sqrt(mh * mw / (big_h * big_w))
-    ch, cw = (max(stride, math.floor(v * s + 0.5)) for v in (big_h, big_w))
-    return (ch, cw), (-(-ch // stride) * stride, -(-cw // stride) * stride)
 
 
 def to_input_tensor(
@@ -72,18 +43,7 @@ def to_input_tensor(
 ) -> torch.Tensor:
     """H×W×3 uint8 → 1×3×h×w float in [0, 1] at (h, w) = `size`; with `padded`, extended at the
     bottom and right to that size by repeating the edge pixels (the content stays at [:h, :w])."""
-    h, w = size
-    if rgb.shape[:2] != (h, w):
-        shrink = h < rgb.shape[0] and w < rgb.shape[1]
-        rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    if padded is not None and tuple(padded) != (h, w):
-        ph, pw = padded[0] - h, padded[1] - w
-        if ph < 0 or pw < 0:
-            raise ValueError(f"padded size {padded} is smaller than the content {size}")
-        # replicate, not reflect: the same padding UNet.forward (and the edge refiner) applies,
-        # so these inputs match what the model does with an off-stride size itself, and a
-        # reflection would mirror a car cut by the photo's edge into a ghost car in the padding
-        rgb = cv2.copyMakeBorder(rgb, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+    rgb = fit_to_input(rgb, size, padded)
     t = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None]
     return t.float().div_(255.0)
 
@@ -96,7 +56,7 @@ def compute_label(device: torch.device, dtype: torch.dtype, backend: str, note: 
     return f"{label} ({note})" if note else label
 
 
-class Predictor:
+class Predictor(MattePredictor):
     """One model or an ensemble of models, each at its own resolution, on one device.
 
     Built from a `PredictConfig` (`from_config`: what the CLI, the batch's lanes, the hot folder
@@ -152,12 +112,6 @@ class Predictor:
             keep_all_objects=config.keep_all_objects,
         )
 
-    @property
-    def label(self) -> str:
-        if len(self.models) == 1:
-            return self.models[0].header.label
-        return f"ensemble of {len(self.models)} ({self.vote} vote)"
-
     @torch.inference_mode()
     def full_size_logits(self, lm: LoadedModel, rgb: np.ndarray) -> torch.Tensor:
         """One model's H×W logits for the photo at its full size (refined if it has a refiner).
@@ -211,72 +165,14 @@ class Predictor:
         enabled = self.dtype != torch.float32 and self.backend == "torch"
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
 
+    def logits(self, rgb: np.ndarray) -> np.ndarray:
+        """The single model's float32 H×W logits for the photo at its full size."""
+        return self.full_size_logits(self.models[0], rgb).cpu().numpy()
+
     def probabilities(self, rgb: np.ndarray) -> list[np.ndarray]:
         """One full-size float32 probability map per model."""
         return [torch.sigmoid(self.full_size_logits(lm, rgb)).cpu().numpy() for lm in self.models]
 
     def threshold(self, logits: torch.Tensor) -> np.ndarray:
         """A single model's boolean mask from its logits (its threshold, in logit space)."""
-        t = self.models[0].header.threshold
-        return (logits > float(np.log(t / (1 - t)))).cpu().numpy()
-
-    @property
-    def _thresholds(self) -> list[float]:
-        return [m.header.threshold for m in self.models]
-
-    def main_object(self, mask: np.ndarray) -> tuple[np.ndarray, Selection | None]:
-        """The main car of a mask (`engine.matte.select`) and what the step did; the mask as it
-        is (and None) when every object is kept. Public: benchmarks score what predict writes."""
-        if self.keep_all_objects:
-            return mask, None
-        selection = select_main_car(mask)
-        return selection.mask, selection
-
-    def predict_matte(self, rgb: np.ndarray, checked: bool = False) -> Matte:
-        """The photo's `Matte`: the main car's mask (`engine.matte.select`, unless every
-        object is kept), its soft-edged alpha from the probability along the outline
-        (`engine.matte.alpha`) and, if `checked`, the confidence (`predict_checked`)."""
-        if len(self.models) == 1:
-            logits = self.full_size_logits(self.models[0], rgb)
-            raw = self.threshold(logits)
-            mask, selection = self.main_object(raw)
-            if checked:  # the network's own mask, at its threshold: what it was unsure of
-                prob = torch.sigmoid(logits).cpu().numpy()
-                conf = confidence(prob, mask=raw)
-            else:  # the probability is read along the outline only
-                prob, conf = _SigmoidAt(logits.cpu().numpy()), None
-            return Matte(mask, edge_alpha(mask, prob, self._thresholds[0]), conf, selection)
-        probs, thresholds = self.probabilities(rgb), self._thresholds
-        raw = combine(probs, thresholds, self.vote)
-        mean = np.mean(probs, axis=0)
-        conf = None
-        if checked:
-            members = [p > t for p, t in zip(probs, thresholds, strict=True)]
-            conf = confidence(mean, members, raw)
-        mask, selection = self.main_object(raw)
-        return Matte(mask, edge_alpha(mask, mean, float(np.mean(thresholds))), conf, selection)
-
-    def predict_checked(self, rgb: np.ndarray) -> tuple[np.ndarray, Confidence]:
-        """`predict`'s mask and how far to trust it (`engine.review.confidence`), from the same
-        forward pass: the probability map, and for an ensemble its members' disagreement."""
-        matte = self.predict_matte(rgb, checked=True)
-        return matte.mask, matte.confidence
-
-    def predict(self, rgb: np.ndarray) -> np.ndarray:
-        """H×W×3 uint8 photo → H×W boolean mask (True = car): the main car alone unless every
-        object is kept."""
-        if len(self.models) == 1:
-            mask = self.threshold(self.full_size_logits(self.models[0], rgb))
-        else:
-            mask = combine(self.probabilities(rgb), self._thresholds, self.vote)
-        return self.main_object(mask)[0]
-
-
-class _SigmoidAt:
-    """A probability map read at a few pixels: the sigmoid of logits where indexed."""
-
-    def __init__(self, logits: np.ndarray):
-        self.logits = logits
-
-    def __getitem__(self, index) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits[index].astype(np.float32)))
+        return (logits > logit_threshold(self.models[0].header.threshold)).cpu().numpy()

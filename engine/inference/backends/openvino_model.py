@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import os
-import queue
 import threading
 import warnings
 import weakref
@@ -32,6 +31,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from engine.inference.backends.openvino_core import Network, cpu_config, shared_core
 
 UNET, REFINER = "unet.xml", "refiner.xml"
 CONVERTER_VERSION = 2  # bump when the cache entries change: old entries are rebuilt (2: digests)
@@ -79,24 +80,6 @@ def convert(unet: nn.Module, input_hw: tuple[int, int], folder: Path) -> None:
             ov.save_model(model, folder / REFINER, compress_to_fp16=False)
 
 
-_core = None
-_core_lock = threading.Lock()
-
-
-def _shared_core():
-    """One OpenVINO Core for the whole process, never released. Its CPU plugin installs an
-    alternate signal stack on the thread that first compiles; with a Core per model, releasing
-    them out of order left the thread pointing at freed memory, and the next Ctrl-C (SIGINT)
-    killed the process with a segmentation fault (tests/engine/test_backends.py)."""
-    global _core
-    with _core_lock:
-        if _core is None:
-            import openvino as ov
-
-            _core = ov.Core()
-        return _core
-
-
 def _file_keys(folder: Path) -> tuple:
     """What identifies the files a network is compiled from (a rebuilt cache entry differs)."""
     keys = []
@@ -107,58 +90,26 @@ def _file_keys(folder: Path) -> tuple:
 
 
 class _Network:
-    """One compiled network; each call runs on an `InferRequest` of its own (a request runs
-    one inference at a time, a compiled model one per stream at once): an idle one, or a new
-    one when every request is busy, so there are as many as calls ever ran at once.
+    """A compiled network (`openvino_core.Network`) called with torch tensors."""
 
-    The requests belong to the network, not to the calling threads: one left in a thread's
-    locals was destroyed while the thread ended (a QThread of the app), inside Python's own
-    clean-up of the thread, and freed memory twice (tests/app/test_app_window.py crashed)."""
-
-    def __init__(self, compiled):
-        self.compiled = compiled
-        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+    def __init__(self, network: Network):
+        self.network = network
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        arrays = [t.detach().float().contiguous().numpy() for t in inputs]
-        try:
-            request = self._idle.get_nowait()
-        except queue.Empty:
-            request = self.compiled.create_infer_request()
-        try:
-            # copied into the request's own tensors: OpenVINO then holds no Python object,
-            # whose release would need the GIL on one of its threads
-            request.start_async(arrays, share_inputs=False)
-            request.wait()  # the GIL is released while the network runs
-            # the request's output buffer is reused by its next inference
-            return torch.from_numpy(request.get_output_tensor(0).data.copy())
-        finally:
-            self._idle.put(request)
+        return torch.from_numpy(self.network(*(t.detach().float().numpy() for t in inputs)))
 
 
 class _Compiled:
     """A model file's compiled networks, shared by the `OpenVinoModel`s of every lane."""
 
     def __init__(self, folder: Path, dtype: torch.dtype, threads: int, streams: int):
-        core = _shared_core()
-        config = {
-            # a stream per lane, each on the lane's threads: the lanes' inferences run at once
-            "NUM_STREAMS": int(streams),
-            "INFERENCE_NUM_THREADS": int(threads) * int(streams),
-            "INFERENCE_PRECISION_HINT": PRECISIONS[dtype],
-            # OpenVINO pins its threads to cores: the batch's reader and writer threads then
-            # queue behind them. Unpinned, writing a photo while the next is segmented
-            # overlaps (benchmarks/pipeline.py).
-            "ENABLE_CPU_PINNING": False,
-        }
-        self.unet = _Network(core.compile_model(core.read_model(folder / UNET), "CPU", config))
+        config = cpu_config(PRECISIONS[dtype], threads, streams)
+        self.unet = _Network(Network.load(folder / UNET, config))
         self.refiner = None
         if (folder / REFINER).is_file():
-            compiled = core.compile_model(core.read_model(folder / REFINER), "CPU", config)
-            self.refiner = _Network(compiled)
-        used = self.unet.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+            self.refiner = _Network(Network.load(folder / REFINER, config))
         # what the CPU really runs (a bf16 hint on a CPU without bf16 gives float32)
-        self.dtype = PRECISION_DTYPES.get(used, dtype)
+        self.dtype = PRECISION_DTYPES.get(self.unet.network.precision, dtype)
 
 
 @functools.cache
@@ -174,7 +125,7 @@ def streams_that_fit(threads: int) -> int:
     wanted = max(1, _cpus() // threads)
     x = ops.parameter([1], ov.Type.f32)
     config = {"NUM_STREAMS": wanted, "INFERENCE_NUM_THREADS": wanted * threads}
-    probe = _shared_core().compile_model(ov.Model([ops.relu(x)], [x]), "CPU", config)
+    probe = shared_core().compile_model(ov.Model([ops.relu(x)], [x]), "CPU", config)
     streams = int(probe.get_property("NUM_STREAMS"))
     return max(1, min(streams, int(probe.get_property("INFERENCE_NUM_THREADS")) // threads))
 
