@@ -159,6 +159,7 @@ class PhotoBatch:
         max_megapixels: float,
         checked: bool,
         ledger: bool,
+        hold: Callable[[PhotoJob], Any] | None,
         start: Callable[[PhotoJob], bool] | None,
         patience: float,
         stalled: Callable[[Path, float], Any] | None,
@@ -172,8 +173,13 @@ class PhotoBatch:
         for predictor in predictors:
             free.put(predictor)
 
+        self._asks: queue.Queue[tuple[PhotoJob, list[bool], threading.Event]] = queue.Queue()
+        self._start, self._closed = start, threading.Event()
+
         def work(job: PhotoJob) -> PhotoResult:  # on a lane's thread
-            if start is not None and not start(job):
+            if hold is not None:
+                hold(job)
+            if start is not None and not self._ask(job):
                 return PhotoResult(job, NOT_STARTED)
             predictor = free.get()
             try:
@@ -192,7 +198,29 @@ class PhotoBatch:
             ahead=2 * self.lanes,
             patience=patience,
             stalled=None if stalled is None else (lambda job, s: stalled(job.photo, s)),
+            poll=None if start is None else self._answer,
         )
+
+    def _ask(self, job: PhotoJob) -> bool:
+        """On a lane: whether the photo may start, as `start` says on the batch's thread."""
+        answer, told = [False], threading.Event()
+        self._asks.put((job, answer, told))
+        while not told.wait(0.1):
+            if self._closed.is_set():
+                return False
+        return answer[0]
+
+    def _answer(self) -> None:
+        """On the batch's thread: `start` for each photo a lane is about to start."""
+        while True:
+            try:
+                job, answer, told = self._asks.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                answer[0] = bool(self._start(job)) if self._start is not None else True
+            finally:
+                told.set()
 
     def _result(self, item: ReadResult) -> PhotoResult:
         self.heap.after_photo()  # a long batch's memory stays flat
@@ -204,6 +232,7 @@ class PhotoBatch:
     def __iter__(self) -> Iterator[PhotoResult]:
         for item in self._lanes:
             self.writes.poll()
+            self._answer()
             yield self._result(item)
 
     def behind(self, step: Callable[[], Any], then: Callable[[Any], Any]) -> None:
@@ -217,6 +246,7 @@ class PhotoBatch:
 
     def close(self) -> None:
         """Wait for what runs behind the photos (every `then` called)."""
+        self._closed.set()
         self.writes.close()
 
 
@@ -228,14 +258,16 @@ def run_batch(
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
     checked: bool = False,
     ledger: bool = False,
+    hold: Callable[[PhotoJob], Any] | None = None,
     start: Callable[[PhotoJob], bool] | None = None,
     patience: float = 60.0,
     stalled: Callable[[Path, float], Any] | None = None,
     heap_slack_mb: float | None = None,
 ) -> PhotoBatch:
     """The batch's photos, a photo per predictor at once (the lanes), each through
-    `process_photo`. `start(job)`, on the lane's thread just before a photo starts, may wait
-    (a pause) or say no (a cancel: NOT_STARTED). While the next result has not come for
+    `process_photo`. Before a photo starts, `hold(job)` on its lane may wait (a pause), then
+    `start(job)`, on the batch's thread (the one iterating), may say no (a cancel: NOT_STARTED)
+    or tell that it starts, as a photo at a time would. While the next result has not come for
     `patience` seconds, `stalled(photo, seconds)` says so. The caller iterates the batch, and
     calls `close()` after it (or `stop()` then `close()` to stop it early)."""
     return PhotoBatch(
@@ -245,6 +277,7 @@ def run_batch(
         max_megapixels,
         checked,
         ledger,
+        hold,
         start,
         patience,
         stalled,

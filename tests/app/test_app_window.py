@@ -218,7 +218,7 @@ def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(qtbot, open_wi
             late.append(key)
 
     worker.photo_started.connect(on_start, Qt.ConnectionType.DirectConnection)
-    worker.photo_done.connect(lambda *_: window.acts.cancel.trigger())
+    worker.photo_result.connect(lambda r: r.error or window.acts.cancel.trigger())  # a done
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     counts = [p.status for p in window.session.photos.values()]
     # no photo starts once Cancel is in; the ones in flight (segmented, or their mask being
