@@ -6,9 +6,8 @@ bytes, the digest of the models and settings that cut it out, the export options
 files written and the status. The last line of a photo wins. A photo counts as done when its
 last line is "done" with the same input digest, model digest and export options, and every
 output it names is still in the folder; anything else (a new or changed photo, another model, a
-lost output) is done again. Lines are appended and
-fsynced one at a time, so a crash, a lost node or Ctrl-C loses at most the photos in flight, and
-a line cut short by a crash is ignored.
+lost output) is done again. Lines are appended and fsynced one at a time, so a crash, a lost
+node or Ctrl-C loses at most the photos in flight, and a line cut short by a crash is ignored.
 
 Used by `carmask predict` (with or without `--ray`: `engine.cluster`) and `carmask watch`.
 """
