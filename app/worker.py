@@ -32,7 +32,7 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal,
 
 log = logging.getLogger(__name__)
 
-_predictors: dict[tuple, object] = {}  # (model files, device) → Predictor, reused across batches
+_predictors: dict[tuple, list] = {}  # (model files, device, lanes, threads) → the lanes' Predictors
 _predictor_lock = threading.Lock()
 
 
@@ -50,23 +50,12 @@ def fmt_time(seconds: float) -> str:
     )
 
 
-def get_predictor(models: list[Path], device: str):
-    from engine.inference.predict import Predictor
-
-    key = (tuple(str(m) for m in models), device)
-    with _predictor_lock:
-        if key not in _predictors:
-            _predictors.clear()  # one set of models in memory at a time
-            _predictors[key] = Predictor(list(models), device=device)
-        return _predictors[key]
-
-
 def get_lanes(models: list[Path], device: str, photos: int, lanes: int = 0):
     """The batch's predictors, one per lane (photos segmented at once, as `carmask predict`
     does: engine.batch.photo.run_batch), and a function that gives torch its threads back. On
     a CPU with 2 threads or more, two lanes on half the threads each (1.4x the photos per
     second: benchmarks/app_batch.py); on CUDA one; never more lanes than photos. Kept across
-    batches, like `get_predictor`'s."""
+    batches (one set of models in memory at a time)."""
     import torch
 
     from engine.inference.devices import resolve_device
