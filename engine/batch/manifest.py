@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.batch.outputs import MANIFEST_NAME
 from engine.inference.config import PredictConfig
@@ -160,7 +161,7 @@ class Ledger:
         return self.manifest.expected_digest(photo, self.model, self.options) if self.skip else ""
 
     def done(
-        self, photo: str | os.PathLike[str], digest: str, outputs: Mapping[str, Path], seconds=0.0
+        self, photo: str | os.PathLike[str], digest: str, outputs: Mapping[str, Any], seconds=0.0
     ) -> None:
         names = {f: Path(p).name for f, p in outputs.items()}
         entry = Entry(str(photo), digest, self.model, self.options, DONE, names)
