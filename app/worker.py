@@ -32,7 +32,7 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal,
 
 log = logging.getLogger(__name__)
 
-_predictors: dict[tuple, list] = {}  # (model files, device, lanes, threads) → the lanes' Predictors
+_predictors: dict[tuple, list] = {}  # (PredictConfig, lanes at most) → the lanes' Predictors
 _predictor_lock = threading.Lock()
 
 
@@ -51,32 +51,27 @@ def fmt_time(seconds: float) -> str:
 
 
 def get_lanes(models: list[Path], device: str, photos: int, lanes: int = 0):
-    """The batch's predictors, one per lane (photos segmented at once, as `carmask predict`
-    does: engine.batch.photo.run_batch), and a function that gives torch its threads back. On
-    a CPU with 2 threads or more, two lanes on half the threads each (1.4x the photos per
-    second: benchmarks/app_batch.py); on CUDA one; never more lanes than photos. Kept across
-    batches (one set of models in memory at a time)."""
+    """The batch's predictors, one per lane (`engine.inference.lanes.make_lanes`: two photos at
+    once on a CPU with 2 threads or more, as `carmask predict`; benchmarks/app_batch.py), and a
+    function that gives torch its threads back. Kept across batches (one set of models in
+    memory at a time)."""
     import torch
 
-    from engine.inference.devices import resolve_device
-    from engine.inference.predict import Predictor
+    from engine.inference.config import PredictConfig
+    from engine.inference.lanes import make_lanes
 
-    threads = torch.get_num_threads()
-    if not lanes:
-        lanes = 2 if resolve_device(device).type == "cpu" and threads >= 2 else 1
-    lanes = max(1, min(lanes, photos))
-    key = (tuple(str(m) for m in models), device, lanes, max(1, threads // lanes))
-    torch.set_num_threads(max(1, threads // lanes))
-    try:
-        with _predictor_lock:
-            if key not in _predictors:
-                _predictors.clear()  # one set of models in memory at a time
-                _predictors[key] = [Predictor(list(models), device=device) for _ in range(lanes)]
-            chosen = _predictors[key]
-    except BaseException:
-        torch.set_num_threads(threads)
-        raise
-    return chosen, lambda: torch.set_num_threads(threads)
+    config = PredictConfig(models=tuple(models), device=device, lanes=lanes)
+    key = (config, min(photos, lanes or 2))
+    with _predictor_lock:
+        if key in _predictors:
+            threads = torch.get_num_threads()
+            if len(_predictors[key]) > 1:
+                torch.set_num_threads(max(1, threads // len(_predictors[key])))
+            return _predictors[key], lambda: torch.set_num_threads(threads)
+        _predictors.clear()  # one set of models in memory at a time
+        built, restore = make_lanes(config, photos)
+        _predictors[key] = built
+        return built, restore
 
 
 @dataclass(frozen=True)
