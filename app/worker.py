@@ -1,11 +1,12 @@
 """Workers: everything slow runs off the UI thread and reports through Qt signals.
 
-- `BatchWorker` (in its own QThread) loads the model(s) once, segments the queued photos one by
-  one, writes each model mask to the file it was given and reports progress. The next photo is
-  decoded and the last mask written on their own threads meanwhile (`engine.inference.pipeline`).
-  It is handed
-  `BatchJob`s made on the UI thread and never touches the session: statuses change only on the UI
-  thread, from its signals. Pause waits between photos; cancel stops at the next photo.
+- `BatchWorker` (in its own QThread) loads the model(s) once and runs the queued photos through
+  `engine.batch.photo.run_batch`, as `carmask predict` does: on the CPU two photos at once, each
+  read, segmented and its model mask written on its own lane (`get_lanes`). It reports one
+  `photo_result` (a `PhotoResult`) per photo, in the queue's order, and the progress. It is
+  handed `BatchJob`s made on the UI thread and never touches the session: statuses change only on
+  the UI thread, from its signals. Pause lets the photos in progress finish and starts no other;
+  cancel stops once those are done.
 
   Hand-written rather than superqt's `GeneratorWorker` (the dependency was dropped): superqt 0.9
   loses a resume asked for before the worker reaches its next yield (Pause then Resume during
@@ -18,7 +19,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -32,7 +32,7 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal,
 
 log = logging.getLogger(__name__)
 
-_predictors: dict[tuple, object] = {}  # (model files, device) → Predictor, reused across batches
+_predictors: dict[tuple, list] = {}  # (PredictConfig, lanes at most) → the lanes' Predictors
 _predictor_lock = threading.Lock()
 
 
@@ -50,15 +50,28 @@ def fmt_time(seconds: float) -> str:
     )
 
 
-def get_predictor(models: list[Path], device: str):
-    from engine.inference.predict import Predictor
+def get_lanes(models: list[Path], device: str, photos: int, lanes: int = 0):
+    """The batch's predictors, one per lane (`engine.inference.lanes.make_lanes`: two photos at
+    once on a CPU with 2 threads or more, as `carmask predict`; benchmarks/app_batch.py), and a
+    function that gives torch its threads back. Kept across batches (one set of models in
+    memory at a time)."""
+    import torch
 
-    key = (tuple(str(m) for m in models), device)
+    from engine.inference.config import PredictConfig
+    from engine.inference.lanes import make_lanes
+
+    config = PredictConfig(models=tuple(models), device=device, lanes=lanes)
+    key = (config, min(photos, lanes or 2))
     with _predictor_lock:
-        if key not in _predictors:
-            _predictors.clear()  # one set of models in memory at a time
-            _predictors[key] = Predictor(list(models), device=device)
-        return _predictors[key]
+        if key in _predictors:
+            threads = torch.get_num_threads()
+            if len(_predictors[key]) > 1:
+                torch.set_num_threads(max(1, threads // len(_predictors[key])))
+            return _predictors[key], lambda: torch.set_num_threads(threads)
+        _predictors.clear()  # one set of models in memory at a time
+        built, restore = make_lanes(config, photos)
+        _predictors[key] = built
+        return built, restore
 
 
 @dataclass(frozen=True)
@@ -75,14 +88,16 @@ class BatchWorker(QObject):
     engine_failed = Signal(str)  # why no model could run (the batch does not start)
     preparing = Signal(str, int, int)  # a model converted for this PC first: name, n, of count
     photo_started = Signal(str)
-    photo_done = Signal(str, float, str, float, list)  # key, s, model, confidence, reasons
-    photo_failed = Signal(str, str)  # key, reason
+    photo_result = Signal(object)  # an engine.batch.photo.PhotoResult: done or failed
     progress = Signal(int, int, float, float)  # done, total, photos/s, seconds left
     finished = Signal(bool)  # True when cancelled
 
-    def __init__(self, jobs: list[BatchJob], models: list[Path], device: str):
+    def __init__(self, jobs: list[BatchJob], models: list[Path], device: str, lanes: int = 0):
         super().__init__()
         self.jobs, self.models, self.device = list(jobs), models, device
+        self.lanes = lanes  # photos segmented at once; 0: as `get_lanes` sees fit
+        self.paused_seconds = 0.0  # time spent paused (not counted in the rate)
+        self._paused_at: float | None = None
         self.keys = frozenset(job.key for job in self.jobs)  # the photos this batch holds
         self._cancel = threading.Event()
         self._running = threading.Event()
@@ -95,9 +110,14 @@ class BatchWorker(QObject):
 
     def pause(self) -> None:
         self._running.clear()
+        if self._paused_at is None:
+            self._paused_at = time.perf_counter()
 
     def resume(self) -> None:
         self._running.set()
+        if self._paused_at is not None:
+            self.paused_seconds += time.perf_counter() - self._paused_at
+            self._paused_at = None
 
     @property
     def paused(self) -> bool:
@@ -106,76 +126,64 @@ class BatchWorker(QObject):
     @Slot()
     def run(self) -> None:
         from app.session import write_mask_file
+        from engine.batch.photo import DONE, FAILED, NOT_STARTED, PhotoJob, run_batch
         from engine.inference.backends.select import preparing
-        from engine.inference.memory import HeapKeeper
-        from engine.inference.pipeline import WriteBehind, read_ahead
-        from engine.io import ImageReadError, read_rgb
+        from engine.io import ImageReadError
 
         try:
             with preparing(self.preparing.emit):  # the first batch converts the model (seconds)
-                predictor = get_predictor(self.models, self.device)
+                lanes, restore_threads = get_lanes(
+                    self.models, self.device, len(self.jobs), self.lanes
+                )
         except Exception as exc:  # no model file, bad file, CUDA requested without a GPU, ...
             log.exception("cannot start the batch")
             self.engine_failed.emit(str(exc))
             self.finished.emit(False)
             return
-        log.info("batch on %s with %s", predictor.device_label, predictor.label)
+        predictor = lanes[0]
+        at_once = f", {len(lanes)} photos at once" if len(lanes) > 1 else ""
+        log.info("batch on %s with %s%s", predictor.device_label, predictor.label, at_once)
         self.engine_ready.emit(predictor.device_label, predictor.label)
         total, done, t0 = len(self.jobs), 0, time.perf_counter()
-        heap = HeapKeeper()
-        busy = 0.0  # seconds spent working (pauses do not count towards the rate)
-        mark = time.perf_counter()  # when the work last resumed, or a photo was last finished
 
-        def failed(job: BatchJob, exc: BaseException) -> None:
-            if isinstance(exc, ImageReadError):
-                self.photo_failed.emit(job.key, exc.reason)
-            else:  # out of memory, a disk error, ...: this photo only
-                log.error("%s failed:\n%s", job.photo, "".join(traceback.format_exception(exc)))
-                self.photo_failed.emit(job.key, f"{type(exc).__name__}: {exc}")
+        def start(job: PhotoJob) -> bool:  # on this thread, as the photo starts on its lane
+            if self._cancel.is_set():
+                return False
+            self.photo_started.emit(job.key)
+            return True
 
-        def written(job: BatchJob, t: float, checked, error=None) -> Callable:
-            def then(future) -> None:  # on this thread, once the mask file is complete
-                nonlocal done, busy, mark
-                if (exc := error or future.exception()) is not None:
-                    failed(job, exc)
-                else:
-                    reasons = list(checked.reasons)
-                    seconds = time.perf_counter() - t
-                    self.photo_done.emit(job.key, seconds, predictor.label, checked.value, reasons)
-                now = time.perf_counter()
-                busy, mark, done = busy + now - mark, now, done + 1
-                rate = done / busy if busy > 0 else 0.0
-                self.progress.emit(done, total, rate, (total - done) / rate if rate > 0 else 0.0)
+        def write(job: PhotoJob, _photo, matte) -> list[Path]:  # the model mask, for the session
+            write_mask_file(job.outputs["mask"], matte.mask)
+            return [job.outputs["mask"]]
 
-            return then
+        def handled(result) -> None:  # on this thread, in the queue's order
+            nonlocal done
+            if result.status == NOT_STARTED:
+                return
+            if result.status == FAILED and not isinstance(result.error, ImageReadError):
+                trace = "".join(traceback.format_exception(result.error))  # out of memory, ...
+                log.error("%s failed:\n%s", result.path, trace)
+            elif result.status == DONE:
+                result.photo = None  # the pixels stay on this thread; the mask is in its file
+            self.photo_result.emit(result)
+            done += 1
+            busy = time.perf_counter() - t0 - self.paused_seconds  # pauses do not count
+            rate = done / busy if busy > 0 else 0.0
+            self.progress.emit(done, total, rate, (total - done) / rate if rate > 0 else 0.0)
 
-        # the next photo is decoded and the last mask encoded while this one is segmented
-        reads = read_ahead(self.jobs, lambda job: read_rgb(job.photo))
-        with WriteBehind(depth=1) as writes:
-            for item in reads:
-                job = item.source
-                writes.poll()  # the last photo's done, as soon as its mask is on disk
-                if not self._running.is_set():
-                    writes.drain()
-                    busy += time.perf_counter() - mark
-                    self._running.wait()
-                    mark = time.perf_counter()
+        jobs = [PhotoJob(job.photo, job.key, {"mask": job.mask}) for job in self.jobs]
+        hold = lambda _job: self._running.wait()  # noqa: E731  (on its lane: a pause holds it)
+        batch = run_batch(jobs, lanes, write, checked=True, hold=hold, start=start)
+        try:
+            for result in batch:
+                handled(result)
                 if self._cancel.is_set():
                     break
-                self.photo_started.emit(job.key)
-                t = time.perf_counter()
-                try:
-                    if item.error is not None:
-                        raise item.error
-                    mask, checked = predictor.predict_checked(item.value)
-                except Exception as exc:  # reported in turn, after the photos before it
-                    writes.submit(lambda: None, written(job, t, None, exc))
-                    continue
-                finally:
-                    heap.after_photo()  # thousands of photos in one session: memory stays flat
-                write = functools.partial(write_mask_file, job.mask, mask)
-                writes.submit(write, written(job, t, checked))
-            reads.close()
+            for result in batch.stop():  # cancelled: the photos in progress finish, and count
+                handled(result)
+            batch.close()
+        finally:
+            restore_threads()
         log.info("batch ended: %d photo(s) in %.1f s", done, time.perf_counter() - t0)
         self.finished.emit(self._cancel.is_set())
 

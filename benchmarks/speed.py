@@ -3,7 +3,8 @@
 Both pipelines use the same model object (same weights) on the same photos, in the same run:
 
 - engine: what `carmask predict --format mask` does for each photo (`--cutout`: also
-  `--format png`): `engine.io.read_rgb`, `Predictor.predict` (OpenCV resize to the model's input
+  `--format png`), one photo at a time: `engine.batch.photo.process_photo` (the photo read once),
+  `Predictor.predict_matte` (the main car with its soft edge; OpenCV resize to the model's input
   size, fp16 autocast on CUDA and bf16 on a CPU that has it natively unless `--precision fp32`,
   logits upsampled to full size and thresholded in torch), then
   `engine.batch.export.export_photo` (atomic PNG writes at the export's zlib level).
@@ -54,11 +55,13 @@ for _path in (REPO, HERE):  # run from a checkout without `pip install -e .`; fo
 import forward  # noqa: E402  (benchmarks/forward.py: RSS helpers)
 
 from engine import __version__  # noqa: E402
-from engine.batch.export import ExportOptions, export_photo  # noqa: E402
+from engine.batch.export import ExportOptions  # noqa: E402
+from engine.batch.outputs import OutputPlan  # noqa: E402
+from engine.batch.photo import PhotoJob, exporting, process_photo  # noqa: E402
 from engine.inference.devices import PRECISION_CHOICES, DeviceError, resolve_device  # noqa: E402
 from engine.inference.ensemble import combine  # noqa: E402
 from engine.inference.predict import LoadedModel, Predictor  # noqa: E402
-from engine.io import atomic_write_bytes, find_images, read_rgb  # noqa: E402
+from engine.io import atomic_write_bytes, find_images  # noqa: E402
 from engine.modelfiles.checkpoint import ModelFileError, load_model, read_header  # noqa: E402
 from engine.modelfiles.library import NoModelError, chosen_model_paths  # noqa: E402
 from engine.training.metrics import dice  # noqa: E402
@@ -108,7 +111,8 @@ class Baseline:
 
 
 class Engine:
-    """`carmask predict`'s loop body: read_rgb, Predictor.predict, export_photo."""
+    """What `carmask predict` does for each photo: `engine.batch.photo.process_photo` (the
+    photo read once, `Predictor.predict_matte`, `export_photo`), one photo at a time."""
 
     def __init__(
         self,
@@ -122,14 +126,37 @@ class Engine:
         self.options = ExportOptions(formats=("mask", "png") if cutout else ("mask",))
 
     def __call__(self, path: Path, out_dir: Path) -> tuple[dict, np.ndarray]:
+        export = exporting(out_dir, self.options, OutputPlan(self.options.formats, [path]))
+        clock = _Clocked(self.predictor)
+        written: dict[str, float] = {}
+
+        def write(job, photo, matte):
+            t = time.perf_counter()
+            files = export(job, photo, matte)
+            written["write"] = time.perf_counter() - t
+            return files
+
         t0 = time.perf_counter()
-        rgb = read_rgb(path)
-        t1 = time.perf_counter()
-        mask = self.predictor.predict(rgb)  # a numpy array: the device is synchronised
-        t2 = time.perf_counter()
-        export_photo(rgb, mask, path, out_dir, self.options)
-        t3 = time.perf_counter()
-        return {"read": t1 - t0, "predict": t2 - t1, "write": t3 - t2, "total": t3 - t0}, mask
+        result = process_photo(PhotoJob(path), clock, write)
+        total = time.perf_counter() - t0
+        if result.matte is None:
+            raise RuntimeError(f"{path}: {result.reason}")
+        read = total - clock.seconds - written["write"]
+        times = {"read": read, "predict": clock.seconds, "write": written["write"]}
+        return {**times, "total": total}, result.matte.mask
+
+
+class _Clocked:
+    """The predictor, timing its `predict_matte` (a numpy result: the device is synchronised)."""
+
+    def __init__(self, predictor: Predictor):
+        self.predictor, self.label, self.seconds = predictor, predictor.label, 0.0
+
+    def predict_matte(self, rgb: np.ndarray, checked: bool = False):
+        t = time.perf_counter()
+        matte = self.predictor.predict_matte(rgb, checked=checked)
+        self.seconds = time.perf_counter() - t
+        return matte
 
 
 # --- measurement --------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ SLOW = (
     "tests/e2e/test_cli_files.py::test_two_batches_at_once_into_one_folder_keep_every_photos_cutout",
     "tests/e2e/test_cli_files.py::test_an_empty_cutout_is_noted_without_a_report",
     "tests/e2e/test_cli_safety.py::test_ctrl_c_prints_the_summary_and_leaves_whole_photos",
+    "tests/e2e/test_cli_rerun.py::test_a_rerun_skips_the_photos_already_done_and_redoes_a_changed_one",
     "tests/e2e/test_cli_watch.py::test_watch_cuts_out_complete_files_once_across_a_restart",
     "tests/e2e/test_cli_watch.py::test_watch_says_when_its_folder_goes_and_cuts_out_photos_once_it_is_back",
     "tests/e2e/test_cluster.py::test_ray_writes_the_local_cli_files_byte_for_byte",

@@ -94,8 +94,7 @@ class BatchController(QObject):
         self.worker.engine_failed.connect(self._engine_failed)
         self.worker.preparing.connect(self._preparing)
         self.worker.photo_started.connect(self._photo_started)
-        self.worker.photo_done.connect(self._photo_done)
-        self.worker.photo_failed.connect(self._photo_failed)
+        self.worker.photo_result.connect(self._photo_result)
         self.worker.progress.connect(self._progress)
         self.worker.finished.connect(self._finished)
         v.progress.setRange(0, len(jobs))
@@ -222,7 +221,16 @@ class BatchController(QObject):
         if photo:
             self.model.show_processing(photo)  # saved as queued if the app stops now
 
-    @Slot(str, float, str, float, list)
+    @Slot(object)
+    def _photo_result(self, result) -> None:
+        """One photo of the batch, done or failed (an `engine.batch.photo.PhotoResult`)."""
+        if result.error is not None:
+            self._photo_failed(result.job.key, result.reason)
+            return
+        checked = result.matte.confidence
+        conf, reasons = checked.value, list(checked.reasons)
+        self._photo_done(result.job.key, result.seconds, result.model, conf, reasons)
+
     def _photo_done(
         self, key: str, seconds: float, model: str, confidence: float, reasons: list
     ) -> None:
@@ -243,7 +251,6 @@ class BatchController(QObject):
             self._save_statuses_soon()
             self.mask_written.emit(key)
 
-    @Slot(str, str)
     def _photo_failed(self, key: str, reason: str) -> None:
         photo = self.model.photos.get(key)
         if photo:

@@ -27,6 +27,8 @@ __all__ = [
     "output_paths",
 ]
 
+FROM_FILE = object()  # export_photo's `icc` when not given: the profile read from the photo's file
+
 # what one photo's export writes; "listing" needs the car's other angles too (engine.listing)
 EXPORT_FORMATS: tuple[str, ...] = tuple(f for f in NAME_PATTERNS if f != "listing")
 
@@ -97,6 +99,7 @@ def export_photo(
     options: ExportOptions = ExportOptions(),
     plan: OutputPlan | None = None,
     alpha: np.ndarray | None = None,
+    icc: bytes | object | None = FROM_FILE,
 ) -> list[Path]:
     """Write the requested formats for one photo into ``out_dir``; return the written paths.
 
@@ -106,7 +109,8 @@ def export_photo(
     bounds
     the cutout: what was transparent in the photo stays transparent. Raises OutputWriteError
     (naming the output file) on any write failure, ValueError for an unknown format or
-    mismatched arrays.
+    mismatched arrays. ``icc``: the photo's colour profile as its decode found it
+    (`engine.io.Photo.icc`); by default read from the photo's file.
     """
     input_path = Path(input_path)
     plan = plan or OutputPlan(options.formats, [input_path])
@@ -120,8 +124,9 @@ def export_photo(
 
     level = options.png_compress_level
     # the photo's colours mean what its profile says: cutout and composite keep it (not the mask)
-    icc = read_icc_profile(input_path) if set(paths) - {"mask", "listing"} else None
-    colour = {"icc_profile": icc} if icc else {}
+    if icc is FROM_FILE:
+        icc = read_icc_profile(input_path) if set(paths) - {"mask", "listing"} else None
+    colour = {"icc_profile": icc} if isinstance(icc, bytes) and icc else {}
     written: list[Path] = []
     cut: np.ndarray | None = None
     for fmt, path in paths.items():

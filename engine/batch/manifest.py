@@ -1,15 +1,15 @@
 """The batch manifest: what has been cut out in an output folder, so a rerun redoes only the rest.
 
-`.carmask-manifest.jsonl` in the output folder holds one JSON line per photo finished (or
-failed): the photo, the SHA-256 of its bytes, the digest of the models and settings that cut it
-out, the export options, the output files written and the status. The last line of a photo wins.
-A photo counts as done when its last line is "done" with the same input digest, model digest and
-export options, and every output it names is still in the folder; anything else (a new or
-changed photo, another model, a lost output) is done again. Lines are appended and fsynced one at
-a time, so a crash, a lost node or Ctrl-C loses at most the photos in flight, and a line cut
-short by a crash is ignored.
+The folder's one ledger, `.carmask-outputs.jsonl` (`engine.batch.outputs`: its file lines and
+claims), holds one JSON line per photo finished (or failed) too: the photo, the SHA-256 of its
+bytes, the digest of the models and settings that cut it out, the export options, the output
+files written and the status. The last line of a photo wins. A photo counts as done when its
+last line is "done" with the same input digest, model digest and export options, and every
+output it names is still in the folder; anything else (a new or changed photo, another model, a
+lost output) is done again. Lines are appended and fsynced one at a time, so a crash, a lost
+node or Ctrl-C loses at most the photos in flight, and a line cut short by a crash is ignored.
 
-Used by `carmask predict --ray` (`engine.cluster`) and `carmask watch` (`engine.batch.watch`).
+Used by `carmask predict` (with or without `--ray`: `engine.cluster`) and `carmask watch`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from engine.batch.outputs import MANIFEST_NAME
 from engine.inference.config import PredictConfig
 from engine.io import OutputWriteError, os_error_reason
 from engine.io.digest import bytes_digest, file_digest
@@ -37,7 +39,7 @@ __all__ = [
     "options_key",
 ]
 
-MANIFEST_FILE = ".carmask-manifest.jsonl"
+MANIFEST_FILE = MANIFEST_NAME  # one ledger per folder: the outputs record's file
 DONE, FAILED = "done", "failed"
 
 
@@ -103,7 +105,7 @@ class Manifest:
             try:
                 entry = Entry(**json.loads(line))
             except (ValueError, TypeError):
-                continue  # a line cut short by a crash
+                continue  # a file line or a claim (`engine.batch.outputs`), or a line cut short
             self.entries[entry.photo] = entry
 
     @staticmethod
@@ -142,3 +144,31 @@ class Manifest:
             except OSError as exc:
                 raise OutputWriteError(self.path, os_error_reason(exc)) from exc
             self.entries[entry.photo] = entry
+
+
+class Ledger:
+    """A batch's use of its folder's manifest: the digest each photo must still have to be
+    skipped (none when `skip` is off: a listing or a report needs every photo's mask), and a line
+    per photo finished or failed."""
+
+    def __init__(
+        self, folder: str | os.PathLike[str], model: str, options: str, skip: bool = True
+    ) -> None:
+        self.manifest = Manifest(folder)
+        self.model, self.options, self.skip = model, options, skip
+
+    def expect(self, photo: str | os.PathLike[str]) -> str:
+        return self.manifest.expected_digest(photo, self.model, self.options) if self.skip else ""
+
+    def done(
+        self, photo: str | os.PathLike[str], digest: str, outputs: Mapping[str, Any], seconds=0.0
+    ) -> None:
+        names = {f: Path(p).name for f, p in outputs.items()}
+        entry = Entry(str(photo), digest, self.model, self.options, DONE, names)
+        entry.seconds = round(float(seconds), 3)
+        self.manifest.record(entry)
+
+    def failed(self, photo: str | os.PathLike[str], digest: str, reason: str) -> None:
+        self.manifest.record(
+            Entry(str(photo), digest, self.model, self.options, FAILED, reason=reason)
+        )

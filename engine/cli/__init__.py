@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 import sys
 
+from engine.batch.photo import finish_before_stopping as _finish_before_stopping
 from engine.cli.common import _parse_size
 from engine.cli.parser import build_parser
-from engine.cli.predict import _finish_before_stopping
 from engine.inference.backends import BackendError
 from engine.inference.devices import DeviceError
 from engine.modelfiles.header import ModelFileError

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import queue
-import signal
 import sys
-import threading
 import time
-from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from engine.batch.export import ExportOptions, export_photo
+from engine.batch.export import ExportOptions
 from engine.batch.intake import find_photos
+from engine.batch.manifest import Ledger, mask_settings, model_digest, options_key
 from engine.batch.outputs import NAME_PATTERNS, OutputPlan
+from engine.batch.photo import (
+    FAILED,
+    UNCHANGED,
+    PhotoJob,
+    PhotoResult,
+    exporting,
+    finish_before_stopping,
+    run_batch,
+)
 from engine.cli.common import predict_config
-from engine.inference.memory import HeapKeeper
-from engine.inference.pipeline import Lanes, WriteBehind
+from engine.inference.config import PredictConfig
 from engine.io import (
     TEMP_PREFIX,
     ImageReadError,
@@ -32,9 +36,8 @@ from engine.io.console import say
 
 
 def cmd_predict(args, predictors=None) -> int:
-    """The batch, a photo per lane at once (`engine.inference.pipeline.Lanes`); `predictors` (one
-    per
-    lane: benchmarks/pipeline.py) stand for the ones the options make."""
+    """The batch, a photo per lane at once (`engine.batch.photo.run_batch`); `predictors` (one
+    per lane: benchmarks/pipeline.py) stand for the ones the options make."""
     if getattr(args, "ray", None) is not None:  # the batch on a Ray cluster: engine.cluster
         from engine.cluster import cmd_predict_ray
 
@@ -48,12 +51,13 @@ def cmd_predict(args, predictors=None) -> int:
     report = _report(args, intake, plan)
     listing = _listing(args, plan, intake.photos) if "listing" in options.formats else None
     name_notes = _unlisted_notes(args, unlisted, report)
+    config = predict_config(args)
     if predictors:
         restore_threads = lambda: None  # noqa: E731
     else:
         from engine.inference.lanes import make_lanes  # torch: not at the CLI's start
 
-        predictors, restore_threads = make_lanes(predict_config(args), len(intake.photos))
+        predictors, restore_threads = make_lanes(config, len(intake.photos))
     try:  # every name chosen and claimed before anything is written; once the model loaded,
         # so that a model that does not load leaves no output folder behind
         _claim_outputs(args, plan, intake.photos, report)
@@ -66,7 +70,7 @@ def cmd_predict(args, predictors=None) -> int:
     say(f"device: {device}; model: {predictor.label}")
     failed: list[tuple[Path, str]] = []
     notes: list[tuple[Path, str]] = name_notes
-    done, times = 0, []
+    done, times = 0, list[float]()
 
     def framed(result) -> None:  # a car's listing frames, once its last photo is in
         if result is not None:
@@ -77,77 +81,64 @@ def cmd_predict(args, predictors=None) -> int:
             if result.spin:
                 notes.append((result.spin, "360° spin page written"))
 
-    # each lane's buffers swell the heap: trimming at the default 192 MB slack ran every few
-    # photos with two lanes and cost a fifth of the batch's speed (benchmarks/pipeline.py)
-    heap = HeapKeeper(slack_mb=384 * len(predictors))
-    writes = WriteBehind()  # listing frames, in the photos' order (engine.inference.pipeline)
+    ledger = _ledger(args.out, config, options, report is None and listing is None)
+    unchanged = 0
     bar = tqdm(
         total=len(intake.photos), desc="photos", unit="photo", disable=args.quiet, file=sys.stderr
     )
     started = time.perf_counter()
 
-    def fail(path: Path, exc: ImageReadError | OutputWriteError) -> None:
+    def fail(path: Path, exc: BaseException) -> None:
+        assert isinstance(exc, (ImageReadError, OutputWriteError))
         failed.append((exc.path, exc.reason))
         say(f"failed: {exc}")
         if report:
             report.not_done(path, "failed", f"{exc.path}: {exc.reason}")
 
-    def framed_after(future: Future) -> None:
-        framed(future.result())
-
-    def work(path: Path):  # on a lane's thread: the photo read, segmented and written
-        lane = lanes.get()
-        try:
-            t0 = time.perf_counter()
-            photo = read_photo(path, args.max_megapixels)
-            matte = lane.predict_matte(photo.rgb, checked=bool(report))
-            export_photo(photo.rgb, matte.alpha, path, args.out, options, plan, photo.alpha)
-            return photo, matte, time.perf_counter() - t0
-        finally:
-            lanes.put(lane)
-
-    def finished(item) -> None:  # on this thread, in the photos' order
-        nonlocal done
-        path = item.source
+    def finished(result: PhotoResult) -> None:  # on this thread, in the photos' order
+        nonlocal done, unchanged
+        path = result.path
         bar.update()
-        heap.after_photo()  # a long batch's memory stays flat
-        if isinstance(item.error, (ImageReadError, OutputWriteError)):
-            fail(path, item.error)
-            writes.submit(lambda: listing.skip(path) if listing else None, framed_after)
+        if result.status == UNCHANGED:  # done by an earlier run, as the ledger says
+            done, unchanged = done + 1, unchanged + 1
             return
-        if item.error is not None:
-            raise item.error
-        photo, matte, seconds = item.value
-        writes.submit(lambda: listing.add(path, matte.mask) if listing else None, framed_after)
+        if result.status == FAILED:
+            if not result.photo_error:
+                raise result.error  # type: ignore[misc]
+            fail(path, result.error)  # type: ignore[arg-type]
+            batch.behind(lambda: listing.skip(path) if listing else None, framed)
+            return
+        _record(ledger, result, plan.assign(path, args.out), notes)
+        photo, matte = result.photo, result.matte
+        assert photo is not None and matte is not None
+        batch.behind(lambda: listing.add(path, matte.mask) if listing else None, framed)
         for note in (photo.note, empty_cutout_note(matte.mask)):
             if note:
                 notes.append((path, note))
-        times.append(seconds)
+        times.append(result.seconds)
         done += 1
         if report:
-            report.done(path, matte.mask, matte.confidence, seconds, matte.report())
+            report.done(path, matte.mask, matte.confidence, result.seconds, matte.report())
 
-    lanes: queue.Queue = queue.Queue()
-    for lane in predictors:
-        lanes.put(lane)
-    batch = Lanes(
-        intake.photos,
-        work,
-        lanes=len(predictors),
-        ahead=2 * len(predictors),
+    batch = run_batch(
+        [PhotoJob(path, expect=ledger.expect(path)) for path in intake.photos],
+        predictors,
+        exporting(args.out, options, plan),
+        max_megapixels=args.max_megapixels,
+        checked=bool(report),
+        ledger=True,
         patience=_stall_seconds(),
         stalled=_say_stalled,
     )
     try:
-        for item in batch:
-            writes.poll()
-            finished(item)
-        writes.close()
+        for result in batch:
+            finished(result)
+        batch.close()
     except KeyboardInterrupt:
-        with _finish_before_stopping():  # a cutout never lacks the mask asked with it
-            for item in batch.stop():  # the photos in progress finish, and count
-                finished(item)
-            writes.close()
+        with finish_before_stopping():  # a cutout never lacks the mask asked with it
+            for result in batch.stop():  # the photos in progress finish, and count
+                finished(result)
+            batch.close()
         bar.close()
         left = len(intake.photos) - done - len(failed)
         for car in listing.unfinished() if listing else ():
@@ -156,7 +147,7 @@ def cmd_predict(args, predictors=None) -> int:
             )
         wall = time.perf_counter() - started
         extra = f", not started: {left}"
-        _predict_summary(done, failed, notes, intake, times, device, extra, wall)
+        _predict_summary(done, failed, notes, intake, times, device, extra, wall, unchanged)
         _write_report(report, intake.photos)
         print("interrupted: the photos done so far are complete; run again to finish the rest")
         return 130
@@ -164,7 +155,7 @@ def cmd_predict(args, predictors=None) -> int:
         restore_threads()
     bar.close()
     wall = time.perf_counter() - started
-    _predict_summary(done, failed, notes, intake, times, device, wall=wall)
+    _predict_summary(done, failed, notes, intake, times, device, wall=wall, unchanged=unchanged)
     reported = _write_report(report, intake.photos)
     return 1 if failed or not intake.photos or not reported else 0
 
@@ -324,11 +315,32 @@ def _listing(args, plan: OutputPlan, photos: list[Path]):
     return ListingBatch(options, plan, args.out, photos)
 
 
-def _predict_summary(done, failed, notes, intake, times, device, extra="", wall=0.0) -> None:
+def _ledger(out, config: PredictConfig, options: ExportOptions, skip: bool) -> Ledger:
+    """The output folder's ledger (`engine.batch.manifest`): a photo done before with these
+    models, settings and formats, its bytes and outputs unchanged, is not done again (`skip`)."""
+    model = model_digest(config.models, **mask_settings(config))
+    return Ledger(out, model, options_key(options.formats, options.background), skip)
+
+
+def _record(ledger: Ledger, result: PhotoResult, outputs: dict, notes: list) -> None:
+    """The photo's line in the ledger; one that cannot be written is said (the photo is done,
+    a rerun does it again)."""
+    try:
+        ledger.done(result.path, result.digest, outputs, result.seconds)
+    except OutputWriteError as exc:
+        notes.append((result.path, f"not recorded as done ({exc.path}: {exc.reason})"))
+
+
+def _predict_summary(
+    done, failed, notes, intake, times, device, extra="", wall=0.0, unchanged=0
+) -> None:
     per = ""
     if times:  # a photo's own time (it overlaps the next ones'), and the batch's pace
-        per = f", {np.median(times):.2f} s per photo (median), {done / wall:.2f} photos/s"
+        per = f", {np.median(times):.2f} s per photo (median), {(done - unchanged) / wall:.2f}"
+        per += " photos/s"
     more = f", {summary}" if (summary := intake.summary()) else ""
+    if unchanged:  # counted as done: their outputs are there, as the earlier run wrote them
+        more += f", already done: {unchanged} (unchanged since an earlier run)"
     print(f"done: {done}, failed: {len(failed)}{extra}{more}{per}; device: {device}")
     for path, reason in failed:
         print(f"  failed: {path}: {reason}")
@@ -336,19 +348,3 @@ def _predict_summary(done, failed, notes, intake, times, device, extra="", wall=
         print(f"  skipped: {path}: {reason}")
     for path, note in notes:
         print(f"  note: {path}: {note}")
-
-
-@contextlib.contextmanager
-def _finish_before_stopping():
-    """Hold Ctrl-C back while one photo's outputs are written, then stop."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    asked: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda sig, frame: asked.append(sig))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if asked:
-        raise KeyboardInterrupt

@@ -1,39 +1,39 @@
 """`carmask watch IN --out OUT`: the hot folder. Photos landing in IN are cut out once each file
 is complete (`engine.batch.watch.FolderWatcher`), in arrival order, with `carmask predict`'s
-reading,
-names, formats and atomic writes, and the manifest of `carmask predict --ray`
-(`engine.batch.manifest`): a restart redoes nothing that is done, a changed photo is done again."""
+reading, names, formats and atomic writes (`engine.batch.photo.process_photo`), and the
+folder's ledger (`engine.batch.manifest`): a restart redoes nothing that is done, a changed
+photo is done again."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import signal
 import sys
-import time
 from pathlib import Path
 
-from engine.batch.export import EXPORT_FORMATS, ExportOptions, export_photo
-from engine.batch.manifest import (
-    DONE,
-    FAILED,
-    Entry,
-    Manifest,
-    file_digest,
-    mask_settings,
-    model_digest,
-    options_key,
-)
+from engine.batch.export import EXPORT_FORMATS, ExportOptions
+from engine.batch.manifest import Ledger, mask_settings, model_digest, options_key
 from engine.batch.outputs import OutputPlan
+from engine.batch.photo import (
+    FAILED,
+    UNCHANGED,
+    PhotoJob,
+    exporting,
+    finish_before_stopping,
+    process_photo,
+)
 from engine.cli.common import _megapixels, _model_args, _parse_colour, predict_config
 from engine.inference.config import PredictConfig
-from engine.io import DEFAULT_MAX_MEGAPIXELS, ImageReadError, OutputWriteError, read_photo
+from engine.io import DEFAULT_MAX_MEGAPIXELS, ImageReadError, OutputWriteError
 from engine.io.console import say
 
 __all__ = ["HotFolder", "add_watch_parser", "cmd_watch"]
 
 
 class HotFolder:
-    """Cuts out one photo at a time into `out`, recording each in the folder's manifest."""
+    """Cuts out one photo at a time into `out` (`engine.batch.photo.process_photo`), recording
+    each in the folder's ledger."""
 
     def __init__(self, out, predictor, config: PredictConfig, args) -> None:
         self.out = Path(out)
@@ -41,57 +41,51 @@ class HotFolder:
         formats = tuple(args.format or ["png"])
         self.options = ExportOptions(formats=formats, background=args.background)
         self.max_megapixels = args.max_megapixels
-        self.model = model_digest(config.models, **mask_settings(config))
-        self.opts = options_key(formats, args.background)
-        self.manifest = Manifest(out)
+        model = model_digest(config.models, **mask_settings(config))
+        self.ledger = Ledger(out, model, options_key(formats, args.background))
         self.plan = OutputPlan(formats)
-        for photo in self.manifest.done_outputs():  # their names stay theirs across restarts
+        for photo in self.ledger.manifest.done_outputs():  # their names stay theirs
             self.plan.assign(photo, out)
+        self.export = exporting(self.out, self.options, self.plan)
         self.done, self.unchanged = 0, 0
         self.failed: list[tuple[Path, str]] = []
 
     def process(self, path: Path) -> str:
-        """ "done", "unchanged" (the manifest has it done) or "failed"."""
-        t0 = time.perf_counter()
-        try:
-            digest = file_digest(path)
-        except OSError as exc:
-            return self._failed(path, "", exc.strerror or str(exc))
-        if self.manifest.is_done(path, digest, self.model, self.opts):
-            self.unchanged += 1
-            return "unchanged"
-        from engine.cli.predict import _finish_before_stopping
+        """ "done", "unchanged" (the ledger has it done) or "failed"."""
+        with contextlib.ExitStack() as writing:
 
-        try:
-            photo = read_photo(path, self.max_megapixels)
-            alpha = self.predictor.predict_matte(photo.rgb).alpha  # the main car, soft edge
-            paths = self.plan.assign(path, self.out)
-            with _finish_before_stopping():  # a cutout never lacks the mask asked with it
-                export_photo(photo.rgb, alpha, path, self.out, self.options, self.plan, photo.alpha)
-                seconds = time.perf_counter() - t0
-                entry = Entry(
-                    str(path),
-                    digest,
-                    self.model,
-                    self.opts,
-                    DONE,
-                    {f: p.name for f, p in paths.items()},
-                    seconds=round(seconds, 3),
+            def write(job: PhotoJob, photo, matte) -> list[Path]:
+                # a cutout never lacks the mask asked with it, nor its line in the ledger
+                writing.enter_context(finish_before_stopping())
+                return self.export(job, photo, matte)
+
+            job = PhotoJob(path, expect=self.ledger.expect(path))
+            result = process_photo(job, self.predictor, write, self.max_megapixels, ledger=True)
+            if result.status == UNCHANGED:
+                self.unchanged += 1
+                return "unchanged"
+            if result.status == FAILED:
+                if not result.photo_error:
+                    raise result.error  # type: ignore[misc]
+                exc = result.error
+                assert isinstance(exc, (ImageReadError, OutputWriteError))
+                where = "" if Path(exc.path) == path else f"{exc.path}: "
+                return self._failed(path, result.digest, where + exc.reason)
+            try:
+                self.ledger.done(
+                    path, result.digest, self.plan.assign(path, self.out), result.seconds
                 )
-                self.manifest.record(entry)
-        except (ImageReadError, OutputWriteError) as exc:
-            where = "" if Path(exc.path) == path else f"{exc.path}: "
-            return self._failed(path, digest, where + exc.reason)
+            except OutputWriteError as exc:
+                return self._failed(path, result.digest, f"{exc.path}: {exc.reason}")
         self.done += 1
-        say(f"done: {path} ({seconds:.2f} s)")
+        say(f"done: {path} ({result.seconds:.2f} s)")
         return "done"
 
     def _failed(self, path: Path, digest: str, reason: str) -> str:
         self.failed.append((path, reason))
         say(f"failed: {path}: {reason}")
-        entry = Entry(str(path), digest, self.model, self.opts, FAILED, reason=reason)
         try:
-            self.manifest.record(entry)
+            self.ledger.failed(path, digest, reason)
         except OutputWriteError as exc:
             say(f"failed: {exc}")
         return "failed"

@@ -29,7 +29,7 @@ def add_cluster_args(p: argparse.ArgumentParser) -> None:
         help="run the batch with Ray Data: alone, a Ray instance on this machine; with an "
         "address, that cluster (ray://HOST:10001, or auto for the one this node is in). Photos: "
         "folders every node sees, or s3:// / gs:// URIs; --out: a folder every node sees. A "
-        "rerun redoes only what is missing (.carmask-manifest.jsonl in --out)",
+        "rerun redoes only what is missing (.carmask-outputs.jsonl in --out)",
     )
     g.add_argument(
         "--workers",

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.batch.export import ExportOptions
-from engine.batch.manifest import DONE, Entry, Manifest, mask_settings, model_digest, options_key
+from engine.batch.manifest import DONE, Ledger, mask_settings, model_digest, options_key
 from engine.batch.outputs import OutputPlan
 from engine.cluster import stages
 from engine.cluster.sources import find_sources, is_uri
@@ -124,22 +124,22 @@ def cmd_predict_ray(args, settings: Callable[[], PredictConfig]) -> int:
             raise SystemExit("carmask: error: --device cuda, but the Ray cluster has no GPU")
         # all chosen and claimed before any write, once the cluster can run the batch
         names = plan.assign_all(intake.photos, out)
-        manifest = Manifest(out)
+        ledger = Ledger(out, model, opts)
         rows = [
             {
                 "photo": sources[p],
                 "outputs": json.dumps({f: str(path) for f, path in names[p].items()}),
-                "expect": manifest.expected_digest(sources[p], model, opts),
+                "expect": ledger.expect(sources[p]),
             }
             for p in intake.photos
         ]
-        return _run(ray, args, config, intake, rows, model, opts, manifest)
+        return _run(ray, args, config, intake, rows, model, ledger)
     finally:
         if started:
             ray.shutdown()
 
 
-def _run(ray, args, config: PredictConfig, intake, rows, model, opts, manifest) -> int:
+def _run(ray, args, config: PredictConfig, intake, rows, model, ledger: Ledger) -> int:
     from ray.data import ActorPoolStrategy, DataContext
 
     if args.quiet:
@@ -204,18 +204,11 @@ def _run(ray, args, config: PredictConfig, intake, rows, model, opts, manifest) 
                 status = DONE
                 if row["note"]:
                     notes.append((photo, row["note"]))
-            entry = Entry(
-                photo=photo,
-                digest=row["digest"],
-                model=model,
-                options=opts,
-                status=status,
-                outputs=outputs if status == DONE else {},
-                reason=row["reason"],
-                seconds=round(float(row["seconds"]), 3),
-            )
             try:
-                manifest.record(entry)
+                if status == DONE:
+                    ledger.done(photo, row["digest"], outputs, row["seconds"])
+                else:
+                    ledger.failed(photo, row["digest"], row["reason"])
             except OutputWriteError as exc:  # the photo is done; a rerun will do it again
                 say(f"failed: {exc.path}: {exc.reason}")
     except KeyboardInterrupt:

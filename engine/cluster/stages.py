@@ -1,7 +1,8 @@
 """The three stages of `carmask predict --ray`, as Ray Data runs them on the cluster's nodes.
 
 Each row is one photo. `read_stage` (a Ray task, CPU) reads the photo's bytes, takes their
-digest and, unless the manifest already has it done, decodes it with `read_photo`; `Segment` (a
+digest and, unless the manifest already has it done, decodes those bytes with `decode_photo` (as
+`carmask predict` does: the colour profile kept from that decode for the export); `Segment` (a
 Ray actor: one `Predictor` per actor, loaded once, on a GPU when the actor has one) makes the
 mask; `export_stage` (a Ray task, CPU) writes the outputs with `export_photo` under the names the
 driver planned. A photo that cannot be read, segmented or written becomes a row with status
@@ -18,16 +19,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.batch.export import ExportOptions, export_photo
+from engine.batch.export import FROM_FILE, ExportOptions, export_photo
 from engine.batch.manifest import bytes_digest
 from engine.batch.outputs import OutputPlan, source_id
 from engine.inference.config import PredictConfig
-from engine.io import ImageReadError, OutputWriteError, read_photo
+from engine.io import ImageReadError, OutputWriteError, decode_photo
 
 OK, UNCHANGED, FAILED = "ok", "unchanged", "failed"
 Row = dict[str, Any]
@@ -62,21 +63,6 @@ def _read_bytes(photo: str) -> bytes:
         return f.read()
 
 
-def _decode(photo: str, data: bytes, max_megapixels: float):
-    """`read_photo` on the photo (for a URI: on its bytes in a local temp file, errors naming
-    the URI)."""
-    if not _is_uri(photo):
-        return read_photo(photo, max_megapixels)
-    suffix = Path(photo).suffix
-    with tempfile.TemporaryDirectory(prefix="carmask-") as tmp:
-        local = Path(tmp) / f"photo{suffix}"
-        local.write_bytes(data)
-        try:
-            return read_photo(local, max_megapixels)
-        except ImageReadError as exc:
-            raise ImageReadError(photo, exc.reason) from None
-
-
 def _failed(row: Row, reason: str) -> Row:
     return {**_small(row), "status": FAILED, "reason": reason}
 
@@ -101,8 +87,8 @@ def read_stage(row: Row, spec: JobSpec) -> Row:
     row = {**row, "digest": digest}
     if row.get("expect") and row["expect"] == digest:
         return {**_small(row), "status": UNCHANGED}
-    try:
-        decoded = _decode(photo, data, spec.max_megapixels)
+    try:  # the bytes read, decoded as `carmask predict` decodes them (engine.batch.photo)
+        decoded = decode_photo(photo, data, spec.max_megapixels)
     except ImageReadError as exc:
         return _failed(row, exc.reason)
     rgb, alpha = decoded.rgb, decoded.alpha
@@ -114,7 +100,7 @@ def read_stage(row: Row, spec: JobSpec) -> Row:
         "height": rgb.shape[0],
         "width": rgb.shape[1],
         "alpha": b"" if alpha is None else alpha.tobytes(),
-        "raw": data if _is_uri(photo) else b"",  # for its colour profile, when exported
+        "icc": decoded.icc or b"",  # its colour profile, from this one decode
         "seconds": time.perf_counter() - t0,
     }
 
@@ -206,16 +192,13 @@ def export_stage(row: Row, spec: JobSpec) -> Row:
     alpha = np.frombuffer(row["alpha"], np.uint8).reshape(rgb.shape[:2]) if row["alpha"] else None
     outputs = json.loads(row["outputs"])
     options = ExportOptions(formats=spec.formats, background=spec.background)
-    with tempfile.TemporaryDirectory(prefix="carmask-") as tmp:
-        photo = row["photo"]
-        if _is_uri(photo):  # export_photo reads the colour profile from the photo's own file
-            photo = str(Path(tmp) / PurePosixPath(photo).name)
-            Path(photo).write_bytes(row["raw"])
-        plan = _Planned(spec.formats, photo, outputs, row["photo"])
-        try:
-            export_photo(rgb, mask, photo, spec.out, options, plan, alpha)
-        except OutputWriteError as exc:
-            return _failed(row, f"{exc.path}: {exc.reason}")
-        except ValueError as exc:  # arrays that do not fit: named, the job goes on
-            return _failed(row, f"cannot export: {exc}")
+    photo = row["photo"]
+    plan = _Planned(spec.formats, photo, outputs, photo)
+    icc = row["icc"] or None if "icc" in row else FROM_FILE  # the profile read_stage decoded
+    try:
+        export_photo(rgb, mask, photo, spec.out, options, plan, alpha, icc)
+    except OutputWriteError as exc:
+        return _failed(row, f"{exc.path}: {exc.reason}")
+    except ValueError as exc:  # arrays that do not fit: named, the job goes on
+        return _failed(row, f"cannot export: {exc}")
     return {**_small(row), "seconds": float(row["seconds"]) + time.perf_counter() - t0}

@@ -131,7 +131,8 @@ class Lanes(Generic[S, V]):
 
     Waits are bounded: while the next result has not come for `patience` seconds,
     `stalled(source, seconds)` is called (then again every `patience` seconds), so a batch that
-    makes no progress says so instead of sitting silent."""
+    makes no progress says so instead of sitting silent. `poll()` is called on the waiting thread
+    every `poll_s` seconds while it waits (what the lanes ask of that thread)."""
 
     def __init__(
         self,
@@ -141,11 +142,14 @@ class Lanes(Generic[S, V]):
         ahead: int = 1,
         patience: float = 60.0,
         stalled: Callable[[S, float], Any] | None = None,
+        poll: Callable[[], Any] | None = None,
+        poll_s: float = 0.01,
     ):
         self._sources = iter(sources)
         self._work = work
         self._patience = max(0.001, patience)
         self._stalled = stalled
+        self._poll, self._poll_s = poll, max(0.001, poll_s)
         self._pool = ThreadPoolExecutor(max(1, lanes), thread_name_prefix="carmask-lane")
         self._pending: deque[tuple[S, Future]] = deque()
         for _ in range(max(1, lanes) + max(0, ahead)):
@@ -161,15 +165,22 @@ class Lanes(Generic[S, V]):
         return ReadResult(source, None if error else future.result(), error)
 
     def _wait(self, source: S, future: Future) -> None:
-        """Wait for `future`, telling `stalled` each time `patience` seconds pass without it."""
-        since = time.monotonic()
+        """Wait for `future`, telling `stalled` each time `patience` seconds pass without it
+        (and calling `poll`, on this thread, every `poll_s` seconds meanwhile)."""
+        since = told = time.monotonic()
+        step = self._patience if self._poll is None else min(self._patience, self._poll_s)
         while True:
             try:
-                future.exception(timeout=self._patience)
+                future.exception(timeout=step)
                 return
             except FutureTimeout:
-                if self._stalled is not None:
-                    self._stalled(source, time.monotonic() - since)
+                if self._poll is not None:
+                    self._poll()
+                now = time.monotonic()
+                if now - told >= self._patience - 1e-6:
+                    told = now
+                    if self._stalled is not None:
+                        self._stalled(source, now - since)
 
     def __iter__(self) -> Iterator[ReadResult[S, V]]:
         while self._pending:

@@ -198,6 +198,7 @@ class Photo:
     rgb: np.ndarray
     alpha: np.ndarray | None = None
     note: str = ""
+    icc: bytes | None = None  # its colour profile (Adobe RGB, Display P3...), read in the decode
 
 
 def read_photo(
@@ -208,8 +209,22 @@ def read_photo(
     (TIFF, HEIC: the first page is used) or very large photos. Raises ImageReadError with a
     human reason; photos over ``max_megapixels`` are refused before they are decoded."""
     path = Path(path)
-    data = _read_bytes(path)
+    return decode_photo(path, photo_bytes(path), max_megapixels)
+
+
+def photo_bytes(path: str | os.PathLike[str]) -> bytes:
+    """A photo file's bytes (read once: a batch takes their digest and decodes them); OS errors
+    as ImageReadError."""
+    return _read_bytes(Path(path))
+
+
+def decode_photo(
+    path: str | os.PathLike[str], data: bytes, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+) -> Photo:
+    """`read_photo` on bytes already read from `path` (named in the errors)."""
+    path = Path(path)
     img = _decode(path, data, max_megapixels)
+    icc = img.info.get("icc_profile") or None
     pages = int(getattr(img, "n_frames", 1) or 1)
     notes = [f"{pages} pages (images) in the file; page 1 used"] if pages > 1 else []
     if img.size[0] * img.size[1] > _NOTE_MEGAPIXELS * 1e6:
@@ -227,7 +242,8 @@ def read_photo(
         img = _exif_transpose(img)
         arr, alpha = _to_rgb_array(path, img), _alpha_of(img)
     rgb = np.ascontiguousarray(arr, dtype=np.uint8)
-    return Photo(rgb, None if alpha is None else np.ascontiguousarray(alpha), note)
+    alpha = None if alpha is None else np.ascontiguousarray(alpha)
+    return Photo(rgb, alpha, note, bytes(icc) if icc else None)
 
 
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:

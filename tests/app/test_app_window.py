@@ -218,7 +218,7 @@ def test_cancel_stops_at_the_next_photo_and_keeps_the_rest_queued(qtbot, open_wi
             late.append(key)
 
     worker.photo_started.connect(on_start, Qt.ConnectionType.DirectConnection)
-    worker.photo_done.connect(lambda *_: window.acts.cancel.trigger())
+    worker.photo_result.connect(lambda r: r.error or window.acts.cancel.trigger())  # a done
     qtbot.waitUntil(lambda: not window.busy, timeout=120000)
     counts = [p.status for p in window.session.photos.values()]
     # no photo starts once Cancel is in; the ones in flight (segmented, or their mask being
@@ -237,7 +237,7 @@ def test_pause_waits_between_photos_and_resume_goes_on(qtbot, open_window, studi
     started: list[str] = []
     window.acts.start.trigger()
     window.worker.photo_started.connect(started.append)
-    qtbot.waitUntil(lambda: len(started) == 1, timeout=120000)
+    qtbot.waitUntil(lambda: len(started) >= 1, timeout=120000)  # two at once with the lanes
     window.acts.pause.trigger()  # during the first photo: held once it is done
     window.acts.pause.trigger()  # and resumed before it is: the batch must not stay held
     window.acts.pause.trigger()  # paused again

@@ -56,7 +56,8 @@ class Watch:
 
 def _entries(out: Path) -> list[dict]:
     path = out / MANIFEST_FILE
-    return [json.loads(t) for t in path.read_text().splitlines()] if path.exists() else []
+    lines = [json.loads(t) for t in path.read_text().splitlines()] if path.exists() else []
+    return [e for e in lines if "status" in e]  # the photo lines (not the files, nor claims)
 
 
 def test_watch_cuts_out_complete_files_once_across_a_restart(tmp_path, carvana):
