@@ -14,6 +14,7 @@ Used by `carmask predict` (with or without `--ray`: `engine.cluster`) and `carma
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 MANIFEST_FILE = MANIFEST_NAME  # one ledger per folder: the outputs record's file
+# before the one ledger, `--ray` and `watch` kept photo lines here: still read (never written),
+# so a folder done by an older version is not done again
+LEGACY_MANIFEST_FILE = ".carmask-manifest.jsonl"
 DONE, FAILED = "done", "failed"
 
 
@@ -96,11 +100,11 @@ class Manifest:
         self.path = self.folder / MANIFEST_FILE
         self._lock = threading.Lock()
         self.entries: dict[str, Entry] = {}
-        try:
-            # only "\n" ends a line: a name may hold U+2028 or U+0085 (str.splitlines splits there)
-            lines = self.path.read_text(encoding="utf-8").split("\n")
-        except (OSError, UnicodeDecodeError):
-            lines = []
+        lines: list[str] = []
+        for path in (self.folder / LEGACY_MANIFEST_FILE, self.path):  # the old file first
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                # only "\n" ends a line: a name may hold U+2028 or U+0085 (splitlines splits there)
+                lines += path.read_text(encoding="utf-8").split("\n")
         for line in lines:
             try:
                 entry = Entry(**json.loads(line))

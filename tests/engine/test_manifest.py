@@ -85,3 +85,17 @@ def test_a_photo_whose_name_holds_a_unicode_line_break_still_counts_as_done(tmp_
     m.record(_entry(photo, outputs={"png": "car.png"}))
     (tmp_path / "car.png").write_bytes(b"png")
     assert Manifest(tmp_path).is_done(photo, "sha256:a", "sha256:m", "png;bg=ffffff")
+
+
+def test_photos_done_by_the_version_before_the_one_ledger_are_not_done_again(tmp_path):
+    """--ray and watch kept their photo lines in .carmask-manifest.jsonl until the ledger was
+    merged: an upgrade reads them, and new lines go to the one ledger."""
+    photo = tmp_path / "car.jpg"
+    (tmp_path / "car.png").write_bytes(b"png")
+    old = tmp_path / ".carmask-manifest.jsonl"
+    old.write_text(_entry(photo, outputs={"png": "car.png"}).to_json() + "\n", encoding="utf-8")
+    m = Manifest(tmp_path)
+    assert m.is_done(photo, "sha256:a", "sha256:m", "png;bg=ffffff")
+    m.record(_entry(photo, status="failed"))
+    assert old.read_text(encoding="utf-8").count("\n") == 1  # the old file is only read
+    assert not Manifest(tmp_path).is_done(photo, "sha256:a", "sha256:m", "png;bg=ffffff")
