@@ -74,4 +74,5 @@ SLOW = (
     "tests/engine/test_watch.py::test_slow_copies_are_handed_on_once_complete_in_arrival_order",
     "tests/engine/test_watch.py::test_a_file_is_not_handed_on_while_it_grows",
     "tests/engine/test_watch.py::test_files_there_before_the_start_and_changed_files",
+    "tests/engine/test_watch.py::test_a_stop_asked_while_a_photo_is_written_still_counts_that_photo",
 )

@@ -77,8 +77,10 @@ class HotFolder:
                 )
             except OutputWriteError as exc:
                 return self._failed(path, result.digest, f"{exc.path}: {exc.reason}")
-        self.done += 1
-        say(f"done: {path} ({result.seconds:.2f} s)")
+            # counted before a Ctrl-C held back during the write stops the watch (at the
+            # with block's end): the summary counts every photo whose outputs were written
+            self.done += 1
+            say(f"done: {path} ({result.seconds:.2f} s)")
         return "done"
 
     def _failed(self, path: Path, digest: str, reason: str) -> str:

@@ -135,3 +135,38 @@ def test_a_folder_gone_for_long_is_said_again(tmp_path):
     with FolderWatcher(inbox, print, poll_s=0.05, on_status=said, remind_s=0.3):
         inbox.rmdir()
         said.wait_for("still gone")
+
+
+def test_a_stop_asked_while_a_photo_is_written_still_counts_that_photo(
+    tmp_path, carvana, trained_model
+):
+    """Ctrl-C during the write is held back until the photo's outputs and ledger line are in;
+    the summary then counts it (it said "done: 0" for a cutout it had written)."""
+    import os
+    import signal
+
+    from engine.batch.manifest import Manifest
+    from engine.cli.common import predict_config
+    from engine.cli.parser import build_parser
+    from engine.cli.watch import HotFolder
+    from engine.inference.predict import Predictor
+
+    photo = sorted((carvana / "val").glob("*.jpg"))[0]
+    out = tmp_path / "out"
+    args = build_parser().parse_args(
+        ["watch", str(tmp_path), "--out", str(out), "--model", str(trained_model)]
+    )
+    config = predict_config(args)
+    hot = HotFolder(out, Predictor.from_config(config), config, args)
+    write = hot.export
+
+    def stop_while_writing(*a):
+        os.kill(os.getpid(), signal.SIGINT)  # the operator's Ctrl-C, in the middle of the write
+        return write(*a)
+
+    hot.export = stop_while_writing
+    with pytest.raises(KeyboardInterrupt):
+        hot.process(photo)
+    assert hot.done == 1
+    assert (out / f"{photo.stem}.png").exists()
+    assert Manifest(out).done_outputs()  # its ledger line is in
