@@ -141,9 +141,10 @@ class BatchWorker(QObject):
             self.finished.emit(False)
             return
         predictor = lanes[0]
-        at_once = f", {len(lanes)} photos at once" if len(lanes) > 1 else ""
-        log.info("batch on %s with %s%s", predictor.device_label, predictor.label, at_once)
-        self.engine_ready.emit(predictor.device_label, predictor.label)
+        at_once = f"; {len(lanes)} photos at a time" if len(lanes) > 1 else ""  # as the CLI says
+        device = f"{predictor.device_label}{at_once}"  # each lane's threads are a share of them
+        log.info("batch on %s with %s", device, predictor.label)
+        self.engine_ready.emit(device, predictor.label)
         total, done, t0 = len(self.jobs), 0, time.perf_counter()
 
         def start(job: PhotoJob) -> bool:  # on this thread, as the photo starts on its lane

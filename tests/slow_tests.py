@@ -6,6 +6,7 @@ cores (December 2026). An entry is a test file or a file's test (all its paramet
 SLOW = (
     "tests/app/test_app_queue_keeps_work.py::test_removing_photos_with_cutouts_asks_first_and_undo_brings_them_back",
     "tests/app/test_app_window.py::test_pause_waits_between_photos_and_resume_goes_on",
+    "tests/app/test_app_window.py::test_the_device_line_says_how_many_photos_run_at_a_time",
     "tests/app/test_finetune_defaults.py::test_my_default_model_is_offered_only_when_the_new_model_scored_better",
     "tests/app/test_finetune_estimate.py::test_the_time_estimate_shows_its_progress",
     "tests/app/test_finetune_wizard.py::test_wizard_reports_bad_pairs_trains_and_installs",

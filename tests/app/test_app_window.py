@@ -322,3 +322,21 @@ def test_a_window_closed_while_thumbnails_are_made_takes_no_harm(qtbot, tmp_path
     qtbot.wait(50)  # the deletion happens; the thumbnails are still being made
     QThreadPool.globalInstance().waitForDone(30000)
     qtbot.wait(200)  # their results arrive now: an exception here fails the test
+
+
+def test_the_device_line_says_how_many_photos_run_at_a_time(
+    qtbot, carvana, trained_model, tmp_path
+):
+    """With two lanes each lane has half the threads: "CPU (1 thread)" alone would read as if
+    the batch used one core, so the line says the photos run at a time, as the CLI does."""
+    from app.worker import BatchJob, BatchWorker
+
+    photos = sorted((carvana / "val").glob("*.jpg"))[:2]
+    jobs = [BatchJob(str(p), p, tmp_path / f"{p.stem}_mask.png") for p in photos]
+    worker = BatchWorker(jobs, [trained_model], "cpu", lanes=2)
+    ready: list[str] = []
+    worker.engine_ready.connect(lambda device, model: ready.append(device))
+    worker.run()  # on this thread: its signals arrive at once
+    assert ready and ready[0].startswith("CPU")
+    assert "2 photos at a time" in ready[0]
+    assert all((tmp_path / f"{p.stem}_mask.png").exists() for p in photos)
