@@ -27,9 +27,7 @@ class ResizedCache:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def _key(self, pair: Pair) -> Path:
-        st_i, st_m = pair.image.stat(), pair.mask.stat()
-        raw = f"{pair.image}|{st_i.st_mtime_ns}|{st_i.st_size}|{pair.mask}|{st_m.st_mtime_ns}|"
-        raw += f"{st_m.st_size}|{self.size}"
+        raw = f"{pair.stamp()}|{self.size}"
         return self.folder / (hashlib.sha1(raw.encode()).hexdigest() + ".npy")
 
     def get(self, pair: Pair) -> tuple[np.ndarray, np.ndarray]:

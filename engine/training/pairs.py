@@ -47,6 +47,15 @@ class Pair:
     def from_dict(cls, d: dict) -> Pair:
         return cls(Path(d["image"]), Path(d["mask"]), str(d["car"]), d.get("label", "mask"))
 
+    def stamp(self) -> str:
+        """The two files' paths, sizes and modification times: what a cache made from the pair
+        keys on, so a changed photo or mask is made again."""
+        st_i, st_m = self.image.stat(), self.mask.stat()
+        return (
+            f"{self.image}|{st_i.st_mtime_ns}|{st_i.st_size}|"
+            f"{self.mask}|{st_m.st_mtime_ns}|{st_m.st_size}"
+        )
+
 
 @dataclass
 class PairReport:

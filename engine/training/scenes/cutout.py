@@ -23,9 +23,7 @@ class CutoutCache:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def _key(self, pair: Pair) -> Path:
-        st_i, st_m = pair.image.stat(), pair.mask.stat()
-        raw = f"cutout-v1|{pair.image}|{st_i.st_mtime_ns}|{st_i.st_size}|{pair.mask}|"
-        raw += f"{st_m.st_mtime_ns}|{st_m.st_size}|{self.scale}|{RIM_PX}"
+        raw = f"cutout-v1|{pair.stamp()}|{self.scale}|{RIM_PX}"
         return self.folder / (hashlib.sha1(raw.encode()).hexdigest() + ".npy")
 
     def get(self, pair: Pair) -> CarCutout:
