@@ -55,19 +55,14 @@ def get_lanes(models: list[Path], device: str, photos: int, lanes: int = 0):
     once on a CPU with 2 threads or more, as `carmask predict`; benchmarks/app_batch.py), and a
     function that gives torch its threads back. Kept across batches (one set of models in
     memory at a time)."""
-    import torch
-
     from engine.inference.config import PredictConfig
-    from engine.inference.lanes import make_lanes
+    from engine.inference.lanes import make_lanes, share_threads
 
     config = PredictConfig(models=tuple(models), device=device, lanes=lanes)
     key = (config, min(photos, lanes or 2))
     with _predictor_lock:
         if key in _predictors:
-            threads = torch.get_num_threads()
-            if len(_predictors[key]) > 1:
-                torch.set_num_threads(max(1, threads // len(_predictors[key])))
-            return _predictors[key], lambda: torch.set_num_threads(threads)
+            return _predictors[key], share_threads(len(_predictors[key]))
         _predictors.clear()  # one set of models in memory at a time
         built, restore = make_lanes(config, photos)
         _predictors[key] = built

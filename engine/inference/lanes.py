@@ -20,16 +20,25 @@ def make_lanes(
 
     from engine.inference.devices import resolve_device
 
-    threads = torch.get_num_threads()
     lanes = config.lanes
     if not lanes:
-        lanes = 2 if resolve_device(config.device).type == "cpu" and threads >= 2 else 1
+        cpu = resolve_device(config.device).type == "cpu"
+        lanes = 2 if cpu and torch.get_num_threads() >= 2 else 1
     lanes = max(1, min(lanes, photos))  # a lane per photo at most
+    restore = share_threads(lanes)
+    try:
+        return [Predictor.from_config(config) for _ in range(lanes)], restore
+    except BaseException:
+        restore()
+        raise
+
+
+def share_threads(lanes: int) -> Callable[[], None]:
+    """Give each of `lanes` lanes its share of torch's threads; the function returned gives
+    them all back (after the batch)."""
+    import torch
+
+    threads = torch.get_num_threads()
     if lanes > 1:
         torch.set_num_threads(max(1, threads // lanes))
-    try:
-        predictors = [Predictor.from_config(config) for _ in range(lanes)]
-        return predictors, lambda: torch.set_num_threads(threads)
-    except BaseException:
-        torch.set_num_threads(threads)
-        raise
+    return lambda: torch.set_num_threads(threads)
