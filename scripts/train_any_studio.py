@@ -51,6 +51,7 @@ def main(argv=None) -> int:
         "--small-cars", type=float, default=0.0, help="share of composites with a small car"
     )
     p.add_argument("--clutter", type=float, default=0.0, help="share of cluttered composites")
+    p.add_argument("--dark", type=float, default=0.0, help="share of dark cars on black")
     p.add_argument(
         "--input-size",
         default="",
@@ -94,6 +95,7 @@ def main(argv=None) -> int:
             "mix": json.loads(args.mix),
             "small_cars": args.small_cars,
             "clutter": args.clutter,
+            "dark": args.dark,
             "epoch_size": args.epoch_size,
         },
         keep_last=True,

@@ -32,4 +32,5 @@ def training_dataset(cfg: TrainConfig, train_pairs: list[Pair]):
         epoch_size=cc.epoch_size,
         small_cars=cc.small_cars,
         clutter=cc.clutter,
+        dark=cc.dark,
     )

@@ -168,6 +168,23 @@ def test_small_cars_when_asked_and_the_same_draws_when_not(cut):
     assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.label, b.label)
 
 
+def test_dark_cars_on_black_when_asked_and_the_same_draws_when_not(cut):
+    """`dark` draws the look a dark car is lost in: a black backdrop and a car darker than the
+    cut-out it came from, labelled all the same; at 0 every composite is drawn as before."""
+    dark = Composer(lambda rng: cut, dark=1.0)
+    car = (cut.rgb.mean(axis=2) * cut.alpha).sum() / cut.alpha.sum()
+    for k in range(6):
+        c = dark.studio(np.random.default_rng([k, 4]), size=(448, 672))
+        assert c.kind == "studio:black"
+        inside = c.label > 127
+        assert inside.sum() > 0
+        assert c.rgb[inside].mean() / 255 < car, k  # darker than the car as photographed
+    plain, off = Composer(lambda rng: cut), Composer(lambda rng: cut, dark=0.0)
+    a = plain.studio(np.random.default_rng([5, 1]), size=(448, 672))
+    b = off.studio(np.random.default_rng([5, 1]), size=(448, 672))
+    assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.label, b.label)
+
+
 def test_training_items_are_crops_holding_the_main_car(tmp_path):
     train = Path(__file__).parents[1] / "data" / "carvana" / "train"
     masks = train.parent / "train_masks"

@@ -6,6 +6,7 @@ JPEG over the whole frame, so car and backdrop share them and no seam gives the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -96,14 +97,16 @@ class Composer:
         camera: bool = True,
         small_cars: float = 0.0,
         clutter: float = 0.0,
+        dark: float = 0.0,
     ):
         """`small_cars`: the share of composites whose main car is small (6-25 % of the frame's
         width, as in a landscape or a lot seen from afar); `clutter`: the share with what dealer
         photos add (`engine.training.scenes.clutter`: neighbours touching the car, posts in front,
-        captions and stickers). 0 keeps every draw as it was, so the benchmark's held-out
-        composites do not change."""
+        captions and stickers); `dark`: the share of studio composites with a dark car on a black
+        backdrop (the look a dark car is lost in). 0 keeps every draw as it was, so the
+        benchmark's held-out composites do not change."""
         self.cars, self.scenes, self.budget, self.camera = cars, list(scenes), budget, camera
-        self.small_cars, self.clutter = small_cars, clutter
+        self.small_cars, self.clutter, self.dark = small_cars, clutter, dark
         self._scene_cache: dict[int, np.ndarray] = {}
 
     def size(self, rng: np.random.Generator, aspect: str | None = None) -> tuple[int, int]:
@@ -141,6 +144,14 @@ class Composer:
         )
         out, _ = paste_car(canvas, other, place, Extras(contact=rng.uniform(0.1, 0.5)))
         return out
+
+    def _dark_car(self, rng) -> CarCutout:
+        """The darkest of three cars, its paint darkened further: a power curve keeps the
+        highlights (1 stays 1) and sinks the body colour, as black or dark-blue paint does."""
+        cuts = [self.cars(rng) for _ in range(3)]
+        cut = min(cuts, key=lambda c: float((c.rgb.mean(axis=2) * c.alpha).sum() / c.alpha.sum()))
+        rgb = np.power(cut.rgb, rng.uniform(1.5, 3.0)).astype(np.float32)
+        return CarCutout(rgb, cut.alpha)
 
     def _cluttered(self, rng) -> bool:
         return self.clutter > 0 and rng.random() < self.clutter
@@ -182,6 +193,9 @@ class Composer:
         cut: CarCutout | None = None,
     ) -> Composite:
         h, w = size or self.size(rng)
+        if look is None and self.dark > 0 and rng.random() < self.dark:
+            look, cut = random_look(rng, "black"), cut or self._dark_car(rng)
+            look = dataclasses.replace(look, floor=np.clip(look.wall * rng.uniform(0.7, 1.3), 0, 1))
         look = look or random_look(rng)
         canvas = render_studio(look, h, w, rng)
         cut = cut or self.cars(rng)

@@ -53,6 +53,7 @@ class ComposeConfig:
     epoch_size: int = 0  # items per epoch (0: as many as the car pairs)
     small_cars: float = 0.0  # share of composites with a small main car (Composer.small_cars)
     clutter: float = 0.0  # share of composites with neighbours, posts, text (Composer.clutter)
+    dark: float = 0.0  # share of studio composites with a dark car on black (Composer.dark)
     cache_dir: str = ""  # cut-outs and resized photos are kept here
 
     @classmethod
@@ -82,6 +83,7 @@ class ComposedDataset(Dataset):
         epoch_size: int = 0,
         small_cars: float = 0.0,
         clutter: float = 0.0,
+        dark: float = 0.0,
     ):
         if not cars:
             raise ValueError("composition needs car photos with masks")
@@ -92,7 +94,7 @@ class ComposedDataset(Dataset):
         self.cutouts = CutoutCache(f"{cache_dir}/cutouts") if cache_dir else None
         self.resized = ResizedCache(f"{cache_dir}/resized", self.size) if cache_dir else None
         self.composer = Composer(
-            self._car, scenes, budget=self.size, small_cars=small_cars, clutter=clutter
+            self._car, scenes, self.size, small_cars=small_cars, clutter=clutter, dark=dark
         )
         self.augment = Augment()
         self.epoch = 0
