@@ -342,13 +342,19 @@ class StatusParts:
 
 
 def make_status_parts(settings: Settings) -> StatusParts:
+    from engine.inference.editions import has_torch
+
     progress = QProgressBar()
     progress.setMaximumWidth(220)
     progress.setVisible(False)
     device_combo = QComboBox()
-    device_combo.addItems(["auto", "cpu", "cuda"])
+    if has_torch():
+        device_combo.addItems(["auto", "cpu", "cuda"])
+        device_combo.setToolTip("auto: the GPU when there is one, else the CPU")
+    else:  # the CPU edition: no CUDA to offer
+        device_combo.addItems(["cpu"])
+        device_combo.setToolTip("The CPU edition segments on the CPU; the full edition adds CUDA")
     device_combo.setCurrentText(settings.device)
-    device_combo.setToolTip("auto: the GPU when there is one, else the CPU")
     return StatusParts(QLabel(""), progress, device_combo, QLabel("device: …"), QLabel("model: …"))
 
 

@@ -74,7 +74,8 @@ class MainWindow(QMainWindow):
         self.model.forget_removed()  # what an earlier run removed is gone for good
         self.finetune_wizard: FineTuneWizard | None = None
         self.export_dialog: ExportDialog | None = None
-        self.setWindowTitle(f"CarMask Studio {__version__}")
+        self.edition_box: QMessageBox | None = None  # what the CPU edition says it cannot do
+        self.setWindowTitle(self.title())
         self.setAcceptDrops(True)
         self.resize(1400, 860)
         self.queue = QueueTree()
@@ -202,7 +203,7 @@ class MainWindow(QMainWindow):
             a.setEnabled(editable)
         if not editable:
             self.set_tool(Tool.PAN)
-        self.setWindowTitle(f"{photo.name} — CarMask Studio {__version__}")
+        self.setWindowTitle(f"{photo.name} — {self.title()}")
         self.review.show_line()
 
     def _batch_busy(self, busy: bool) -> None:
@@ -214,9 +215,29 @@ class MainWindow(QMainWindow):
         self._show_device(device)
         self.model_label.setText(f"model: {model}")
 
+    @staticmethod
+    def title() -> str:
+        from engine.inference.editions import edition
+
+        return f"CarMask Studio {__version__}" + (" (CPU edition)" if edition() == "cpu" else "")
+
     # -- engine info -------------------------------------------------------------------------
-    def open_finetune(self) -> FineTuneWizard:
-        """The fine-tuning wizard (non-modal: the queue stays usable while a model trains)."""
+    def open_finetune(self) -> FineTuneWizard | None:
+        """The fine-tuning wizard (non-modal: the queue stays usable while a model trains). The
+        CPU edition has no PyTorch to train with: it says so, and which edition has it."""
+        from engine.inference.editions import FULL_EDITION, has_torch
+
+        if not has_torch():
+            box = QMessageBox(QMessageBox.Icon.Information, "Fine-tuning", "", parent=self)
+            box.setText(f"Fine-tuning needs {FULL_EDITION}.")
+            box.setInformativeText(
+                "Install the full edition (the package carmask-studio, in place of "
+                "carmask-studio-cpu) to teach a model your cars and backdrops. Your queue, "
+                "touch-ups and corrections are kept: the full edition opens them as they are."
+            )
+            box.open()  # not modal to the queue: the batch goes on
+            self.edition_box = box
+            return None
         from app.finetune import FineTuneWizard
 
         if self.finetune_wizard is not None and self.finetune_wizard.isVisible():
@@ -252,9 +273,9 @@ class MainWindow(QMainWindow):
         device = self.device_combo.currentText()
 
         def probe():
-            from engine.inference.devices import describe_device, resolve_device
+            from engine.inference.editions import describe_device_choice
 
-            return describe_device(resolve_device(device))
+            return describe_device_choice(device)
 
         call_in_pool(probe, self._show_device, lambda m: self._show_device(f"unavailable: {m}"))
 

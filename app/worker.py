@@ -53,7 +53,7 @@ def fmt_time(seconds: float) -> str:
 def get_lanes(models: list[Path], device: str, photos: int, lanes: int = 0):
     """The batch's predictors, one per lane (`engine.inference.lanes.make_lanes`: two photos at
     once on a CPU with 2 threads or more, as `carmask predict`; benchmarks/app_batch.py), and a
-    function that gives torch its threads back. Kept across batches (one set of models in
+    function that gives the threads back. Kept across batches (one set of models in
     memory at a time)."""
     from engine.inference.config import PredictConfig
     from engine.inference.lanes import make_lanes, share_threads
@@ -62,7 +62,7 @@ def get_lanes(models: list[Path], device: str, photos: int, lanes: int = 0):
     key = (config, min(photos, lanes or 2))
     with _predictor_lock:
         if key in _predictors:
-            return _predictors[key], share_threads(len(_predictors[key]))
+            return _predictors[key], share_threads(len(_predictors[key]))[1]
         _predictors.clear()  # one set of models in memory at a time
         built, restore = make_lanes(config, photos)
         _predictors[key] = built

@@ -4,6 +4,7 @@ cores (December 2026). An entry is a test file or a file's test (all its paramet
 `tests/test_markers.py` checks that each still names a test. Add a test here when it grows slow."""
 
 SLOW = (
+    "tests/e2e/test_cpu_edition.py",
     "tests/app/test_app_queue_keeps_work.py::test_removing_photos_with_cutouts_asks_first_and_undo_brings_them_back",
     "tests/app/test_app_window.py::test_pause_waits_between_photos_and_resume_goes_on",
     "tests/app/test_app_window.py::test_the_device_line_says_how_many_photos_run_at_a_time",

@@ -23,7 +23,9 @@ from engine.batch.photo import finish_before_stopping as _finish_before_stopping
 from engine.cli.common import _parse_size
 from engine.cli.parser import build_parser
 from engine.inference.backends import BackendError
+from engine.inference.backends.ir_files import IRFileError
 from engine.inference.devices import DeviceError
+from engine.inference.editions import NeedsFullEdition
 from engine.modelfiles.header import ModelFileError
 from engine.training.config import TRAIN_CHILD_FLAG
 
@@ -43,7 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except (BackendError, DeviceError, ModelFileError, ValueError) as exc:
+    except (
+        BackendError,
+        DeviceError,
+        IRFileError,
+        ModelFileError,
+        NeedsFullEdition,
+        ValueError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -38,11 +38,11 @@ def cmd_evaluate(args) -> int:
             return 2
     images = find_photos([args.images]).photos  # not CarMask's outputs, not X_mask beside X
     masks_dir = Path(args.masks)
-    from engine.inference.predict import Predictor
+    from engine.inference.editions import predictor_from_config
 
     config = predict_config(args)
     paths = config.models
-    members = [Predictor.from_config(replace(config, models=(p,))) for p in paths]
+    members = [predictor_from_config(replace(config, models=(p,))) for p in paths]
     say(f"device: {members[0].device_label}")
     scores: dict[str, list[float]] = {str(p): [] for p in paths}
     ens: list[float] = []

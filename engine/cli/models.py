@@ -7,6 +7,7 @@ from pathlib import Path
 from engine.cli.common import (
     _model_out_problem,
 )
+from engine.inference.editions import require_torch
 from engine.modelfiles.library import library_dirs, list_library
 
 
@@ -23,6 +24,7 @@ def cmd_models_list(args) -> int:
 
 
 def cmd_models_resave(args) -> int:
+    require_torch("re-saving a model file")
     from engine.modelfiles.checkpoint import resave_model
 
     problem = _model_out_problem(args.new_file)

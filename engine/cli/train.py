@@ -11,11 +11,13 @@ from tqdm import tqdm
 from engine.cli.common import (
     _model_out_problem,
 )
+from engine.inference.editions import require_torch
 from engine.io.console import say
 from engine.training.config import PRESETS
 
 
 def cmd_train(args, finetune: bool = False) -> int:
+    require_torch("fine-tuning" if finetune else "training")
     from engine.training.config import TrainConfig
     from engine.training.events import JsonLinesSink
     from engine.training.trainer import Trainer
@@ -101,6 +103,7 @@ def _compose_fields(args) -> dict | None:
 
 
 def cmd_refine(args) -> int:
+    require_torch("training the edge refiner")
     from engine.training.refiner import RefineConfig, refine_model
 
     problem = _model_out_problem(args.out)

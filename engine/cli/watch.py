@@ -109,10 +109,10 @@ def cmd_watch(args) -> int:
             f"carmask: error: --out {args.out} is the watched folder: the cutouts would be "
             "taken for new photos; write them to another folder (one inside it is fine)"
         )
-    from engine.inference.predict import Predictor  # torch: not at the CLI's start
+    from engine.inference.editions import predictor_from_config  # torch: not at the start
 
     config = predict_config(args)
-    predictor = Predictor.from_config(config)
+    predictor = predictor_from_config(config)
     hot = HotFolder(args.out, predictor, config, args)
     arrived: queue.Queue[Path] = queue.Queue()
     watcher = FolderWatcher(

@@ -117,7 +117,7 @@ class Segment:
         """`model_files`: (name, bytes, or a Ray object reference to them) per model."""
         import torch
 
-        from engine.inference.predict import Predictor
+        from engine.inference.editions import predictor_from_config
 
         self._models = tempfile.TemporaryDirectory(prefix="carmask-models-")
         paths = []
@@ -129,7 +129,7 @@ class Segment:
         threads = spec.threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
         if threads > 0:
             torch.set_num_threads(threads)
-        self.predictor = Predictor.from_config(replace(spec.predict, models=tuple(paths)))
+        self.predictor = predictor_from_config(replace(spec.predict, models=tuple(paths)))
 
     def __call__(self, row: Row) -> Row:
         if row["status"] != OK:

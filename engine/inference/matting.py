@@ -29,6 +29,7 @@ class MattePredictor:
     models: Sequence[Any]  # each has the `header` (`ModelHeader`) of its model file
     vote: str = "majority"
     keep_all_objects: bool = False  # every mask is the main car alone unless this is set
+    device_label: str = ""  # what it runs on and in what precision, said to the user
 
     def logits(self, rgb: np.ndarray) -> np.ndarray:
         """The single model's float32 H×W logits for the photo at its full size."""
