@@ -1,7 +1,8 @@
 """The training child process: `python -m engine.train --config run.json` (the GUI's wizard,
 and the bundle's `--engine-train`) runs `engine.training.trainer.Trainer` with the JSON file's
 `TrainConfig` fields and streams its events on stdout, one JSON object per line. Exit status:
-0 done, 3 cancelled, 1 failed (an "error" event says why)."""
+0 done, 3 cancelled, 1 failed (an "error" event says why), 2 in the CPU edition (no PyTorch:
+said on stderr)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,17 @@ import json
 import sys
 from pathlib import Path
 
+from engine.inference.editions import NeedsFullEdition, require_torch
 from engine.training.events import JsonLinesSink, make_event
 
 
 def main(argv: list[str] | None = None) -> int:
     """Child-process entry: `python -m engine.train --config run.json` → JSON events on stdout."""
+    try:
+        require_torch("training")
+    except NeedsFullEdition as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m engine.train")
     parser.add_argument("--config", required=True, help="JSON file with TrainConfig fields")
     args = parser.parse_args(argv)

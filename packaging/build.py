@@ -11,8 +11,9 @@ the CUDA build on Linux/Windows, the default wheel on macOS, or the CPU-only whe
 measure what the exclusions save).
 
 `--edition full` (the default) builds into dist/, `--edition cpu` into dist/cpu/; the spec reads
-the edition from CARMASK_EDITION. The CPU edition's size cut (no CUDA, no torch) is not done
-yet: today both editions bundle what the environment's torch brings (see README.md here).
+the edition from CARMASK_EDITION. The CPU edition leaves PyTorch and CUDA out: this script first
+converts every shipped model for OpenVINO (`engine.inference.backends.export_ir`, with the build
+environment's torch) into build/converted/, which the bundle carries as resources/converted/.
 `--deb` then packages the bundle as `carmask-studio[-cpu]_<version>_<arch>.deb` (packaging/deb.py).
 """
 
@@ -87,6 +88,35 @@ VSVersionInfo(
     return path
 
 
+def convert_shipped_models(folder: Path) -> Path:
+    """Every shipped model file converted for OpenVINO into `folder/<model>/` (each with its
+    checksummed sidecar), for the CPU edition; a folder converted from the same bytes is kept."""
+    sys.path.insert(0, str(ROOT))
+    from engine.inference.backends.export_ir import export_ir
+    from engine.inference.backends.ir_files import IRFileError, read_ir
+    from engine.io.digest import file_digest
+
+    models = sorted((ROOT / "resources" / "models").glob("*.safetensors"))
+    if not models:
+        raise SystemExit("no shipped model in resources/models to convert")
+    wanted = {m.stem for m in models}
+    if folder.exists():
+        for old in folder.iterdir():  # models no longer shipped must not be bundled
+            if old.name not in wanted:
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+    for model in models:
+        target = folder / model.stem
+        try:
+            if read_ir(target).source_sha256 == file_digest(model):
+                continue
+        except IRFileError:
+            pass
+        shutil.rmtree(target, ignore_errors=True)
+        export_ir(model, target)
+        print(f"converted {model.name} for the CPU edition", flush=True)
+    return folder
+
+
 def default_dist(baseline: bool, edition: str) -> Path:
     dist = ROOT / ("build/baseline-dist" if baseline else "dist")
     return dist if edition == "full" else dist / edition
@@ -135,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     env = dict(os.environ, CARMASK_VERSION_FILE=str(version_file), CARMASK_EDITION=args.edition)
+    if args.edition == "cpu":
+        env["CARMASK_CONVERTED_BUILD"] = str(convert_shipped_models(ROOT / "build" / "converted"))
     if args.baseline:
         env["CARMASK_BUNDLE_BASELINE"] = "1"
     cmd = [

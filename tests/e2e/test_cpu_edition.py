@@ -102,6 +102,7 @@ def test_the_cpu_edition_cuts_out_the_torch_paths_cars(cpu_edition, tmp_path):
             ],
             "fine-tuning",
         ),
+        (["--engine-train", "--config", "{tmp}/run.json"], "training"),  # the wizard's child
         (
             ["predict", str(PHOTOS[0]), "--out", "{tmp}/o", "--device", "cuda"],
             "a CUDA GPU (--device cuda)",
