@@ -32,7 +32,7 @@ from engine.io import (
     os_error_reason,
     read_photo,
 )
-from engine.io.console import say
+from engine.io.console import StuckDump, say
 
 
 def cmd_predict(args, predictors=None) -> int:
@@ -130,10 +130,14 @@ def cmd_predict(args, predictors=None) -> int:
         patience=_stall_seconds(),
         stalled=_say_stalled,
     )
+    # no photo for three stall periods: every thread's stack on stderr, even if Python is stuck
+    stuck = StuckDump(3 * _stall_seconds())
     try:
-        for result in batch:
-            finished(result)
-        batch.close()
+        with stuck:
+            for result in batch:
+                stuck.arm()
+                finished(result)
+            batch.close()
     except KeyboardInterrupt:
         with finish_before_stopping():  # a cutout never lacks the mask asked with it
             for result in batch.stop():  # the photos in progress finish, and count
