@@ -27,7 +27,9 @@ home=/home/studio
 data="$home/.local/share/CarMask Studio"
 
 step() { printf '\n== %s\n' "$*"; }
-in_root() { chroot "$rootfs" /usr/bin/env -i PATH=/usr/bin:/bin HOME="$home" LANG=C.UTF-8 "$@"; }
+# root's PATH (dpkg needs ldconfig and start-stop-daemon from the sbin folders)
+in_root() { chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" \
+    LANG=C.UTF-8 "$@"; }
 offline() { unshare --net chroot "$rootfs" /usr/bin/env -i PATH=/usr/bin:/bin HOME="$home" \
     LANG=C.UTF-8 CARMASK_OFFLINE=1 "$@"; }
 cleanup() {
@@ -73,7 +75,9 @@ home_kept
 echo "ok: $package $version installed; the user's data unchanged"
 
 step "offline: carmask --version"
-offline carmask --version | tee /dev/stderr | grep -q "$version"
+said="$(offline carmask --version)"  # (not tee /dev/stderr: that reopens a log and truncates it)
+echo "$said"
+echo "$said" | grep -q "$version"
 
 step "offline: carmask predict on the shipped samples"
 rm -rf "$rootfs/tmp/cutouts"

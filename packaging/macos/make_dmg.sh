@@ -4,10 +4,10 @@
 # written from hdiutil's manual page, to be tried on macOS.
 #
 #   python3 packaging/build.py            # writes dist/CarMask Studio.app (see ../README.md)
-#   sh packaging/macos/make_dmg.sh        # or: sh packaging/macos/make_dmg.sh cpu
+#   sh packaging/macos/make_dmg.sh        # or, after build.py --edition cpu: ... make_dmg.sh cpu
 #
-# The Mac app has no CUDA (its torch wheel has none), so "full" and "cpu" differ only in name
-# until the CPU edition's cut lands. Not signed, not notarised: Gatekeeper refuses to open it
+# The Mac app has no CUDA either way (its torch wheel has none); the CPU edition also leaves out
+# PyTorch and carries the shipped models converted for OpenVINO (no fine-tuning). Not signed, not notarised: Gatekeeper refuses to open it
 # until the user right-clicks it and chooses Open. Signing: codesign --deep --options runtime
 # --sign "Developer ID Application: ..." on the .app, then xcrun notarytool submit the .dmg
 # and xcrun stapler staple it. Uninstalling is dragging the app to the bin: the user's data in
