@@ -287,15 +287,22 @@ def run_batch(
 
 @contextlib.contextmanager
 def finish_before_stopping():
-    """Hold Ctrl-C back while one photo's outputs are written, then stop."""
+    """Hold a stop back while one photo's outputs are written, then stop: Ctrl-C (SIGINT) and a
+    service manager's SIGTERM alike. A signal that came meanwhile is raised again once the
+    handlers are back, so it does what it did before (Ctrl-C's KeyboardInterrupt, `carmask
+    watch`'s stop, or the default end of the process), only after the write."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     asked: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda sig, frame: asked.append(sig))
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda s, frame: asked.append(s)) for sig in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if asked:
-        raise KeyboardInterrupt
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    for sig in dict.fromkeys(asked):  # each once, in the order they came
+        if sig == signal.SIGINT and previous[sig] is signal.default_int_handler:
+            raise KeyboardInterrupt
+        signal.raise_signal(sig)

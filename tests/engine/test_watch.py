@@ -137,18 +137,21 @@ def test_a_folder_gone_for_long_is_said_again(tmp_path):
         said.wait_for("still gone")
 
 
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
 def test_a_stop_asked_while_a_photo_is_written_still_counts_that_photo(
-    tmp_path, carvana, trained_model
+    tmp_path, carvana, trained_model, stop
 ):
-    """Ctrl-C during the write is held back until the photo's outputs and ledger line are in;
-    the summary then counts it (it said "done: 0" for a cutout it had written)."""
+    """Ctrl-C (SIGINT) or a service manager's stop (SIGTERM, which `carmask watch` turns into
+    the same stop) during the write is held back until the photo's outputs and ledger line are
+    in; the summary then counts it (it said "done: 0" for a cutout it had written, and a
+    SIGTERM could cut the ledger line off, so the photo was done again on the next run)."""
     import os
     import signal
 
     from engine.batch.manifest import Manifest
     from engine.cli.common import predict_config
     from engine.cli.parser import build_parser
-    from engine.cli.watch import HotFolder
+    from engine.cli.watch import HotFolder, _interrupt
     from engine.inference.predict import Predictor
 
     photo = sorted((carvana / "val").glob("*.jpg"))[0]
@@ -161,12 +164,16 @@ def test_a_stop_asked_while_a_photo_is_written_still_counts_that_photo(
     write = hot.export
 
     def stop_while_writing(*a):
-        os.kill(os.getpid(), signal.SIGINT)  # the operator's Ctrl-C, in the middle of the write
+        os.kill(os.getpid(), getattr(signal, stop))  # the stop, in the middle of the write
         return write(*a)
 
     hot.export = stop_while_writing
-    with pytest.raises(KeyboardInterrupt):
-        hot.process(photo)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # as `carmask watch` runs
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            hot.process(photo)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert hot.done == 1
     assert (out / f"{photo.stem}.png").exists()
     assert Manifest(out).done_outputs()  # its ledger line is in
