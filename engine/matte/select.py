@@ -5,8 +5,11 @@ floor, a poster, specks. A dealer's cutout needs the one car. `select_main_car`,
 mask's outlines (OpenCV contours: one pass over the mask, then work on outlines only):
 
 1. picks the main car among the mask's pieces by its area weighed by how central it is (a
-   piece centred in a corner of the frame counts `CORNER_WEIGHT` of its area): of two cars side
-   by side, the larger, more central one; a car cut by the frame is still the largest piece;
+   piece centred in a corner of the frame counts `CORNER_WEIGHT` of its area) and how near it
+   stands (a piece whose lowest point is at the top of the frame counts `FAR_WEIGHT`, one that
+   reaches the bottom all of it: the car on the floor nearest the camera, not a car further
+   back or a bright window high on the wall): of two cars side by side, the larger, more
+   central one; a car cut by the frame is still the largest piece;
 2. keeps the pieces attached to it: a wing mirror, an antenna or a spoiler that the threshold
    split from the body by a gap of a few pixels (within `GAP` of the car's size, the square
    root of its area, and at most `PART_SHARE` of its area: another car parked close is no part);
@@ -30,6 +33,7 @@ GAP = 0.02
 PART_SHARE = 0.005
 HOLE_SHARE = 0.005
 CORNER_WEIGHT = 0.5
+FAR_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,12 @@ def _centrality(contour: np.ndarray, shape: tuple[int, int]) -> float:
         cx, cy = contour[:, 0].mean(axis=0)
     d = np.hypot((cx - w / 2) / (w / 2), (cy - h / 2) / (h / 2)) / np.sqrt(2)
     return 1 - (1 - CORNER_WEIGHT) * min(1.0, d)
+
+
+def _nearness(contour: np.ndarray, height: int) -> float:
+    """1 for an outline reaching the frame's bottom, `FAR_WEIGHT` for one ending at its top."""
+    _x, y, _w, h = cv2.boundingRect(contour)
+    return FAR_WEIGHT + (1 - FAR_WEIGHT) * min(1.0, (y + h) / height)
 
 
 def _near(piece: np.ndarray, car: np.ndarray, car_box, gap: float) -> bool:
@@ -103,7 +113,12 @@ def select_main_car(mask: np.ndarray) -> Selection:
         + len(contours[i])  # an outline passes through pixels: a 1-px speck is not 0
         for i in outer
     }
-    main = max(outer, key=lambda i: area[i] * _centrality(contours[i], mask.shape))
+    main = max(
+        outer,
+        key=lambda i: area[i]
+        * _centrality(contours[i], mask.shape)
+        * _nearness(contours[i], mask.shape[0]),
+    )
     gap = max(1.0, GAP * np.sqrt(area[main]))
     box = cv2.boundingRect(contours[main])
     kept = [main] + [

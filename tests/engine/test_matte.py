@@ -88,18 +88,39 @@ def test_of_two_cars_side_by_side_the_larger_then_the_more_central_is_kept(car):
     b = cv2.resize(b.astype(np.uint8), (a.shape[1], a.shape[0])).astype(bool)  # same size
     small = cv2.resize(b.astype(np.uint8), None, fx=0.7, fy=0.7).astype(bool)
     h, w = a.shape
+    # side by side: on the same floor, so their wheels (lowest rows) on one line
     frame = np.zeros((h + 40, 2 * w + 60), bool)
     frame[20 : 20 + h, 20 : 20 + w] = a  # equally far from the centre, on either side
-    frame[20 : 20 + small.shape[0], w + 40 : w + 40 + small.shape[1]] = small
+    frame[20 + h - small.shape[0] : 20 + h, w + 40 : w + 40 + small.shape[1]] = small
     kept = select_main_car(frame).mask
     assert kept[:, : w + 30].sum() == a.sum() and not kept[:, w + 30 :].any()  # the larger
     big = cv2.resize(b.astype(np.uint8), None, fx=1.2, fy=1.2).astype(bool)
     assert big.sum() > 1.1 * a.sum()  # larger, but at the side: a plain largest-piece filter
     frame = np.zeros((big.shape[0] + 40, 2 * w + 70 + big.shape[1]), bool)  # would keep it
-    frame[20 : 20 + h, w : 2 * w] = a  # in the middle
-    frame[20 : 20 + big.shape[0], 2 * w + 50 : 2 * w + 50 + big.shape[1]] = big
+    floor = 20 + big.shape[0]
+    frame[floor - h : floor, w : 2 * w] = a  # in the middle
+    frame[20:floor, 2 * w + 50 : 2 * w + 50 + big.shape[1]] = big
     kept = select_main_car(frame).mask
     assert kept[:, w : 2 * w].sum() == a.sum() and not kept[:, 2 * w + 10 :].any()
+
+
+def test_of_a_car_cut_by_the_frame_and_one_further_back_the_nearer_is_kept(car):
+    """The composite that scored 0 in the black studio look: the labelled car stands in front,
+    cut by the frame's right edge, and a whole car of about its size stands further back,
+    higher up and more central. The car the photo is of is the one on the floor in front."""
+    top, bottom, left, right = _box(car)
+    a = car[top : bottom + 1, left : right + 1]
+    h, w = a.shape
+    frame = np.zeros((2 * h, 3 * w), bool)
+    back = cv2.resize(a.astype(np.uint8), None, fx=0.8, fy=0.8).astype(bool)  # further back
+    bh, bw = back.shape
+    frame[
+        h // 2 - bh // 2 : h // 2 - bh // 2 + bh, 3 * w // 2 - bw // 2 : 3 * w // 2 - bw // 2 + bw
+    ] = back
+    front = a[:, : w * 2 // 3]  # cut by the frame: a third of it outside
+    frame[h : 2 * h, 3 * w - front.shape[1] :] = front  # in front, on the floor
+    kept = select_main_car(frame).mask
+    assert kept[h:].sum() == front.sum() and not kept[:h].any()
 
 
 def test_small_holes_the_car_encloses_are_filled_a_large_opening_is_not(car):
