@@ -54,21 +54,20 @@ def cpu_edition(tmp_path_factory) -> dict:
     return env
 
 
-def carmask(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+def python(env: dict, *args: str) -> subprocess.CompletedProcess:
+    """This Python in the CPU edition's environment, from the repository's root."""
+    run = subprocess.run
+    return run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
+
+
+def carmask(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return python(env, "-m", "engine.cli", *args)
 
 
 def test_torch_really_is_missing_there(cpu_edition):
-    r = subprocess.run(
-        [sys.executable, "-c", "import torch"], env=cpu_edition, capture_output=True, text=True
-    )
+    r = python(cpu_edition, "-c", "import torch")
     assert r.returncode == 1 and "No module named 'torch'" in r.stderr
 
 
@@ -164,14 +163,7 @@ print("says:", w.edition_box.text(), w.edition_box.informativeText())
 
 def test_the_window_says_it_is_the_cpu_edition_and_what_fine_tuning_needs(cpu_edition, tmp_path):
     script = WINDOW.format(session=str(tmp_path / "session"), ini=str(tmp_path / "s.ini"))
-    r = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=cpu_edition,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = python(cpu_edition, "-c", script)
     assert r.returncode == 0, r.stdout + r.stderr
     lines = dict(line.split(": ", 1) for line in r.stdout.splitlines() if ": " in line)
     assert lines["title"].endswith("(CPU edition)")
@@ -182,14 +174,7 @@ def test_the_window_says_it_is_the_cpu_edition_and_what_fine_tuning_needs(cpu_ed
 
 
 def test_the_self_test_passes_in_the_cpu_edition(cpu_edition):
-    r = subprocess.run(
-        [sys.executable, "-m", "app.main", "--self-test"],
-        cwd=ROOT,
-        env=cpu_edition,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = python(cpu_edition, "-m", "app.main", "--self-test")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "self-test ok: device CPU (2 threads), OpenVINO, float32" in r.stdout
     assert "Traceback" not in r.stderr
