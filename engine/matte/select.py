@@ -115,9 +115,9 @@ def select_main_car(mask: np.ndarray) -> Selection:
     }
     main = max(
         outer,
-        key=lambda i: area[i]
-        * _centrality(contours[i], mask.shape)
-        * _nearness(contours[i], mask.shape[0]),
+        key=lambda i: (
+            area[i] * _centrality(contours[i], mask.shape) * _nearness(contours[i], mask.shape[0])
+        ),
     )
     gap = max(1.0, GAP * np.sqrt(area[main]))
     box = cv2.boundingRect(contours[main])
