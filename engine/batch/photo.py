@@ -302,7 +302,7 @@ def finish_before_stopping():
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    for sig in dict.fromkeys(asked):  # each once, in the order they came
-        if sig == signal.SIGINT and previous[sig] is signal.default_int_handler:
+    for came in dict.fromkeys(signal.Signals(n) for n in asked):  # each once, in order
+        if came == signal.SIGINT and previous[came] is signal.default_int_handler:
             raise KeyboardInterrupt
-        signal.raise_signal(sig)
+        signal.raise_signal(came)
