@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.batch.outputs import MANIFEST_NAME
+from engine.inference.backends.cache import SOURCE
 from engine.inference.config import PredictConfig
 from engine.io import OutputWriteError, os_error_reason
 from engine.io.digest import bytes_digest, file_digest
@@ -49,10 +50,12 @@ DONE, FAILED = "done", "failed"
 
 def model_digest(models: Iterable[str | os.PathLike[str]], **settings: object) -> str:
     """One digest for the model files (their bytes, in order) and the settings that change the
-    masks they make (test-time augmentation, the ensemble's vote, precision)."""
+    masks they make (test-time augmentation, the ensemble's vote, precision). A converted
+    model's folder (the CPU edition's `--model FOLDER`) counts by its sidecar, which holds the
+    SHA-256 of every file in it."""
     h = hashlib.sha256()
     for m in models:
-        h.update(file_digest(m).encode())
+        h.update(file_digest(Path(m) / SOURCE if Path(m).is_dir() else m).encode())
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return "sha256:" + h.hexdigest()
 

@@ -187,6 +187,10 @@ def _checked_fields(d: dict) -> dict:
 def read_header(path, legacy: bool = False) -> ModelHeader:
     """Read only the header (fast: the weights are not loaded), every field checked."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(
+            path, "a folder, not a model file (a converted model folder is for the CPU edition)"
+        )
     if not path.is_file():
         raise ModelFileError(path, "model file not found")
     try:

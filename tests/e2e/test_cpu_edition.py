@@ -179,3 +179,25 @@ def test_the_self_test_passes_in_the_cpu_edition(cpu_edition):
     assert "self-test ok: device CPU (2 threads), OpenVINO, float32" in r.stdout
     assert "Traceback" not in r.stderr
     assert np.isfinite(float(r.stdout.rsplit("car fraction ", 1)[1]))
+
+
+def test_a_converted_folder_given_as_the_model_runs_and_counts_in_the_ledger(cpu_edition, tmp_path):
+    """What the refusal of a model file says to do: convert it in the full edition, then
+    `--model FOLDER` here (it failed with a traceback: the ledger hashed the folder as a file)."""
+    folder = Path(cpu_edition["CARMASK_CONVERTED_MODELS"]) / DEFAULT.stem
+    out = tmp_path / "out"
+    args = ("predict", str(PHOTOS[0]), "--out", str(out), "--model", str(folder), "-q")
+    first = carmask(cpu_edition, *args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "done: 1, failed: 0" in first.stdout and (out / f"{PHOTOS[0].stem}.png").is_file()
+    again = carmask(cpu_edition, *args)
+    assert "already done: 1" in again.stdout, again.stdout  # the folder's digest is stable
+
+
+def test_the_full_edition_names_a_converted_folder_given_as_a_model_file(tmp_path, capsys):
+    from engine.cli import main
+
+    folder = cached_ir(DEFAULT)
+    code = main(["predict", str(PHOTOS[0]), "--out", str(tmp_path), "--model", str(folder)])
+    assert code == 2
+    assert "a folder, not a model file" in capsys.readouterr().err

@@ -27,7 +27,7 @@ UNET, REFINER = "unet.xml", "refiner.xml"
 NEEDS_FULL_EDITION = (
     "a model file, not a pre-converted model: converting it for the CPU edition needs the full "
     "edition of CarMask Studio (PyTorch); there, `python -m engine.inference.backends.export_ir "
-    "MODEL FOLDER` writes the folder to use"
+    "MODEL FOLDER` writes a folder that `carmask predict --model FOLDER` runs here"
 )
 REEXPORT = "export it again with `python -m engine.inference.backends.export_ir MODEL FOLDER`"
 
