@@ -12,6 +12,7 @@ names what asked and what to install. This module never imports torch itself.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -44,6 +45,7 @@ class NeedsFullEdition(RuntimeError):
         self.what = what
 
 
+@functools.cache  # an installation does not change while it runs: asked once per process
 def has_torch() -> bool:
     """Whether PyTorch is installed (the full edition), without importing it."""
     try:
@@ -126,10 +128,11 @@ def describe_device_choice(device: str) -> str:
         from engine.inference.devices import describe_device, resolve_device
 
         return describe_device(resolve_device(device))
+    from engine.inference.lite import cpu_device_label
+
     if str(device).startswith("cuda"):
         raise NeedsFullEdition("a CUDA GPU")
-    n = cpu_threads()
-    return f"CPU ({n} thread{'s' if n != 1 else ''}), OpenVINO, float32"
+    return cpu_device_label(cpu_threads())
 
 
 def cpu_threads() -> int:

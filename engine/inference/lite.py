@@ -52,6 +52,11 @@ def default_threads() -> int:
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
+def cpu_device_label(threads: int) -> str:
+    """What the CPU edition runs on, as the window and the CLI say it."""
+    return f"CPU ({threads} thread{'s' if threads != 1 else ''}), OpenVINO, float32"
+
+
 class LitePredictor(MattePredictor):
     """One pre-converted model or an ensemble of them, on the CPU, without torch."""
 
@@ -72,8 +77,7 @@ class LitePredictor(MattePredictor):
         config = cpu_config("f32", self.threads, 1)
         checked = [read_ir(f) for f in folders]  # every file checked before any is compiled
         self.models = [LiteModel(ir, config) for ir in checked]
-        plural = "s" if self.threads != 1 else ""
-        self.device_label = f"CPU ({self.threads} thread{plural}), OpenVINO, float32"
+        self.device_label = cpu_device_label(self.threads)
         names = ", ".join(m.header.name for m in self.models)
         log.info("predicting on %s with %s (no PyTorch)", self.device_label, names)
 

@@ -123,13 +123,15 @@ def test_the_version_defaults_to_the_engines(deb):
     assert f'__version__ = "{deb.engine_version()}"' in text
 
 
-def test_the_control_file_names_the_x11_libraries_qt_needs(packages):
-    info = subprocess.run(
-        ["dpkg-deb", "--info", str(packages["cpu", "0.1.0"])],
-        capture_output=True,
-        text=True,
-        check=True,
+def dpkg_deb(*args) -> str:
+    """What the real `dpkg-deb` prints for `args`."""
+    return subprocess.run(
+        ["dpkg-deb", *map(str, args)], capture_output=True, text=True, check=True
     ).stdout
+
+
+def test_the_control_file_names_the_x11_libraries_qt_needs(packages):
+    info = dpkg_deb("--info", packages["cpu", "0.1.0"])
     fields = dict(
         line.strip().split(": ", 1)
         for line in info.splitlines()
@@ -144,12 +146,7 @@ def test_the_control_file_names_the_x11_libraries_qt_needs(packages):
 
 
 def test_the_package_holds_the_program_commands_menu_entry_and_icons(packages):
-    listing = subprocess.run(
-        ["dpkg-deb", "--contents", str(packages["full", "0.1.0"])],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    listing = dpkg_deb("--contents", packages["full", "0.1.0"])
     assert "./opt/carmask-studio/carmask\n" in listing
     assert "./opt/carmask-studio/_internal/resources/models/manifest.json" in listing
     assert "./usr/bin/carmask -> /opt/carmask-studio/carmask\n" in listing
