@@ -1,4 +1,4 @@
-"""Does fine-tuning help a new studio? A benchmark on a simulated studio change.
+"""Does fine-tuning help a studio? A benchmark on a simulated studio change, or on real photos.
 
 A "new studio" is built from real Carvana photos: each car is cut out with its hand-made mask
 and put on a different set: a dark wall, a coloured floor and a soft floor shadow under the car
@@ -7,6 +7,13 @@ and put on a different set: a dark wall, a coloured floor and a soft floor shado
 - fine-tuning data: `--tune-cars` train cars × `--tune-angles` angles (32 labelled photos by
   default), split by car as the wizard does (`--val-share`);
 - test data: all 16 angles of `--test-cars` val cars the model never saw, at full 1918×1280.
+
+With `--studio carvana` the photos are the real Carvana photos as they are (one real setting:
+the Carvana turntable studio): 32 labelled photos to fine-tune on, the test cars' photos to
+score. The shipped any-studio default was trained on other cars of that studio, so this is a
+studio the model knows, not a new one; it measures whether 32 of a studio's own photos bring
+the general model to that studio's level within the wizard's time. `--reference FILE` scores
+other models (e.g. the Carvana-only `cpu-lite0-448x672`) on the same test photos for context.
 
 It prints the Dice of the base model (the shipped default unless `--model`) on the test cars,
 in the original Carvana studio and in the new one, then fine-tunes it with the wizard's recipe
@@ -129,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--studio",
+        choices=("new", "carvana"),
+        default="new",
+        help="new: the simulated studio change; carvana: the real photos as they are",
+    )
+    ap.add_argument("--reference", action="append", default=[], help="also score this model")
     ap.add_argument("--work", default="/tmp/carmask-finetune-shift", help="composited photos")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "finetune-shift.json"))
     args = ap.parse_args(argv)
@@ -145,12 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     val_pairs = find_pairs(Path(args.data) / "val", check_content=False).pairs
     tune_src = pick(train_pairs, args.tune_cars, args.tune_angles, args.seed)
     test_src = pick(val_pairs, args.test_cars, 16, args.seed)
-    tune = build(tune_src, work / "tune", args.seed)
-    test = build(test_src, work / "test", args.seed + 10_000)
+    if args.studio == "carvana":
+        tune, test = tune_src, test_src  # real photos of one setting, as they are
+    else:
+        tune = build(tune_src, work / "tune", args.seed)
+        test = build(test_src, work / "test", args.seed + 10_000)
     train, val = split_by_car(tune, args.val_share, args.seed)
     print(
-        f"new studio: {len(tune)} labelled photos of {args.tune_cars} cars for fine-tuning "
-        f"({len(train)} to learn from, {len(val)} held back), {len(test)} test photos of "
+        f"{args.studio} studio: {len(tune)} labelled photos of {args.tune_cars} cars to fine-tune "
+        f"on ({len(train)} to learn from, {len(val)} held back), {len(test)} test photos of "
         f"{args.test_cars} other cars; built in {time.time() - t0:.0f} s"
     )
 
@@ -159,10 +176,17 @@ def main(argv: list[str] | None = None) -> int:
         return [c.mean(i) for i in range(len(models))]
 
     original = score([base], test_src)[0]
-    shifted = score([base], test)[0]
-    print(f"base model on the test cars: Carvana studio {original:.5f}, new studio {shifted:.5f}")
+    shifted = original if args.studio == "carvana" else score([base], test)[0]
+    if args.studio == "carvana":
+        print(f"base model on the test cars: {original:.5f}")
+    else:
+        print(f"base model on the test cars: Carvana studio {original:.5f}, new {shifted:.5f}")
+    references = {Path(r).name: score([Path(r)], test)[0] for r in args.reference}
+    for name, dice in references.items():
+        print(f"reference {name} on the same test photos: {dice:.5f}")
 
     runs = {}
+    work.mkdir(parents=True, exist_ok=True)  # the fine-tuned model files
     variants = [("all layers", False)] + ([("decoder only", True)] if args.decoder_only else [])
     for label, decoder_only in variants:
         cfg = finetune_config(
@@ -192,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             "lr": cfg.lr,
         }
         print(
-            f"fine-tuned ({label}): new studio {tuned:.5f} ({tuned - shifted:+.5f}); "
+            f"fine-tuned ({label}): {args.studio} studio {tuned:.5f} ({tuned - shifted:+.5f}); "
             f"{seconds:.0f} s of training on {describe_device(device)}"
         )
 
@@ -203,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         "device": describe_device(device),
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "base_model": base.name,
+        "studio": args.studio,
+        "references": references,
         "tune_photos": len(tune),
         "train_photos": len(train),
         "val_photos": len(val),
