@@ -393,3 +393,25 @@ def test_cutout_quality_scores_the_main_object_step_the_edges_and_the_png_sizes(
         assert summary["soft_edge_before"]["mean"] == 0 < 0.9 < summary["soft_edge_after"]["mean"]
         assert summary["png_bytes_after"]["mean"] < summary["png_bytes_before"]["mean"]
         assert {"model", "select", "soft_alpha", "clean_cutout"} <= set(summary["ms"])
+
+
+def test_finetune_benchmark_on_real_photos_of_one_setting(
+    trained_model, models, carvana, tmp_path, load_script
+):
+    """`--studio carvana`: the fine-tuning benchmark on the real photos as they are (issue 29's
+    "32 labelled photos of one setting"), with another model scored on the same test photos."""
+    out, work = tmp_path / "finetune.json", tmp_path / "work"
+    args = ["--data", str(carvana), "--model", str(trained_model), "--studio", "carvana"]
+    args += ["--tune-cars", "2", "--tune-angles", "2", "--test-cars", "1", "--epochs", "1"]
+    args += ["--val-share", "0.5", "--reference", str(models[0]), "--device", "cpu"]
+    args += ["--threads", "1", "--work", str(work), "--out", str(out)]
+    assert load_script("benchmarks/finetune_shift.py").main(args) == 0
+    report = json.loads(out.read_text())
+    assert report["studio"] == "carvana"
+    assert not (work / "tune").exists() and not (work / "test").exists()  # no composites
+    assert report["base_dice_new_studio"] == report["base_dice_carvana_studio"]  # same photos
+    assert report["base_dice_carvana_studio"] > 0.5  # the trained model finds the real cars
+    assert 0 <= report["references"][models[0].name] <= 1
+    tuned = report["finetuned"]["all layers"]
+    assert 0 <= tuned["test_dice"] <= 1 and tuned["train_seconds"] > 0
+    assert len(report["test_cars"]) == 1 and report["tune_photos"] == 4
