@@ -158,6 +158,11 @@ print("title:", w.windowTitle())
 print("devices:", [w.device_combo.itemText(i) for i in range(w.device_combo.count())])
 print("wizard:", w.open_finetune())
 print("says:", w.edition_box.text(), w.edition_box.informativeText())
+w.edition_box.close()
+w.close()  # as a user quits: the window stops its workers and saves
+app.processEvents()
+del w  # before the application: left to the interpreter's exit, either may go first (a crash)
+del app
 """
 
 
