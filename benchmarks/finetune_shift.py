@@ -49,7 +49,14 @@ from engine.inference.devices import describe_device, resolve_device  # noqa: E4
 from engine.io import atomic_write_bytes, save_image_atomic  # noqa: E402
 from engine.modelfiles.library import default_model_paths  # noqa: E402
 from engine.training.finetune import compare, finetune_config, steps_for  # noqa: E402
-from engine.training.pairs import Pair, find_pairs, load_pair, split_by_car, spread  # noqa: E402
+from engine.training.pairs import (  # noqa: E402
+    Pair,
+    by_car,
+    find_pairs,
+    load_pair,
+    split_by_car,
+    spread,
+)
 from engine.training.trainer import Trainer  # noqa: E402
 
 CARVANA = REPO.parent / "shared" / "data" / "carvana"
@@ -107,15 +114,13 @@ def build(pairs: list[Pair], folder: Path, seed: int) -> list[Pair]:
 
 def pick(pairs: list[Pair], cars: int, angles: int, seed: int) -> list[Pair]:
     """`angles` angles (spread over the 16) of `cars` cars picked at random with `seed`."""
-    by_car: dict[str, list[Pair]] = {}
-    for p in pairs:
-        by_car.setdefault(p.car, []).append(p)
-    names = sorted(by_car)
+    grouped = by_car(pairs)
+    names = sorted(grouped)
     rng = np.random.default_rng(seed)
     chosen = [names[i] for i in sorted(rng.choice(len(names), cars, replace=False))]
     out = []
     for car in chosen:
-        out += spread(sorted(by_car[car], key=lambda p: p.image.name), angles)
+        out += spread(sorted(grouped[car], key=lambda p: p.image.name), angles)
     return out
 
 
@@ -176,10 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         return [c.mean(i) for i in range(len(models))]
 
     original = score([base], test_src)[0]
-    shifted = original if args.studio == "carvana" else score([base], test)[0]
-    if args.studio == "carvana":
+    if args.studio == "carvana":  # the test photos are the originals
+        shifted = original
         print(f"base model on the test cars: {original:.5f}")
     else:
+        shifted = score([base], test)[0]
         print(f"base model on the test cars: Carvana studio {original:.5f}, new {shifted:.5f}")
     references = {Path(r).name: score([Path(r)], test)[0] for r in args.reference}
     for name, dice in references.items():

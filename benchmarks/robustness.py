@@ -61,7 +61,7 @@ from engine.io import (  # noqa: E402
 from engine.modelfiles.checkpoint import ModelFileError  # noqa: E402
 from engine.modelfiles.library import NoModelError, default_model_paths  # noqa: E402
 from engine.training.metrics import dice  # noqa: E402
-from engine.training.pairs import Pair, find_pairs, load_pair, spread  # noqa: E402
+from engine.training.pairs import Pair, by_car, find_pairs, load_pair, spread  # noqa: E402
 from engine.training.scenes.compose import Composer  # noqa: E402
 from engine.training.scenes.cutout import CarCutout, make_cutout  # noqa: E402
 from engine.training.scenes.sources import find_scenes, web_pairs  # noqa: E402
@@ -178,10 +178,8 @@ def studio_cars(val: list[Pair], per_look: int) -> dict[tuple[int, int], Pair]:
     and look i starts one car further on than look i-1) and, of that car's A angles, angle
     (k·A/N + i·A/6) mod A: the angles spread over each look's photos, and the looks that take
     the same car take it from different angles."""
-    by_car: dict[str, list[Pair]] = {}
-    for pair in val:
-        by_car.setdefault(pair.car, []).append(pair)
-    cars = [by_car[c] for c in sorted(by_car)]
+    grouped = by_car(val)
+    cars = [grouped[c] for c in sorted(grouped)]
     out = {}
     for i in range(len(LOOKS)):
         for k in range(per_look):

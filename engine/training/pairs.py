@@ -198,6 +198,14 @@ def _check_pair(pair: Pair) -> tuple[Path, str] | None:
     return None
 
 
+def by_car(pairs: Sequence[Pair]) -> dict[str, list[Pair]]:
+    """Each car's photos, in the order given (cars in the order first met)."""
+    out: dict[str, list[Pair]] = {}
+    for p in pairs:
+        out.setdefault(p.car, []).append(p)
+    return out
+
+
 def split_by_car(
     pairs: Sequence[Pair], val_fraction: float = 0.15, seed: int = 0
 ) -> tuple[list[Pair], list[Pair]]:

@@ -7,11 +7,12 @@
 #   sh packaging/macos/make_dmg.sh        # or, after build.py --edition cpu: ... make_dmg.sh cpu
 #
 # The Mac app has no CUDA either way (its torch wheel has none); the CPU edition also leaves out
-# PyTorch and carries the shipped models converted for OpenVINO (no fine-tuning). Not signed, not notarised: Gatekeeper refuses to open it
-# until the user right-clicks it and chooses Open. Signing: codesign --deep --options runtime
-# --sign "Developer ID Application: ..." on the .app, then xcrun notarytool submit the .dmg
-# and xcrun stapler staple it. Uninstalling is dragging the app to the bin: the user's data in
-# ~/Library/Application Support/CarMask Studio (models, session) and outputs stay.
+# PyTorch and carries the shipped models converted for OpenVINO (no fine-tuning). Not signed,
+# not notarised: Gatekeeper refuses to open it until the user right-clicks it and chooses Open.
+# Signing: codesign --deep --options runtime --sign "Developer ID Application: ..." on the
+# .app, then xcrun notarytool submit the .dmg and xcrun stapler staple it. Uninstalling is
+# dragging the app to the bin: the user's data in ~/Library/Application Support/CarMask Studio
+# (models, session) and outputs stay.
 set -eu
 
 edition="${1:-full}"

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from engine.io import save_image_atomic  # noqa: E402
-from engine.training.pairs import Pair, find_pairs, spread  # noqa: E402
+from engine.training.pairs import Pair, by_car, find_pairs, spread  # noqa: E402
 from engine.training.scenes.compose import Composer  # noqa: E402
 from engine.training.scenes.cutout import CutoutCache  # noqa: E402
 from engine.training.scenes.sources import find_scenes, web_pairs  # noqa: E402
@@ -39,13 +39,6 @@ from engine.training.scenes.studio import random_look  # noqa: E402
 
 BUDGET = (800, 1200)  # about 1 Mpx, as the benchmark's generated photos
 KINDS = ("studio", "studio", "street", "lot")  # half studios, a quarter each street and lot
-
-
-def by_car(pairs: list[Pair]) -> dict[str, list[Pair]]:
-    out: dict[str, list[Pair]] = {}
-    for p in pairs:
-        out.setdefault(p.car, []).append(p)
-    return out
 
 
 def composites(cars, pool, scenes, cache: CutoutCache, per_car: int, folder: Path, seed: int):
@@ -100,10 +93,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     root, out = Path(args.data), Path(args.out)
     train = by_car(find_pairs(root / "carvana" / "train", check_content=False).pairs)
-    names = sorted(train)
-    held = (
-        set(names[:: max(1, len(names) // args.val_cars)][: args.val_cars]) if args.val else set()
-    )
+    held = set(spread(sorted(train), args.val_cars)) if args.val else set()
     cars = {c: ps for c, ps in train.items() if c not in held}
     scenes = find_scenes(root / "scenes")  # the training sequences only
     cache = CutoutCache(args.cache)

@@ -56,8 +56,7 @@ def cpu_edition(tmp_path_factory) -> dict:
 
 def python(env: dict, *args: str) -> subprocess.CompletedProcess:
     """This Python in the CPU edition's environment, from the repository's root."""
-    run = subprocess.run
-    return run(
+    return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
 
